@@ -1,0 +1,45 @@
+package integration
+
+import (
+	"os"
+	"testing"
+
+	"github.com/clusterlink/clusterlink/integration/kafkatest"
+)
+
+// shared holds the clusters every test of this package uses: a plaintext source, a plaintext destination, and a
+// SASL/PLAIN destination with the StandardAuthorizer. Tests use unique topic names; tests that break brokers start
+// their own clusters with kafkatest.StartT.
+var shared *kafkatest.Shared
+
+const (
+	sharedSource = iota
+	sharedDestination
+	sharedSecure
+)
+
+// Users of the SASL cluster besides the super user.
+var secureUsers = map[string]string{"alice": "alice-secret", "bob": "bob-secret"}
+
+func TestMain(m *testing.M) {
+	os.Exit(kafkatest.Main(m, &shared,
+		nil,
+		nil,
+		[]kafkatest.Opt{kafkatest.SASL(), kafkatest.Users(secureUsers)},
+	))
+}
+
+func source(t *testing.T) *kafkatest.Cluster {
+	shared.Require(t)
+	return shared.Clusters[sharedSource]
+}
+
+func destination(t *testing.T) *kafkatest.Cluster {
+	shared.Require(t)
+	return shared.Clusters[sharedDestination]
+}
+
+func secure(t *testing.T) *kafkatest.Cluster {
+	shared.Require(t)
+	return shared.Clusters[sharedSecure]
+}
