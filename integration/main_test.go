@@ -22,6 +22,9 @@ const (
 var secureUsers = map[string]string{"alice": "alice-secret", "bob": "bob-secret"}
 
 func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "replicate" {
+		os.Exit(runChild())
+	}
 	os.Exit(kafkatest.Main(m, &shared,
 		nil,
 		nil,

@@ -1,0 +1,176 @@
+package replicator
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
+)
+
+// metadataLoop keeps every partition's source and destination leaders current, follows partition increases,
+// detects a deleted or recreated source topic, and starts position resolution for partitions that need it. It runs
+// every MetadataRefresh and whenever something pokes it (a leader error, a new mirror, a resync).
+func (r *Replicator) metadataLoop(ctx context.Context) error {
+	ticker := time.NewTicker(r.opts.metadataRefresh)
+	defer ticker.Stop()
+	for {
+		if err := r.refreshMetadata(ctx); err != nil && ctx.Err() == nil {
+			r.log.Warn("metadata refresh failed", zap.Error(err))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticker.C:
+		case <-r.metadataPoke:
+			// Coalesce bursts of pokes (many partitions resyncing at once).
+			if err := sleep(ctx, 50*time.Millisecond); err != nil {
+				return nil
+			}
+		}
+	}
+}
+
+type topicMeta struct {
+	id         [16]byte
+	err        error
+	partitions map[int32]kmsg.MetadataResponseTopicPartition
+}
+
+func requestMetadata(ctx context.Context, cl *kgo.Client, topics []string) (map[string]topicMeta, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	for _, t := range topics {
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(t)
+		req.Topics = append(req.Topics, rt)
+	}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]topicMeta{}
+	for _, t := range resp.Topics {
+		if t.Topic == nil {
+			continue
+		}
+		tm := topicMeta{id: t.TopicID, err: kerr.ErrorForCode(t.ErrorCode), partitions: map[int32]kmsg.MetadataResponseTopicPartition{}}
+		for _, p := range t.Partitions {
+			tm.partitions[p.Partition] = p
+		}
+		out[*t.Topic] = tm
+	}
+	return out, nil
+}
+
+func (r *Replicator) refreshMetadata(ctx context.Context) error {
+	r.mu.Lock()
+	var srcTopics, dstTopics []string
+	for _, m := range r.mirrors {
+		srcTopics = append(srcTopics, m.sourceTopic)
+		dstTopics = append(dstTopics, m.topic)
+	}
+	r.mu.Unlock()
+	if len(srcTopics) == 0 {
+		return nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, r.opts.requestTimeout)
+	defer cancel()
+	srcMeta, err := requestMetadata(rctx, r.src, srcTopics)
+	if err != nil {
+		return fmt.Errorf("source metadata: %w", err)
+	}
+	dstMeta, err := requestMetadata(rctx, r.dst, dstTopics)
+	if err != nil {
+		return fmt.Errorf("destination metadata: %w", err)
+	}
+
+	// Partition increases need a request to the destination, made outside the lock.
+	type grow struct {
+		m     *mirror
+		count int32
+	}
+	var grows []grow
+
+	r.mu.Lock()
+	for _, m := range r.mirrors {
+		sm, ok := srcMeta[m.sourceTopic]
+		if !ok || sm.err != nil {
+			m.sourceMissing++
+			if m.sourceMissing >= r.opts.sourceMissingThreshold && m.errCode == "" {
+				r.failMirrorLocked(m, CodeSourceTopicMayBeDeleted,
+					fmt.Sprintf("source topic %s not found in %d consecutive metadata refreshes (%v)", m.sourceTopic, m.sourceMissing, sm.err))
+			}
+			continue
+		}
+		m.sourceMissing = 0
+		if m.sourceTopicID != ([16]byte{}) && sm.id != ([16]byte{}) && sm.id != m.sourceTopicID && m.errCode == "" {
+			r.failMirrorLocked(m, CodeSourceTopicIDChanged,
+				fmt.Sprintf("source topic %s was deleted and recreated (topic id changed): the mirror's offsets no longer match it", m.sourceTopic))
+			continue
+		}
+		if m.errCode != "" {
+			continue
+		}
+		srcCount := int32(len(sm.partitions))
+		if srcCount < int32(len(m.partitions)) {
+			r.failMirrorLocked(m, CodeSourcePartitionsDecreased,
+				fmt.Sprintf("source topic %s has %d partitions, fewer than the mirror's %d", m.sourceTopic, srcCount, len(m.partitions)))
+			continue
+		}
+		if srcCount > int32(len(m.partitions)) {
+			grows = append(grows, grow{m, srcCount})
+		}
+		dm := dstMeta[m.topic]
+		m.mirrorTopicID = dm.id
+		for _, p := range m.partitions {
+			sp, sok := sm.partitions[p.id]
+			dp, dok := dm.partitions[p.id]
+			if sok {
+				p.srcLeader, p.srcLeaderEpoch = sp.Leader, sp.LeaderEpoch
+			}
+			if dok {
+				p.dstLeader, p.dstLeaderEpoch = dp.Leader, dp.LeaderEpoch
+			}
+			if !sok || !dok || p.srcLeader < 0 || p.dstLeader < 0 {
+				continue
+			}
+			r.fetcherForLocked(p.srcLeader)
+			r.writerForLocked(p.dstLeader)
+			if p.phase == phaseResolve && r.running {
+				p.phase = phaseResolving
+				gen := p.gen
+				r.group.Go(func() error { r.resolve(r.runCtx, p, gen); return nil })
+			}
+		}
+	}
+	for _, f := range r.fetchers {
+		f.wake()
+	}
+	r.mu.Unlock()
+
+	for _, g := range grows {
+		if err := r.growMirrorTopic(ctx, g.m.topic, g.count); err != nil {
+			r.log.Warn("follow source partition increase", zap.String("mirror_topic", g.m.topic), zap.Error(err))
+			continue
+		}
+		r.mu.Lock()
+		for p := int32(len(g.m.partitions)); p < g.count; p++ {
+			g.m.partitions = append(g.m.partitions, newPartition(g.m, p))
+		}
+		r.mu.Unlock()
+		r.log.Info("mirror partitions added", zap.String("mirror_topic", g.m.topic), zap.Int32("partitions", g.count))
+		r.pokeMetadata()
+	}
+	return nil
+}
+
+// failMirrorLocked stops a whole mirror. r.mu must be held.
+func (r *Replicator) failMirrorLocked(m *mirror, code, msg string) {
+	m.errCode, m.errMsg = code, msg
+	for _, p := range m.partitions {
+		r.failLocked(p, code, msg)
+	}
+}

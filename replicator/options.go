@@ -1,0 +1,95 @@
+package replicator
+
+import (
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Opt configures a Replicator.
+type Opt func(*options)
+
+type options struct {
+	log                     *zap.Logger
+	fetchMaxBytes           int32 // per partition
+	fetchResponseMaxBytes   int32
+	fetchMinBytes           int32
+	fetchWaitMax            time.Duration
+	fetchBackoff            time.Duration
+	requestTimeout          time.Duration
+	retryBackoff            time.Duration
+	metadataRefresh         time.Duration
+	startOffset             StartOffset
+	replicationFactor       int16
+	maxProduceInflight      int
+	maxProduceRequestBytes  int
+	fillerBatchBytes        int
+	resolveStableWait       time.Duration
+	sourceMissingThreshold  int
+	unexpectedTruncationAge time.Duration
+}
+
+func defaultOptions() options {
+	return options{
+		log:                     zap.NewNop(),
+		fetchMaxBytes:           5 << 20,
+		fetchResponseMaxBytes:   10 << 20,
+		fetchMinBytes:           1,
+		fetchWaitMax:            500 * time.Millisecond,
+		fetchBackoff:            time.Second,
+		requestTimeout:          30 * time.Second,
+		retryBackoff:            100 * time.Millisecond,
+		metadataRefresh:         5 * time.Second,
+		startOffset:             StartOffset{Kind: StartEarliest},
+		replicationFactor:       -1,
+		maxProduceInflight:      4,
+		maxProduceRequestBytes:  32 << 20,
+		fillerBatchBytes:        512 << 10,
+		resolveStableWait:       30 * time.Second,
+		sourceMissingThreshold:  3,
+		unexpectedTruncationAge: 30 * time.Second,
+	}
+}
+
+// Logger sets the logger. Default: no logging.
+func Logger(l *zap.Logger) Opt { return func(o *options) { o.log = l } }
+
+// FetchMaxBytes is the most bytes fetched per partition per request (replica.fetch.max.bytes). Default 5 MiB.
+func FetchMaxBytes(n int32) Opt { return func(o *options) { o.fetchMaxBytes = n } }
+
+// FetchResponseMaxBytes is the most bytes one fetch response may hold (replica.fetch.response.max.bytes). Default
+// 10 MiB.
+func FetchResponseMaxBytes(n int32) Opt { return func(o *options) { o.fetchResponseMaxBytes = n } }
+
+// FetchMinBytes is the least data a source broker waits for before answering (replica.fetch.min.bytes). Default 1.
+func FetchMinBytes(n int32) Opt { return func(o *options) { o.fetchMinBytes = n } }
+
+// FetchWaitMax is how long a source broker may hold a fetch waiting for FetchMinBytes (replica.fetch.wait.max.ms).
+// Default 500ms.
+func FetchWaitMax(d time.Duration) Opt { return func(o *options) { o.fetchWaitMax = d } }
+
+// FetchBackoff is the pause after a failed fetch (replica.fetch.backoff.ms). Default 1s.
+func FetchBackoff(d time.Duration) Opt { return func(o *options) { o.fetchBackoff = d } }
+
+// RequestTimeout bounds each request to either cluster, and is the produce timeout (request.timeout.ms).
+// Default 30s.
+func RequestTimeout(d time.Duration) Opt { return func(o *options) { o.requestTimeout = d } }
+
+// RetryBackoff is the pause before retrying a failed produce or position lookup (retry.backoff.ms). Default 100ms.
+func RetryBackoff(d time.Duration) Opt { return func(o *options) { o.retryBackoff = d } }
+
+// MetadataRefresh is how often leaders and partition counts are re-read from both clusters when nothing forces it
+// sooner. Default 5s.
+func MetadataRefresh(d time.Duration) Opt { return func(o *options) { o.metadataRefresh = d } }
+
+// DefaultStartOffset is where a new mirror starts when its spec says nothing (mirror.start.offset.spec).
+// Default: earliest.
+func DefaultStartOffset(s StartOffset) Opt { return func(o *options) { o.startOffset = s } }
+
+// ReplicationFactor is the replication factor of mirror topics this replicator creates. Default -1: the
+// destination's default.replication.factor.
+func ReplicationFactor(rf int16) Opt { return func(o *options) { o.replicationFactor = rf } }
+
+// MaxProduceInflight is how many produce requests may be in flight to one destination broker at once; each holds
+// a different set of partitions, so a partition never has two. Default 4.
+func MaxProduceInflight(n int) Opt { return func(o *options) { o.maxProduceInflight = n } }

@@ -1,0 +1,141 @@
+package replicator
+
+import (
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// phase is where a mirror partition is in its lifecycle. All fields of mirror and partition are guarded by
+// Replicator.mu.
+type phase int
+
+const (
+	// phaseResolve: the partition's position must be (re)read from the destination before copying.
+	phaseResolve phase = iota
+	// phaseResolving: a resolve is running.
+	phaseResolving
+	// phaseCopy: the fetcher fetches it and the writer writes it.
+	phaseCopy
+	// phaseFailed: stopped with an error until the mirror is recreated.
+	phaseFailed
+)
+
+type mirror struct {
+	topic, sourceTopic string
+	start              StartOffset
+	sourceTopicID      [16]byte
+	mirrorTopicID      [16]byte
+	partitions         []*partition
+
+	sourceMissing int // consecutive metadata refreshes that did not find the source topic
+	errCode       string
+	errMsg        string
+	statusTime    time.Time
+	lastStatus    Status
+}
+
+type partition struct {
+	m  *mirror
+	id int32
+
+	phase phase
+	// gen changes whenever the partition leaves phaseCopy; work handed out under an older gen is dropped.
+	gen uint64
+	// busy: batches were handed to a writer and are not all written yet; the fetcher leaves it alone.
+	busy bool
+
+	// nextOffset is the mirror's log end offset: the next source offset to copy.
+	nextOffset int64
+	// fillBelow: a gap in the source before this offset is legitimate (retention, DeleteRecords, a later start)
+	// and is filled with filler records that are then deleted.
+	fillBelow int64
+	// mirrorLogStart is the mirror partition's log start offset as last known.
+	mirrorLogStart int64
+
+	srcLeader, dstLeader           int32
+	srcLeaderEpoch, dstLeaderEpoch int32
+	srcHWM, srcLogStart            int64
+	lastFetchOffset                int64
+
+	errCode, errMsg string
+	firstTruncation time.Time // when the mirror was first seen ahead of the source
+	resolveFailures int
+	counters        Counters
+	everResolved    bool
+}
+
+func newPartition(m *mirror, id int32) *partition {
+	return &partition{m: m, id: id, srcLeader: -1, dstLeader: -1}
+}
+
+// fetchOffset is where the next fetch of the source starts.
+func (p *partition) fetchOffset() int64 { return max(p.nextOffset, p.fillBelow) }
+
+func (p *partition) lag() int64 { return max(0, p.srcHWM-p.nextOffset) }
+
+// failLocked stops the partition with an error code and message. r.mu must be held.
+func (r *Replicator) failLocked(p *partition, code, msg string) {
+	if p.phase == phaseFailed {
+		return
+	}
+	p.phase = phaseFailed
+	p.gen++
+	p.busy = false
+	p.errCode, p.errMsg = code, msg
+	p.m.statusTime = time.Now()
+	r.log.Error("mirror partition failed", zap.String("mirror_topic", p.m.topic), zap.Int32("partition", p.id),
+		zap.String("code", code), zap.String("reason", msg))
+}
+
+// resyncLocked sends the partition back to re-read its position from the destination: after a failed or uncertain
+// produce, an out-of-range fetch, or a leader change. Work in flight under the old generation is dropped. r.mu
+// must be held.
+func (r *Replicator) resyncLocked(p *partition, gen uint64, why string) {
+	if p.gen != gen || p.phase != phaseCopy {
+		return
+	}
+	p.phase = phaseResolve
+	p.gen++
+	p.busy = false
+	r.log.Debug("mirror partition resync", zap.String("mirror_topic", p.m.topic), zap.Int32("partition", p.id),
+		zap.String("why", why))
+	r.pokeMetadata()
+}
+
+func (m *mirror) statusLocked() MirrorStatus {
+	st := MirrorStatus{MirrorTopic: m.topic, SourceTopic: m.sourceTopic, ErrorCode: m.errCode, ErrorMessage: m.errMsg}
+	status := StatusActive
+	if m.errCode != "" {
+		status = StatusFailed
+	}
+	for _, p := range m.partitions {
+		ps := PartitionStatus{
+			Partition: p.id, SourceHighWatermark: p.srcHWM, SourceLogStartOffset: p.srcLogStart,
+			LastSourceFetchOffset: p.lastFetchOffset, MirrorLogEndOffset: p.nextOffset, Lag: p.lag(),
+			ErrorCode: p.errCode, ErrorMessage: p.errMsg, Counters: p.counters,
+		}
+		switch {
+		case p.phase == phaseFailed:
+			ps.Status = StatusFailed
+			status = StatusFailed
+			if st.ErrorCode == "" {
+				st.ErrorCode, st.ErrorMessage = p.errCode, p.errMsg
+			}
+		case !p.everResolved:
+			ps.Status = StatusPendingMirror
+			if status == StatusActive {
+				status = StatusPendingMirror
+			}
+		default:
+			ps.Status = StatusActive
+		}
+		st.Partitions = append(st.Partitions, ps)
+	}
+	if status != m.lastStatus {
+		m.lastStatus = status
+		m.statusTime = time.Now()
+	}
+	st.Status, st.StatusTime = status, m.statusTime
+	return st
+}

@@ -1,0 +1,189 @@
+package replicator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+)
+
+// Replicator copies mirror topics from a source cluster to a destination cluster. It runs one fetcher per source
+// broker and one writer per destination broker; partitions move between them as leaders move.
+type Replicator struct {
+	src, dst       *kgo.Client
+	srcAdm, dstAdm *kadm.Client
+	opts           options
+	log            *zap.Logger
+
+	mu       sync.Mutex
+	mirrors  map[string]*mirror // by mirror topic name
+	fetchers map[int32]*fetcher
+	writers  map[int32]*writer
+	running  bool
+	runCtx   context.Context
+	group    *errgroup.Group
+
+	metadataPoke chan struct{}
+}
+
+// New returns a Replicator that reads from src and writes to dst. The clients belong to the caller; they must not
+// have a default produce topic or consume any topics, and dst must be allowed to produce to, describe and delete
+// records of the mirror topics.
+func New(src, dst *kgo.Client, opts ...Opt) *Replicator {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return &Replicator{
+		src: src, dst: dst,
+		srcAdm: kadm.NewClient(src), dstAdm: kadm.NewClient(dst),
+		opts: o, log: o.log,
+		mirrors:      map[string]*mirror{},
+		fetchers:     map[int32]*fetcher{},
+		writers:      map[int32]*writer{},
+		metadataPoke: make(chan struct{}, 1),
+	}
+}
+
+// MirrorSpec names a mirror topic and its source.
+type MirrorSpec struct {
+	MirrorTopic string
+	SourceTopic string // default: MirrorTopic
+	// StartOffset is where a new, empty mirror starts; nil means the replicator's default.
+	StartOffset *StartOffset
+}
+
+// AddMirror creates the mirror topic on the destination if it does not exist (same partition count as the source,
+// the source's topic configs with the overrides byte-for-byte copying needs) and starts mirroring it. An existing
+// mirror topic resumes from its log end offset.
+func (r *Replicator) AddMirror(ctx context.Context, spec MirrorSpec) error {
+	if spec.SourceTopic == "" {
+		spec.SourceTopic = spec.MirrorTopic
+	}
+	start := r.opts.startOffset
+	if spec.StartOffset != nil {
+		start = *spec.StartOffset
+	}
+	r.mu.Lock()
+	_, exists := r.mirrors[spec.MirrorTopic]
+	r.mu.Unlock()
+	if exists {
+		return fmt.Errorf("mirror topic %s already exists", spec.MirrorTopic)
+	}
+	src, err := r.ensureMirrorTopic(ctx, spec.SourceTopic, spec.MirrorTopic)
+	if err != nil {
+		return err
+	}
+	m := &mirror{
+		topic: spec.MirrorTopic, sourceTopic: spec.SourceTopic, start: start,
+		sourceTopicID: src.topicID, statusTime: time.Now(),
+	}
+	for p := int32(0); p < src.partitions; p++ {
+		m.partitions = append(m.partitions, newPartition(m, p))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, exists := r.mirrors[spec.MirrorTopic]; exists {
+		return fmt.Errorf("mirror topic %s already exists", spec.MirrorTopic)
+	}
+	r.mirrors[spec.MirrorTopic] = m
+	r.log.Info("mirror added", zap.String("mirror_topic", m.topic), zap.String("source_topic", m.sourceTopic),
+		zap.Int("partitions", len(m.partitions)), zap.Stringer("start", start))
+	r.pokeMetadata()
+	return nil
+}
+
+// Run copies data until ctx ends. It returns nil on a clean stop: every produce in flight has been answered.
+func (r *Replicator) Run(ctx context.Context) error {
+	r.mu.Lock()
+	if r.running {
+		r.mu.Unlock()
+		return errors.New("replicator is already running")
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	r.running, r.runCtx, r.group = true, gctx, g
+	r.mu.Unlock()
+
+	g.Go(func() error { return r.metadataLoop(gctx) })
+	err := g.Wait()
+	r.mu.Lock()
+	r.running = false
+	r.fetchers = map[int32]*fetcher{}
+	r.writers = map[int32]*writer{}
+	r.mu.Unlock()
+	if ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)) {
+		return nil
+	}
+	return err
+}
+
+// Status returns every mirror's status, sorted by mirror topic.
+func (r *Replicator) Status() []MirrorStatus {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []MirrorStatus
+	for _, m := range r.mirrors {
+		out = append(out, m.statusLocked())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].MirrorTopic < out[j].MirrorTopic })
+	return out
+}
+
+// MirrorStatus returns one mirror's status.
+func (r *Replicator) MirrorStatus(topic string) (MirrorStatus, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m, ok := r.mirrors[topic]
+	if !ok {
+		return MirrorStatus{}, false
+	}
+	return m.statusLocked(), true
+}
+
+func (r *Replicator) pokeMetadata() {
+	select {
+	case r.metadataPoke <- struct{}{}:
+	default:
+	}
+}
+
+// fetcherFor returns the fetcher of a source broker, starting it if needed. r.mu must be held.
+func (r *Replicator) fetcherForLocked(broker int32) *fetcher {
+	f, ok := r.fetchers[broker]
+	if !ok && r.running {
+		f = newFetcher(r, broker)
+		r.fetchers[broker] = f
+		r.group.Go(func() error { return f.run(r.runCtx) })
+	}
+	return f
+}
+
+// writerFor returns the writer of a destination broker, starting it if needed. r.mu must be held.
+func (r *Replicator) writerForLocked(broker int32) *writer {
+	w, ok := r.writers[broker]
+	if !ok && r.running {
+		w = newWriter(r, broker)
+		r.writers[broker] = w
+		r.group.Go(func() error { return w.run(r.runCtx) })
+	}
+	return w
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,230 @@
+package replicator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
+)
+
+// resolve reads a partition's position from the destination — the mirror's log end offset is the next source offset
+// to copy — and where legitimate gaps in the source end, then hands the partition to its fetcher. It is the only
+// way into phaseCopy: at start, after a failed or uncertain produce, after an out-of-range fetch, after a leader
+// change.
+func (r *Replicator) resolve(ctx context.Context, p *partition, gen uint64) {
+	err := r.resolveOnce(ctx, p, gen)
+	if err == nil || ctx.Err() != nil {
+		return
+	}
+	var perr *partitionError
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p.gen != gen {
+		return
+	}
+	if errors.As(err, &perr) {
+		r.failLocked(p, perr.code, perr.msg)
+		return
+	}
+	p.resolveFailures++
+	p.errMsg = err.Error()
+	if p.resolveFailures == 1 || p.resolveFailures%20 == 0 {
+		r.log.Warn("resolve mirror partition position", zap.String("mirror_topic", p.m.topic),
+			zap.Int32("partition", p.id), zap.Int("attempt", p.resolveFailures), zap.Error(err))
+	}
+	backoff := min(r.opts.retryBackoff<<min(p.resolveFailures, 6), 5*time.Second)
+	// Retry through the metadata loop after the backoff: leaders may have moved.
+	time.AfterFunc(backoff, func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if p.gen == gen && p.phase == phaseResolving {
+			p.phase = phaseResolve
+			r.pokeMetadata()
+		}
+	})
+}
+
+func (r *Replicator) resolveOnce(ctx context.Context, p *partition, gen uint64) error {
+	ctx, cancel := context.WithTimeout(ctx, r.opts.requestTimeout)
+	defer cancel()
+	r.mu.Lock()
+	topic, srcTopic, id := p.m.topic, p.m.sourceTopic, p.id
+	dstEpoch, start := p.dstLeaderEpoch, p.m.start
+	r.mu.Unlock()
+
+	dstStart, dstHWM, err := offsetBounds(ctx, r.dstAdm, topic, id)
+	if err != nil {
+		return fmt.Errorf("mirror %s[%d] offsets: %w", topic, id, err)
+	}
+	dstLEO := dstHWM
+	if dstEpoch >= 0 {
+		if dstLEO, err = logEndOffset(ctx, r.dst.Request, topic, id, dstEpoch); err != nil {
+			return fmt.Errorf("mirror %s[%d] log end offset: %w", topic, id, err)
+		}
+		if dstLEO < 0 { // the leader does not know the epoch: metadata is stale
+			return fmt.Errorf("mirror %s[%d] leader epoch %d unknown to its leader", topic, id, dstEpoch)
+		}
+	}
+	if dstLEO != dstHWM {
+		// Records on the leader that are not replicated yet may still be truncated: wait until they settle, so the
+		// position we copy from is the one the log keeps.
+		return fmt.Errorf("mirror %s[%d] not settled: log end offset %d, high watermark %d", topic, id, dstLEO, dstHWM)
+	}
+	srcStart, srcHWM, err := offsetBounds(ctx, r.srcAdm, srcTopic, id)
+	if err != nil {
+		return fmt.Errorf("source %s[%d] offsets: %w", srcTopic, id, err)
+	}
+
+	fillBelow := srcStart
+	if dstLEO == 0 && dstStart == 0 {
+		switch start.Kind {
+		case StartLatest:
+			fillBelow = srcHWM
+		case StartTimestamp:
+			listed, err := r.srcAdm.ListOffsetsAfterMilli(ctx, start.Timestamp.UnixMilli(), srcTopic)
+			if err != nil {
+				return fmt.Errorf("source %s[%d] offset for %s: %w", srcTopic, id, start, err)
+			}
+			lo, ok := listed.Lookup(srcTopic, id)
+			if !ok || lo.Err != nil {
+				return fmt.Errorf("source %s[%d] offset for %s: %v", srcTopic, id, start, lo.Err)
+			}
+			fillBelow = srcHWM
+			if lo.Offset >= 0 {
+				fillBelow = max(srcStart, lo.Offset)
+			}
+		}
+	}
+
+	if dstLEO > srcHWM {
+		r.mu.Lock()
+		if p.firstTruncation.IsZero() {
+			p.firstTruncation = time.Now()
+		}
+		since := time.Since(p.firstTruncation)
+		r.mu.Unlock()
+		if since >= r.opts.unexpectedTruncationAge {
+			return &partitionError{CodeUnexpectedTruncation, fmt.Sprintf(
+				"mirror %s[%d] has log end offset %d but source %s[%d] ends at %d: the source lost records the mirror has",
+				topic, id, dstLEO, srcTopic, id, srcHWM)}
+		}
+		return fmt.Errorf("mirror %s[%d] log end offset %d is ahead of the source high watermark %d (waiting %s before failing)",
+			topic, id, dstLEO, srcHWM, r.opts.unexpectedTruncationAge)
+	}
+
+	// The mirror's log start follows the source's: after retention or DeleteRecords on the source, and after a
+	// crash between writing fillers and deleting them.
+	if dstStart < srcStart && dstLEO >= srcStart {
+		if err := deleteRecords(ctx, r.dstAdm, topic, id, srcStart); err != nil {
+			return err
+		}
+		dstStart = srcStart
+	}
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p.gen != gen || p.phase != phaseResolving {
+		return nil
+	}
+	p.nextOffset, p.fillBelow, p.mirrorLogStart = dstLEO, fillBelow, dstStart
+	p.srcHWM, p.srcLogStart = srcHWM, srcStart
+	p.firstTruncation = time.Time{}
+	p.resolveFailures = 0
+	p.errCode, p.errMsg = "", ""
+	p.phase = phaseCopy
+	p.everResolved = true
+	r.log.Debug("mirror partition positioned", zap.String("mirror_topic", topic), zap.Int32("partition", id),
+		zap.Int64("mirror_log_end_offset", dstLEO), zap.Int64("fill_below", fillBelow),
+		zap.Int64("source_log_start_offset", srcStart), zap.Int64("source_high_watermark", srcHWM))
+	if dstLEO < fillBelow && srcHWM == fillBelow {
+		// Nothing to fetch beyond the gap: fill it now so the mirror ends where the source does.
+		if w := r.writerForLocked(p.dstLeader); w != nil {
+			p.busy = true
+			w.enqueue(p, p.gen, []writeItem{{fillTo: fillBelow}})
+		}
+	}
+	if f := r.fetchers[p.srcLeader]; f != nil {
+		f.wake()
+	}
+	return nil
+}
+
+// offsetBounds returns a partition's log start offset and high watermark.
+func offsetBounds(ctx context.Context, adm *kadm.Client, topic string, partition int32) (start, end int64, err error) {
+	starts, err := adm.ListStartOffsets(ctx, topic)
+	if err != nil {
+		return 0, 0, err
+	}
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		return 0, 0, err
+	}
+	s, ok := starts.Lookup(topic, partition)
+	if !ok {
+		return 0, 0, fmt.Errorf("no log start offset for %s[%d]", topic, partition)
+	}
+	e, ok := ends.Lookup(topic, partition)
+	if !ok {
+		return 0, 0, fmt.Errorf("no high watermark for %s[%d]", topic, partition)
+	}
+	if s.Err != nil {
+		return 0, 0, s.Err
+	}
+	if e.Err != nil {
+		return 0, 0, e.Err
+	}
+	return s.Offset, e.Offset, nil
+}
+
+// logEndOffset asks the partition leader for the end offset of its current leader epoch, which is its log end
+// offset, including records not yet replicated (the high watermark excludes them).
+func logEndOffset(ctx context.Context, request func(context.Context, kmsg.Request) (kmsg.Response, error),
+	topic string, partition, leaderEpoch int32) (int64, error) {
+	req := kmsg.NewPtrOffsetForLeaderEpochRequest()
+	req.ReplicaID = -1
+	t := kmsg.NewOffsetForLeaderEpochRequestTopic()
+	t.Topic = topic
+	pp := kmsg.NewOffsetForLeaderEpochRequestTopicPartition()
+	pp.Partition = partition
+	pp.CurrentLeaderEpoch = -1
+	pp.LeaderEpoch = leaderEpoch
+	t.Partitions = append(t.Partitions, pp)
+	req.Topics = append(req.Topics, t)
+	kresp, err := request(ctx, req)
+	if err != nil {
+		return 0, err
+	}
+	resp := kresp.(*kmsg.OffsetForLeaderEpochResponse)
+	for _, rt := range resp.Topics {
+		for _, rp := range rt.Partitions {
+			if rp.Partition != partition {
+				continue
+			}
+			if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
+				return 0, err
+			}
+			return rp.EndOffset, nil
+		}
+	}
+	return 0, fmt.Errorf("no end offset for %s[%d] in the response", topic, partition)
+}
+
+func deleteRecords(ctx context.Context, adm *kadm.Client, topic string, partition int32, before int64) error {
+	var offsets kadm.Offsets
+	offsets.Add(kadm.Offset{Topic: topic, Partition: partition, At: before, LeaderEpoch: -1})
+	resp, err := adm.DeleteRecords(ctx, offsets)
+	if err == nil {
+		if dr, ok := resp.Lookup(topic, partition); ok {
+			err = dr.Err
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("delete records of mirror %s[%d] before offset %d: %w", topic, partition, before, err)
+	}
+	return nil
+}

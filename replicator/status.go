@@ -1,0 +1,120 @@
+package replicator
+
+import (
+	"fmt"
+	"time"
+)
+
+// Status is a mirror's or a mirror partition's state, with Confluent's names.
+type Status string
+
+// Mirror states. A mirror is PENDING_MIRROR until every partition knows its position, ACTIVE while copying, PAUSED
+// when paused, FAILED when a partition cannot go on (the error says why), and STOPPED once promoted or failed over.
+const (
+	StatusPendingMirror     Status = "PENDING_MIRROR"
+	StatusActive            Status = "ACTIVE"
+	StatusPaused            Status = "PAUSED"
+	StatusFailed            Status = "FAILED"
+	StatusPendingStopped    Status = "PENDING_STOPPED"
+	StatusStopped           Status = "STOPPED"
+	StatusSourceUnavailable Status = "SOURCE_UNAVAILABLE"
+)
+
+// Error codes a mirror or partition reports, from Confluent's list where it has one.
+const (
+	CodeSourceTopicMayBeDeleted   = "SOURCE_TOPIC_MAY_BE_DELETED"
+	CodeSourceTopicIDChanged      = "SOURCE_TOPIC_ID_CHANGED"
+	CodeSourcePartitionsDecreased = "SOURCE_PARTITIONS_DECREASED"
+	CodeUnexpectedTruncation      = "UNEXPECTED_TRUNCATION"
+	CodeUnsupportedMessageFormat  = "UNSUPPORTED_MESSAGE_FORMAT"
+	CodeIllegalState              = "ILLEGAL_STATE"
+	// CodeUnsupportedBatch stops a partition at a batch this version cannot copy at the same offsets yet
+	// (transactional data, transaction markers, offset holes left by compaction).
+	CodeUnsupportedBatch = "UNSUPPORTED_BATCH"
+	// CodeDestinationRejected stops a partition whose batch the destination refused for a reason retrying cannot
+	// fix (for example the batch is larger than the mirror's max.message.bytes, or the link may not write).
+	CodeDestinationRejected = "DESTINATION_REJECTED"
+)
+
+// PartitionStatus is what a caller can see of one mirror partition.
+type PartitionStatus struct {
+	Partition int32
+	Status    Status
+	// SourceHighWatermark is the source partition's high watermark, as of the last fetch.
+	SourceHighWatermark int64
+	// SourceLogStartOffset is the source partition's log start offset, as of the last fetch.
+	SourceLogStartOffset int64
+	// LastSourceFetchOffset is the offset of the last fetch from the source.
+	LastSourceFetchOffset int64
+	// MirrorLogEndOffset is the mirror partition's log end offset: the next source offset to copy.
+	MirrorLogEndOffset int64
+	// Lag is SourceHighWatermark - MirrorLogEndOffset (never below 0).
+	Lag          int64
+	ErrorCode    string
+	ErrorMessage string
+	Counters     Counters
+}
+
+// Counters count what a partition copied and how faithfully.
+type Counters struct {
+	BatchesRaw    int64 // batches produced byte-for-byte
+	Records       int64 // records in those batches
+	Bytes         int64 // bytes of those batches
+	FillerOffsets int64 // offsets filled with filler records (then deleted with DeleteRecords)
+	FillerBatches int64
+}
+
+// MirrorStatus is what a caller can see of one mirror topic.
+type MirrorStatus struct {
+	MirrorTopic  string
+	SourceTopic  string
+	Status       Status
+	StatusTime   time.Time
+	ErrorCode    string
+	ErrorMessage string
+	Partitions   []PartitionStatus
+}
+
+// MaxLag is the largest partition lag.
+func (m MirrorStatus) MaxLag() int64 {
+	var lag int64
+	for _, p := range m.Partitions {
+		lag = max(lag, p.Lag)
+	}
+	return lag
+}
+
+// StartOffsetKind says where a new mirror starts.
+type StartOffsetKind int
+
+// Start positions of a new mirror (mirror.start.offset.spec).
+const (
+	StartEarliest StartOffsetKind = iota
+	StartLatest
+	StartTimestamp
+)
+
+// StartOffset is where a new, empty mirror partition starts copying.
+type StartOffset struct {
+	Kind      StartOffsetKind
+	Timestamp time.Time // for StartTimestamp
+}
+
+func (s StartOffset) String() string {
+	switch s.Kind {
+	case StartLatest:
+		return "latest"
+	case StartTimestamp:
+		return s.Timestamp.UTC().Format(time.RFC3339Nano)
+	default:
+		return "earliest"
+	}
+}
+
+// partitionError is a partition's stop reason.
+type partitionError struct {
+	code string
+	msg  string
+}
+
+func (e *partitionError) Error() string { return fmt.Sprintf("%s: %s", e.code, e.msg) }

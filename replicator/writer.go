@@ -1,0 +1,358 @@
+package replicator
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
+)
+
+// writeItem is one unit of work for a partition: a source batch to produce as it is, or a fill up to an offset.
+type writeItem struct {
+	batch  RawBatch
+	fillTo int64 // when > 0: fill the mirror with filler records up to this offset
+}
+
+type writeQueue struct {
+	gen   uint64
+	items []writeItem
+}
+
+// writer produces to one destination broker, acks=all. Each produce request carries at most one batch per
+// partition, and a partition never has two requests in flight, so every batch lands right after the previous one;
+// the writer checks that the broker assigned each batch its source base offset. A failed or timed-out produce sends
+// the partition back to resolve, which re-reads the mirror's log end offset before anything is written again, so
+// a retry never duplicates.
+type writer struct {
+	r      *Replicator
+	broker int32
+
+	mu       sync.Mutex
+	queues   map[*partition]*writeQueue
+	inflight map[*partition]bool
+	signal   chan struct{}
+}
+
+func newWriter(r *Replicator, broker int32) *writer {
+	return &writer{
+		r: r, broker: broker,
+		queues: map[*partition]*writeQueue{}, inflight: map[*partition]bool{},
+		signal: make(chan struct{}, 1),
+	}
+}
+
+// enqueue hands batches of partition p to the writer. r.mu is held by the caller.
+func (w *writer) enqueue(p *partition, gen uint64, items []writeItem) {
+	w.mu.Lock()
+	q, ok := w.queues[p]
+	if !ok || q.gen != gen {
+		q = &writeQueue{gen: gen}
+		w.queues[p] = q
+	}
+	q.items = append(q.items, items...)
+	w.mu.Unlock()
+	w.poke()
+}
+
+func (w *writer) poke() {
+	select {
+	case w.signal <- struct{}{}:
+	default:
+	}
+}
+
+// producePart is one partition's share of a produce request.
+type producePart struct {
+	p        *partition
+	gen      uint64
+	topic    string
+	topicID  [16]byte
+	payload  []byte
+	expected int64 // the base offset the broker must assign
+	records  int64 // offsets the payload covers
+	filler   bool
+}
+
+func (w *writer) run(ctx context.Context) error {
+	slots := make(chan struct{}, w.r.opts.maxProduceInflight)
+	var wg sync.WaitGroup
+	defer wg.Wait() // a clean stop lets every produce in flight be answered
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-w.signal:
+		}
+		for ctx.Err() == nil {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return nil
+			}
+			parts := w.nextRequest()
+			if len(parts) == 0 {
+				<-slots
+				break
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				// In-flight produces finish even when the replicator stops: their outcome must be known.
+				w.produce(context.WithoutCancel(ctx), parts)
+				<-slots
+				w.poke()
+			}()
+		}
+	}
+}
+
+// nextRequest picks, for every partition with queued work and no produce in flight, the next payload to write.
+func (w *writer) nextRequest() []producePart {
+	r := w.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var parts []producePart
+	size := 0
+	var idle []*partition
+	for p, q := range w.queues {
+		if w.inflight[p] {
+			continue
+		}
+		if q.gen != p.gen || p.phase != phaseCopy {
+			delete(w.queues, p)
+			continue
+		}
+		pp, ok := w.nextPayloadLocked(p, q)
+		if !ok {
+			delete(w.queues, p)
+			if p.gen == q.gen && p.phase == phaseCopy {
+				idle = append(idle, p)
+			}
+			continue
+		}
+		if size > 0 && size+len(pp.payload) > r.opts.maxProduceRequestBytes {
+			continue
+		}
+		size += len(pp.payload)
+		w.inflight[p] = true
+		parts = append(parts, pp)
+	}
+	for _, p := range idle {
+		r.doneWritingLocked(p)
+	}
+	return parts
+}
+
+// nextPayloadLocked decides what partition p writes next, popping items already in the mirror. It returns false
+// when the queue is done (or the partition failed). r.mu and w.mu are held.
+func (w *writer) nextPayloadLocked(p *partition, q *writeQueue) (producePart, bool) {
+	r := w.r
+	pp := producePart{p: p, gen: q.gen, topic: p.m.topic, topicID: p.m.mirrorTopicID}
+	for len(q.items) > 0 {
+		it := q.items[0]
+		if it.fillTo > 0 {
+			if p.nextOffset >= it.fillTo {
+				q.items = q.items[1:]
+				continue
+			}
+			return w.fillerPart(pp, it.fillTo), true
+		}
+		h := it.batch.Header
+		switch {
+		case h.NextOffset() <= p.nextOffset:
+			q.items = q.items[1:] // already in the mirror
+			continue
+		case h.BaseOffset < p.nextOffset:
+			r.failLocked(p, CodeIllegalState, fmt.Sprintf(
+				"mirror %s[%d] ends at offset %d, inside source batch [%d, %d]", p.m.topic, p.id, p.nextOffset, h.BaseOffset, h.LastOffset()))
+			return pp, false
+		case h.BaseOffset > p.nextOffset && h.BaseOffset <= p.fillBelow:
+			return w.fillerPart(pp, h.BaseOffset), true
+		case h.BaseOffset > p.nextOffset:
+			r.failLocked(p, CodeUnsupportedBatch, fmt.Sprintf(
+				"source %s[%d] has no records at offsets %d to %d (compacted away, or aborted transaction data): offset holes are not copied yet",
+				p.m.sourceTopic, p.id, p.nextOffset, h.BaseOffset-1))
+			return pp, false
+		}
+		if reason := unsupportedBatch(h); reason != "" {
+			r.failLocked(p, CodeUnsupportedBatch, fmt.Sprintf("source %s[%d] batch at offset %d: %s",
+				p.m.sourceTopic, p.id, h.BaseOffset, reason))
+			return pp, false
+		}
+		// The base offset is the broker's to assign (it is outside the CRC); a client sends 0 there, and some
+		// brokers insist on it.
+		binary.BigEndian.PutUint64(it.batch.Bytes[offBaseOffset:], 0)
+		pp.payload, pp.expected, pp.records = it.batch.Bytes, h.BaseOffset, int64(h.LastOffsetDelta)+1
+		return pp, true
+	}
+	return pp, false
+}
+
+// unsupportedBatch says why a batch cannot be produced as it is yet, or "".
+func unsupportedBatch(h BatchHeader) string {
+	switch {
+	case h.IsControl():
+		return fmt.Sprintf("a transaction marker (producer id %d) cannot be produced by a client; transactional topics are not copied yet", h.ProducerID)
+	case h.IsTransactional():
+		return fmt.Sprintf("transactional data (producer id %d, epoch %d) needs a destination transaction; transactional topics are not copied yet", h.ProducerID, h.ProducerEpoch)
+	case h.HasOffsetHoles():
+		return fmt.Sprintf("the batch spans %d offsets but holds %d records (compacted): the broker refuses such a batch from a client; compacted topics with holes are not copied yet",
+			int64(h.LastOffsetDelta)+1, h.NumRecords)
+	}
+	return ""
+}
+
+func (w *writer) fillerPart(pp producePart, to int64) producePart {
+	n := to - pp.p.nextOffset
+	maxCount := int64(fillerMaxRecords(w.r.opts.fillerBatchBytes))
+	n = min(n, maxCount)
+	pp.payload = BuildFillerBatch(int32(n), time.Now().UnixMilli())
+	pp.expected, pp.records, pp.filler = pp.p.nextOffset, n, true
+	return pp
+}
+
+// doneWritingLocked marks p's handed-out batches as written so its fetcher takes it again. r.mu is held.
+func (r *Replicator) doneWritingLocked(p *partition) {
+	p.busy = false
+	if f := r.fetchers[p.srcLeader]; f != nil {
+		f.wake()
+	}
+}
+
+func (w *writer) produce(ctx context.Context, parts []producePart) {
+	r := w.r
+	req := kmsg.NewPtrProduceRequest()
+	req.Acks = -1
+	req.TimeoutMillis = int32(r.opts.requestTimeout / time.Millisecond)
+	topicIdx := map[string]int{}
+	for _, pp := range parts {
+		i, ok := topicIdx[pp.topic]
+		if !ok {
+			t := kmsg.NewProduceRequestTopic()
+			t.Topic, t.TopicID = pp.topic, pp.topicID
+			req.Topics = append(req.Topics, t)
+			i = len(req.Topics) - 1
+			topicIdx[pp.topic] = i
+		}
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Partition = pp.p.id
+		rp.Records = pp.payload
+		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
+	}
+	rctx, cancel := context.WithTimeout(ctx, r.opts.requestTimeout+5*time.Second)
+	kresp, err := r.dst.Broker(int(w.broker)).Request(rctx, req)
+	cancel()
+
+	results := map[*partition]error{}
+	baseOffsets := map[*partition]int64{}
+	if err == nil {
+		resp := kresp.(*kmsg.ProduceResponse)
+		byID := map[[16]byte]string{}
+		for _, pp := range parts {
+			byID[pp.topicID] = pp.topic
+		}
+		index := map[tpKey]*partition{}
+		for _, pp := range parts {
+			index[tpKey{pp.topic, pp.p.id}] = pp.p
+		}
+		for _, rt := range resp.Topics {
+			topic := rt.Topic
+			if topic == "" {
+				topic = byID[rt.TopicID]
+			}
+			for _, rp := range rt.Partitions {
+				p, ok := index[tpKey{topic, rp.Partition}]
+				if !ok {
+					continue
+				}
+				if perr := kerr.ErrorForCode(rp.ErrorCode); perr != nil {
+					if rp.ErrorMessage != nil {
+						perr = fmt.Errorf("%w: %s", perr, *rp.ErrorMessage)
+					}
+					results[p] = perr
+				} else {
+					baseOffsets[p] = rp.BaseOffset
+				}
+			}
+		}
+	}
+
+	var deletes []producePart
+	r.mu.Lock()
+	w.mu.Lock()
+	for _, pp := range parts {
+		p := pp.p
+		delete(w.inflight, p)
+		if p.gen != pp.gen || p.phase != phaseCopy {
+			continue
+		}
+		perr := err
+		if perr == nil {
+			perr = results[p]
+		}
+		base, answered := baseOffsets[p]
+		if perr == nil && !answered {
+			perr = fmt.Errorf("no answer for %s[%d] in the produce response", pp.topic, p.id)
+		}
+		switch {
+		case perr != nil && (err != nil || kerr.IsRetriable(perr) || !isKafkaError(perr)):
+			delete(w.queues, p)
+			r.resyncLocked(p, pp.gen, "produce: "+perr.Error())
+		case perr != nil:
+			delete(w.queues, p)
+			r.failLocked(p, CodeDestinationRejected, fmt.Sprintf(
+				"mirror %s[%d]: the destination refused the batch at offset %d: %v", pp.topic, p.id, pp.expected, perr))
+		case base != pp.expected:
+			delete(w.queues, p)
+			r.failLocked(p, CodeIllegalState, fmt.Sprintf(
+				"mirror %s[%d]: expected the batch at offset %d, the destination assigned offset %d: something other than this link wrote to the mirror topic",
+				pp.topic, p.id, pp.expected, base))
+		default:
+			p.nextOffset = pp.expected + pp.records
+			if pp.filler {
+				p.counters.FillerOffsets += pp.records
+				p.counters.FillerBatches++
+			} else {
+				p.counters.BatchesRaw++
+				p.counters.Records += pp.records
+				p.counters.Bytes += int64(len(pp.payload))
+			}
+			if target := min(p.fillBelow, p.nextOffset); p.mirrorLogStart < target {
+				pp.expected = target // reused as the DeleteRecords target
+				deletes = append(deletes, pp)
+			}
+		}
+	}
+	w.mu.Unlock()
+	r.mu.Unlock()
+
+	// Fillers and source-deleted offsets leave the mirror at once, before its partition writes anything else.
+	for _, pp := range deletes {
+		derr := deleteRecords(ctx, r.dstAdm, pp.topic, pp.p.id, pp.expected)
+		r.mu.Lock()
+		if derr != nil {
+			r.log.Warn("move mirror log start", zap.Error(derr))
+			r.resyncLocked(pp.p, pp.gen, derr.Error())
+		} else if pp.p.gen == pp.gen {
+			pp.p.mirrorLogStart = max(pp.p.mirrorLogStart, pp.expected)
+		}
+		r.mu.Unlock()
+	}
+}
+
+func isKafkaError(err error) bool {
+	var ke *kerr.Error
+	return errors.As(err, &ke)
+}
+
+// fillerMaxRecords is how many filler records fit in a batch of batchBytes: a record is at most 11 bytes (an offset
+// delta varint of up to 5 bytes), after the 61-byte batch header.
+func fillerMaxRecords(batchBytes int) int { return max(1, (batchBytes-61)/11) }
