@@ -1,0 +1,206 @@
+package replicator
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap/zaptest"
+)
+
+// In-process checks of the replicator against kfake. They are fast, not proof: the same behaviours are proven
+// against real brokers in package integration.
+
+type fakeLink struct {
+	src, dst *kgo.Client
+	r        *Replicator
+}
+
+func startFakeLink(t *testing.T, srcTopics map[string]int32) *fakeLink {
+	t.Helper()
+	srcCluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srcCluster.Close)
+	dstCluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dstCluster.Close)
+	for topic, n := range srcTopics {
+		if err := srcCluster.CreateTopic(topic, n, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src, err := kgo.NewClient(kgo.SeedBrokers(srcCluster.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(src.Close)
+	dst, err := kgo.NewClient(kgo.SeedBrokers(dstCluster.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dst.Close)
+	r := New(src, dst, Logger(zaptest.NewLogger(t)), MetadataRefresh(100*time.Millisecond), RetryBackoff(10*time.Millisecond))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	return &fakeLink{src: src, dst: dst, r: r}
+}
+
+func produce(t *testing.T, cl *kgo.Client, topic string, partition int32, n int) {
+	t.Helper()
+	var recs []*kgo.Record
+	for i := 0; i < n; i++ {
+		recs = append(recs, &kgo.Record{Topic: topic, Partition: partition, Key: []byte(fmt.Sprint(i)), Value: []byte(fmt.Sprintf("v%d", i))})
+	}
+	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func readAll(t *testing.T, cl *kgo.Client, topic string, partition int32, want int) []*kgo.Record {
+	t.Helper()
+	c, err := kgo.NewClient(append(cl.Opts(), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {partition: kgo.NewOffset().AtStart()}}))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var out []*kgo.Record
+	for len(out) < want {
+		fs := c.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %d of %d records of %s[%d]", len(out), want, topic, partition)
+		}
+		out = append(out, fs.Records()...)
+	}
+	return out
+}
+
+func TestReplicator_MirrorsAtSameOffsets(t *testing.T) {
+	l := startFakeLink(t, map[string]int32{"orders": 3})
+	for p := int32(0); p < 3; p++ {
+		produce(t, l.src, "orders", p, 100*int(p+1))
+	}
+	if err := l.r.AddMirror(context.Background(), MirrorSpec{MirrorTopic: "orders"}); err != nil {
+		t.Fatal(err)
+	}
+	produce(t, l.src, "orders", 0, 50)
+	want := []int{150, 200, 300}
+	waitFor(t, "catch-up", func() bool {
+		st, _ := l.r.MirrorStatus("orders")
+		for p, n := range want {
+			if st.Partitions[p].MirrorLogEndOffset != int64(n) {
+				return false
+			}
+		}
+		return st.Status == StatusActive && st.MaxLag() == 0
+	})
+	for p, n := range want {
+		s, d := readAll(t, l.src, "orders", int32(p), n), readAll(t, l.dst, "orders", int32(p), n)
+		for i := range s {
+			if s[i].Offset != d[i].Offset || string(s[i].Key) != string(d[i].Key) || string(s[i].Value) != string(d[i].Value) ||
+				!s[i].Timestamp.Equal(d[i].Timestamp) {
+				t.Fatalf("partition %d record %d differs: %+v vs %+v", p, i, s[i], d[i])
+			}
+		}
+	}
+	st, _ := l.r.MirrorStatus("orders")
+	if c := st.Partitions[2].Counters; c.Records != 300 || c.BatchesRaw == 0 || c.FillerOffsets != 0 {
+		t.Fatalf("partition 2 counters: %+v", c)
+	}
+}
+
+func TestReplicator_FillsBelowSourceLogStart(t *testing.T) {
+	l := startFakeLink(t, map[string]int32{"purged": 1})
+	produce(t, l.src, "purged", 0, 100)
+	produce(t, l.src, "purged", 0, 100)
+	var offsets kadm.Offsets
+	offsets.Add(kadm.Offset{Topic: "purged", Partition: 0, At: 150, LeaderEpoch: -1})
+	if _, err := kadm.NewClient(l.src).DeleteRecords(context.Background(), offsets); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.r.AddMirror(context.Background(), MirrorSpec{MirrorTopic: "purged"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "catch-up", func() bool {
+		st, _ := l.r.MirrorStatus("purged")
+		return st.Partitions[0].MirrorLogEndOffset == 200
+	})
+	waitFor(t, "log start moved", func() bool {
+		starts, err := kadm.NewClient(l.dst).ListStartOffsets(context.Background(), "purged")
+		o, _ := starts.Lookup("purged", 0)
+		return err == nil && o.Offset == 150
+	})
+	st, _ := l.r.MirrorStatus("purged")
+	if c := st.Partitions[0].Counters; c.FillerOffsets != 100 {
+		t.Fatalf("filled %d offsets, want 100 (the batch holding offset 150 starts at 100)", c.FillerOffsets)
+	}
+}
+
+func TestReplicator_ForeignWriteFailsPartition(t *testing.T) {
+	l := startFakeLink(t, map[string]int32{"guarded": 2})
+	produce(t, l.src, "guarded", 0, 10)
+	produce(t, l.src, "guarded", 1, 10)
+	if err := l.r.AddMirror(context.Background(), MirrorSpec{MirrorTopic: "guarded"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "catch-up", func() bool { st, _ := l.r.MirrorStatus("guarded"); return st.Status == StatusActive && st.MaxLag() == 0 })
+	produce(t, l.dst, "guarded", 1, 1)
+	produce(t, l.src, "guarded", 1, 10)
+	produce(t, l.src, "guarded", 0, 10)
+	waitFor(t, "partition 1 FAILED and partition 0 copied", func() bool {
+		st, _ := l.r.MirrorStatus("guarded")
+		return st.Partitions[1].Status == StatusFailed && st.Partitions[0].MirrorLogEndOffset == 20
+	})
+	st, _ := l.r.MirrorStatus("guarded")
+	want := "mirror guarded[1]: expected the batch at offset 10, the destination assigned offset 11: something other than this link wrote to the mirror topic"
+	if st.Status != StatusFailed || st.Partitions[1].ErrorCode != CodeIllegalState || st.Partitions[1].ErrorMessage != want {
+		t.Fatalf("got %s %s %q", st.Status, st.Partitions[1].ErrorCode, st.Partitions[1].ErrorMessage)
+	}
+}
+
+func TestMirrorTopicConfigs(t *testing.T) {
+	got := mirrorTopicConfigs(&sourceTopic{
+		configs:         map[string]string{"cleanup.policy": "compact", "min.insync.replicas": "2", "compression.type": "zstd"},
+		maxMessageBytes: 2 << 20,
+	})
+	want := map[string]string{
+		"cleanup.policy": "compact", "compression.type": "producer", "message.timestamp.type": "CreateTime",
+		"message.timestamp.before.max.ms": "9223372036854775807", "message.timestamp.after.max.ms": "9223372036854775807",
+		"max.message.bytes": "2097152",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d configs, want %d", len(got), len(want))
+	}
+	for k, v := range want {
+		if got[k] == nil || *got[k] != v {
+			t.Errorf("%s = %v, want %s", k, got[k], v)
+		}
+	}
+}
