@@ -170,7 +170,10 @@ func TestReplicator_ForeignWriteFailsPartition(t *testing.T) {
 	if err := l.r.AddMirror(context.Background(), MirrorSpec{MirrorTopic: "guarded"}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "catch-up", func() bool { st, _ := l.r.MirrorStatus("guarded"); return st.Status == StatusActive && st.MaxLag() == 0 })
+	waitFor(t, "catch-up", func() bool {
+		st, _ := l.r.MirrorStatus("guarded")
+		return st.Status == StatusActive && st.MaxLag() == 0
+	})
 	produce(t, l.dst, "guarded", 1, 1)
 	produce(t, l.src, "guarded", 1, 10)
 	produce(t, l.src, "guarded", 0, 10)
