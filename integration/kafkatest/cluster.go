@@ -60,6 +60,22 @@ func Start(ctx context.Context, opts ...Opt) (*Cluster, error) {
 	return nil, lastErr
 }
 
+// StartMany starts clusters (one per option list) in parallel. On error the ones that started are returned too, so
+// the caller can close them.
+func StartMany(ctx context.Context, specs ...[]Opt) ([]*Cluster, error) {
+	clusters := make([]*Cluster, len(specs))
+	errs := make([]error, len(specs))
+	var g errgroup.Group
+	for i, spec := range specs {
+		g.Go(func() error {
+			clusters[i], errs[i] = Start(ctx, spec...)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return clusters, errors.Join(errs...)
+}
+
 func startProcesses(ctx context.Context, o options) (*Cluster, error) {
 	cp, err := Classpath()
 	if err != nil {

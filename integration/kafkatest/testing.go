@@ -68,19 +68,7 @@ func StartShared(specs ...[]Opt) *Shared {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	errs := make(chan error, len(specs))
-	for i, spec := range specs {
-		go func() {
-			c, err := Start(ctx, spec...)
-			s.Clusters[i] = c
-			errs <- err
-		}()
-	}
-	for range specs {
-		if err := <-errs; err != nil && s.Err == nil {
-			s.Err = err
-		}
-	}
+	s.Clusters, s.Err = StartMany(ctx, specs...)
 	if s.Err != nil {
 		s.Close(false)
 	}
