@@ -17,6 +17,10 @@ type Node struct {
 	Port           int // the client listener
 	ControllerPort int
 
+	// external is set for nodes this package does not run as processes (the testcontainers backend): process
+	// control returns it.
+	external error
+
 	dir       string
 	classpath string
 	heap      string
@@ -51,6 +55,9 @@ func (n *Node) format(clusterID string) error {
 
 // Start launches the node's process. It does not wait for readiness; Cluster.WaitReady does.
 func (n *Node) Start() error {
+	if n.external != nil {
+		return n.external
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.cmd != nil {
@@ -93,6 +100,9 @@ func (n *Node) Start() error {
 
 // Running reports whether the node's process is alive.
 func (n *Node) Running() bool {
+	if n.external != nil {
+		return true
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.cmd == nil {
@@ -108,6 +118,9 @@ func (n *Node) Running() bool {
 
 // exitedEarly returns an error if the process has exited on its own.
 func (n *Node) exitedEarly() error {
+	if n.external != nil {
+		return nil
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.cmd == nil {
@@ -137,6 +150,9 @@ func (n *Node) Restart() error {
 }
 
 func (n *Node) signal(sig syscall.Signal, grace time.Duration) error {
+	if n.external != nil {
+		return n.external
+	}
 	n.mu.Lock()
 	cmd, exited := n.cmd, n.exited
 	n.mu.Unlock()
