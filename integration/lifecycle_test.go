@@ -120,18 +120,7 @@ func TestMirror_SourceRetentionOvertakesAStoppedLink(t *testing.T) {
 	l.stop = nil
 
 	produceMix(t, src, topic, 1000, kgo.SnappyCompression(), 35)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var offsets kadm.Offsets
-	offsets.Add(kadm.Offset{Topic: topic, Partition: 0, At: 777, LeaderEpoch: -1})
-	offsets.Add(kadm.Offset{Topic: topic, Partition: 1, At: 1000, LeaderEpoch: -1})
-	resp, err := kadm.NewClient(newClient(t, src)).DeleteRecords(ctx, offsets)
-	if err == nil {
-		err = resp.Error()
-	}
-	if err != nil {
-		t.Fatalf("delete records on the source: %v", err)
-	}
+	deleteRecordsBefore(t, src, topic, map[int32]int64{0: 777, 1: 1000})
 	l2 := startLink(t, src, dst)
 	l2.addMirror(t, replicator.MirrorSpec{MirrorTopic: topic})
 	waitCaughtUp(t, l2, src, topic, topic)

@@ -88,6 +88,24 @@ func waitCaughtUp(t *testing.T, l *link, src *kafkatest.Cluster, srcTopic, mirro
 	}
 }
 
+// deleteRecordsBefore moves the log start offset of topic's partitions with DeleteRecords.
+func deleteRecordsBefore(t *testing.T, c *kafkatest.Cluster, topic string, before map[int32]int64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var offsets kadm.Offsets
+	for p, at := range before {
+		offsets.Add(kadm.Offset{Topic: topic, Partition: p, At: at, LeaderEpoch: -1})
+	}
+	resp, err := kadm.NewClient(newClient(t, c)).DeleteRecords(ctx, offsets)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		t.Fatalf("delete records of %s: %v", topic, err)
+	}
+}
+
 func createTopic(t *testing.T, c *kafkatest.Cluster, topic string, partitions int32, configs map[string]*string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -211,18 +229,8 @@ func TestMirror_StartsAtSourceLogStartAboveZero(t *testing.T) {
 	topic := uniqueTopic(t, "logstart")
 	createTopic(t, src, topic, 3, nil)
 	produceMix(t, src, topic, 3000, kgo.Lz4Compression(), 3)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var offsets kadm.Offsets
-	offsets.Add(kadm.Offset{Topic: topic, Partition: 0, At: 437, LeaderEpoch: -1})  // likely inside a batch
-	offsets.Add(kadm.Offset{Topic: topic, Partition: 1, At: 1000, LeaderEpoch: -1}) // the whole partition
-	resp, err := kadm.NewClient(newClient(t, src)).DeleteRecords(ctx, offsets)
-	if err == nil {
-		err = resp.Error()
-	}
-	if err != nil {
-		t.Fatalf("delete records on the source: %v", err)
-	}
+	// Partition 0 from an offset likely inside a batch, partition 1 entirely.
+	deleteRecordsBefore(t, src, topic, map[int32]int64{0: 437, 1: 1000})
 	l := startLink(t, src, dst)
 	l.addMirror(t, replicator.MirrorSpec{MirrorTopic: topic})
 	waitCaughtUp(t, l, src, topic, topic)
