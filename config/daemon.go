@@ -1,0 +1,441 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the daemon's file:
+//
+//	destination:                      # the destination cluster: bootstrap.servers and the security keys
+//	  bootstrap.servers: localhost:9093
+//	admin:
+//	  listen: 127.0.0.1:8090          # default
+//	  token: ${env:CLUSTERLINK_TOKEN} # optional bearer token
+//	state:
+//	  topic: _clusterlink-state       # default
+//	links:
+//	  - name: my-link
+//	    configs: {bootstrap.servers: localhost:9092}   # Confluent's link configs, see Link
+//	    mirrors:                      # optional explicit mirror topics
+//	      - topic: orders             # the mirror topic on the destination
+//	        source.topic: orders      # default: topic (without cluster.link.prefix)
+type Config struct {
+	Destination Cluster
+	Admin       Admin
+	State       State
+	Links       []*Link
+}
+
+// Cluster is a cluster the daemon connects to: the destination, or a link's source (Link.Source).
+type Cluster struct {
+	BootstrapServers []string
+	Security         Security
+}
+
+// KgoOpts returns the franz-go options to reach the cluster: kgo.SeedBrokers and Security.KgoOpts.
+func (c Cluster) KgoOpts() ([]kgo.Opt, error) {
+	opts, err := c.Security.KgoOpts()
+	if err != nil {
+		return nil, err
+	}
+	return append([]kgo.Opt{kgo.SeedBrokers(c.BootstrapServers...)}, opts...), nil
+}
+
+// Source returns the link's source cluster.
+func (l *Link) Source() Cluster {
+	return Cluster{BootstrapServers: l.BootstrapServers, Security: l.Security}
+}
+
+// Admin is the admin HTTP API's listener.
+type Admin struct {
+	Listen string // host:port, default 127.0.0.1:8090
+	Token  string // bearer token the API requires, "" for none
+}
+
+// String hides the token.
+func (a Admin) String() string {
+	tok := ""
+	if a.Token != "" {
+		tok = MaskedValue
+	}
+	return fmt.Sprintf("{Listen:%s Token:%s}", a.Listen, tok)
+}
+
+// GoString hides the token from %#v too.
+func (a Admin) GoString() string { return "config.Admin" + a.String() }
+
+// State is where the daemon keeps links and mirror states on the destination cluster.
+type State struct {
+	Topic string // compacted topic, default _clusterlink-state
+}
+
+// The daemon file's defaults.
+const (
+	DefaultAdminListen = "127.0.0.1:8090"
+	DefaultStateTopic  = "_clusterlink-state"
+)
+
+// The daemon file as written. Values are strings: yaml.v3 turns unquoted booleans and numbers into their text.
+type (
+	fileConfig struct {
+		Destination map[string]string `yaml:"destination"`
+		Admin       adminFile         `yaml:"admin"`
+		State       stateFile         `yaml:"state"`
+		Links       []linkFile        `yaml:"links"`
+	}
+	adminFile struct {
+		Listen string `yaml:"listen"`
+		Token  string `yaml:"token"`
+	}
+	stateFile struct {
+		Topic string `yaml:"topic"`
+	}
+	linkFile struct {
+		Name    string            `yaml:"name"`
+		Configs map[string]string `yaml:"configs"`
+		Mirrors []mirrorFile      `yaml:"mirrors"`
+	}
+	mirrorFile struct {
+		Topic       string `yaml:"topic"`
+		SourceTopic string `yaml:"source.topic"`
+	}
+)
+
+// fileSections names each struct of the file for unknown field errors, with its fields.
+func fileSections() map[string][]string {
+	return map[string][]string{
+		"fileConfig": {"destination", "admin", "state", "links"},
+		"adminFile":  {"listen", "token"},
+		"stateFile":  {"topic"},
+		"linkFile":   {"name", "configs", "mirrors"},
+		"mirrorFile": {"topic", "source.topic"},
+	}
+}
+
+// Load reads and parses the daemon file at path. See Parse.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	cfg, err := Parse(data)
+	if err != nil {
+		var probs problems
+		for _, fe := range FieldErrors(err) {
+			fe.File = path
+			probs = append(probs, fe)
+		}
+		return nil, probs.join()
+	}
+	return cfg, nil
+}
+
+// Parse parses and validates the daemon file, applies the defaults, resolves ${env:...} and ${file:...} references,
+// and returns every problem, joined, as FieldErrors keyed by their path (destination.sasl.jaas.config,
+// links[0].configs.acl.sync.ms, links[1].mirrors[0].topic) with the line they are on.
+func Parse(data []byte) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, fmt.Errorf("invalid YAML: %w", err)
+	}
+	idx := indexYAML(&root)
+
+	var probs problems
+	var file fileConfig
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&file); err != nil && !errors.Is(err, io.EOF) {
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			return nil, fmt.Errorf("invalid YAML: %w", err)
+		}
+		for _, msg := range te.Errors {
+			probs = append(probs, idx.typeError(msg))
+		}
+	}
+
+	cfg := &Config{}
+	line := func(prefix string) func(string) int {
+		return func(key string) int { return idx.lineOf(prefix + key) }
+	}
+
+	// destination
+	if len(file.Destination) == 0 {
+		probs = append(probs, &FieldError{Key: "destination.bootstrap.servers", Line: idx.lineOf("destination"),
+			Err: errors.New("required: the destination cluster's host:port list")})
+	} else {
+		c, err := parseCluster(file.Destination, "destination config")
+		probs = append(probs, prefixed(err, "destination.", line("destination."))...)
+		cfg.Destination = c
+	}
+
+	// admin
+	cfg.Admin = Admin{Listen: DefaultAdminListen}
+	if v, err := resolveSecret(strings.TrimSpace(file.Admin.Listen)); err != nil {
+		probs = append(probs, &FieldError{Key: "admin.listen", Line: idx.lineOf("admin.listen"), Err: err})
+	} else if v != "" {
+		if _, port, err := net.SplitHostPort(v); err != nil || !validPort(port, 0) {
+			probs = append(probs, &FieldError{Key: "admin.listen", Line: idx.lineOf("admin.listen"),
+				Err: fmt.Errorf("%q is not host:port", v)})
+		}
+		cfg.Admin.Listen = v
+	}
+	if v, err := resolveSecret(file.Admin.Token); err != nil {
+		probs = append(probs, &FieldError{Key: "admin.token", Line: idx.lineOf("admin.token"), Err: err})
+	} else {
+		cfg.Admin.Token = v
+	}
+
+	// state
+	cfg.State = State{Topic: DefaultStateTopic}
+	if v, err := resolveSecret(strings.TrimSpace(file.State.Topic)); err != nil {
+		probs = append(probs, &FieldError{Key: "state.topic", Line: idx.lineOf("state.topic"), Err: err})
+	} else if v != "" {
+		if err := validateTopic(v); err != nil {
+			probs = append(probs, &FieldError{Key: "state.topic", Line: idx.lineOf("state.topic"), Err: err})
+		}
+		cfg.State.Topic = v
+	}
+
+	// links
+	names := map[string]int{}
+	for i, lf := range file.Links {
+		at := fmt.Sprintf("links[%d]", i)
+		name := strings.TrimSpace(lf.Name)
+		if err := ValidateLinkName(name); err != nil {
+			probs = append(probs, &FieldError{Key: at + ".name", Line: idx.lineOf(at+".name", at), Err: err})
+		} else if j, dup := names[name]; dup {
+			probs = append(probs, &FieldError{Key: at + ".name", Line: idx.lineOf(at + ".name"),
+				Err: fmt.Errorf("link %q is already defined by links[%d]", name, j)})
+		} else {
+			names[name] = i
+		}
+		configs := at + ".configs."
+		l, err := parseLink(name, lf.Configs)
+		for _, fe := range prefixed(err, configs, line(configs)) {
+			if fe := fe.(*FieldError); fe.Line == 0 {
+				fe.Line = idx.lineOf(at+".configs", at)
+			}
+			probs = append(probs, fe)
+		}
+		l.Mirrors = parseMirrors(lf.Mirrors, l.ClusterLinkPrefix, at, idx, &probs)
+		cfg.Links = append(cfg.Links, l)
+	}
+
+	if len(probs) > 0 {
+		// In file order; problems without a line last.
+		sort.SliceStable(probs, func(i, j int) bool {
+			li, lj := probs[i].(*FieldError).Line, probs[j].(*FieldError).Line
+			return li != 0 && (lj == 0 || li < lj)
+		})
+		return nil, probs.join()
+	}
+	return cfg, nil
+}
+
+// parseMirrors validates a link's explicit mirror topics.
+func parseMirrors(mfs []mirrorFile, prefix, at string, idx yamlIndex, probs *problems) []Mirror {
+	var out []Mirror
+	seen := map[string]int{}
+	for j, mf := range mfs {
+		mat := fmt.Sprintf("%s.mirrors[%d]", at, j)
+		fail := func(key string, err error) {
+			*probs = append(*probs, &FieldError{Key: mat + "." + key, Line: idx.lineOf(mat+"."+key, mat), Err: err})
+		}
+		m := Mirror{Topic: strings.TrimSpace(mf.Topic), SourceTopic: strings.TrimSpace(mf.SourceTopic)}
+		if m.Topic == "" {
+			fail("topic", errors.New("required: the mirror topic's name on the destination"))
+			continue
+		}
+		if err := validateTopic(m.Topic); err != nil {
+			fail("topic", err)
+			continue
+		}
+		if m.SourceTopic == "" {
+			m.SourceTopic = strings.TrimPrefix(m.Topic, prefix)
+		}
+		if err := validateTopic(m.SourceTopic); err != nil {
+			fail("source.topic", err)
+			continue
+		}
+		if prefix != "" && m.Topic != prefix+m.SourceTopic {
+			fail("topic", fmt.Errorf("%q must be cluster.link.prefix + source.topic = %q", m.Topic, prefix+m.SourceTopic))
+			continue
+		}
+		if k, dup := seen[m.Topic]; dup {
+			fail("topic", fmt.Errorf("mirror topic %q is already defined by %s.mirrors[%d]", m.Topic, at, k))
+			continue
+		}
+		seen[m.Topic] = j
+		out = append(out, m)
+	}
+	return out
+}
+
+// ParseCluster parses a cluster's bootstrap.servers and security keys (values resolved as in ParseLink), returning
+// every problem as FieldErrors keyed by the config key.
+func ParseCluster(configs map[string]string) (Cluster, error) {
+	return parseCluster(configs, "cluster config")
+}
+
+func parseCluster(configs map[string]string, what string) (Cluster, error) {
+	var probs problems
+	values, failed := resolveSecrets(configs, &probs)
+	known := []string{"bootstrap.servers"}
+	for _, k := range securityKeys() {
+		known = append(known, k.name)
+	}
+	for _, k := range sortedKeys(configs) {
+		switch {
+		case slices.Contains(known, k):
+		case unsupportedSecurityKey(k) != "":
+			probs.add(k, "%s", unsupportedSecurityKey(k))
+		default:
+			probs.addErr(k, unknownKey(what, k, known))
+		}
+	}
+	var c Cluster
+	var err error
+	if c.BootstrapServers, err = parseBootstrapServers(values["bootstrap.servers"]); err != nil && !failed["bootstrap.servers"] {
+		addAll(&probs, "bootstrap.servers", err)
+	}
+	security := map[string]string{}
+	for _, k := range known[1:] {
+		if v, ok := values[k]; ok {
+			security[k] = v
+		}
+	}
+	var secProbs problems
+	c.Security = parseSecurity(security, &secProbs)
+	for _, fe := range FieldErrors(secProbs.join()) {
+		if !failed[fe.Key] {
+			probs = append(probs, fe)
+		}
+	}
+	return c, probs.join()
+}
+
+// validPort reports whether port is a number in [minimum, 65535].
+func validPort(port string, minimum int) bool {
+	p, err := strconv.Atoi(port)
+	return err == nil && p >= minimum && p <= 65535
+}
+
+// validateTopic checks a Kafka topic name: 1 to 249 of [a-zA-Z0-9._-], not "." or "..".
+func validateTopic(t string) error {
+	switch {
+	case !nameChars(t):
+		return fmt.Errorf("%q is not a topic name: use one or more of [a-zA-Z0-9._-]", t)
+	case len(t) > 249:
+		return fmt.Errorf("topic name %q is longer than 249 characters", t)
+	case t == "." || t == "..":
+		return fmt.Errorf("%q is not a topic name", t)
+	}
+	return nil
+}
+
+// yamlIndex maps each key's path in the file (links[0].configs.acl.sync.ms) to its line, and each line to the keys
+// and values on it, to give every problem a path and a line.
+type yamlIndex struct {
+	lines       map[string]int      // path -> line of the key (or of the sequence item)
+	keysOnLine  map[int][]yamlEntry // line -> keys that start on it
+	valueOnLine map[int]string      // line -> path of a value that starts on it
+}
+
+type yamlEntry struct{ key, path string }
+
+func indexYAML(root *yaml.Node) yamlIndex {
+	idx := yamlIndex{lines: map[string]int{}, keysOnLine: map[int][]yamlEntry{}, valueOnLine: map[int]string{}}
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, path)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				p := k.Value
+				if path != "" {
+					p = path + "." + k.Value
+				}
+				idx.lines[p] = k.Line
+				idx.keysOnLine[k.Line] = append(idx.keysOnLine[k.Line], yamlEntry{k.Value, p})
+				// A value on its key's line is the most specific; a block value starts on a later line.
+				if _, ok := idx.valueOnLine[v.Line]; !ok || v.Line == k.Line {
+					idx.valueOnLine[v.Line] = p
+				}
+				walk(v, p)
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				p := fmt.Sprintf("%s[%d]", path, i)
+				idx.lines[p] = c.Line
+				walk(c, p)
+			}
+		}
+	}
+	walk(root, "")
+	return idx
+}
+
+// lineOf returns the line of the first of paths that is in the file, or 0.
+func (idx yamlIndex) lineOf(paths ...string) int {
+	for _, p := range paths {
+		if l, ok := idx.lines[p]; ok {
+			return l
+		}
+	}
+	return 0
+}
+
+// typeError turns one of yaml.v3's decoding messages into a FieldError with the path of the key at fault.
+func (idx yamlIndex) typeError(msg string) error {
+	m := regexp.MustCompile(`^line (\d+): (.*)$`).FindStringSubmatch(msg)
+	if m == nil {
+		return &FieldError{Err: errors.New(msg)}
+	}
+	line, _ := strconv.Atoi(m[1])
+	text := m[2]
+	if f := regexp.MustCompile(`^field (\S+) not found in type config\.(\w+)$`).FindStringSubmatch(text); f != nil {
+		key := f[1]
+		path := key
+		for _, e := range idx.keysOnLine[line] {
+			if e.key == key {
+				path = e.path
+			}
+		}
+		return &FieldError{Key: path, Line: line, Err: unknownKey("field", key, fileSections()[f[2]])}
+	}
+	if f := regexp.MustCompile(`^cannot unmarshal !!(\w+) (?:.* )?into (\S+)$`).FindStringSubmatch(text); f != nil {
+		got := map[string]string{"seq": "a list", "map": "a mapping"}[f[1]]
+		if got == "" {
+			got = "a " + f[1]
+		}
+		want := "a single value (string, number or boolean)"
+		switch {
+		case strings.HasPrefix(f[2], "map["):
+			want = "a mapping of key: value"
+		case strings.HasPrefix(f[2], "[]"):
+			want = "a list"
+		case strings.HasPrefix(f[2], "config."):
+			want = "a mapping"
+		}
+		return &FieldError{Key: idx.valueOnLine[line], Line: line, Err: fmt.Errorf("expected %s, not %s", want, got)}
+	}
+	return &FieldError{Key: idx.valueOnLine[line], Line: line, Err: errors.New(text)}
+}
