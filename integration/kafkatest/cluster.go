@@ -137,11 +137,17 @@ func startProcesses(ctx context.Context, o options) (*Cluster, error) {
 	return c, nil
 }
 
-// newClusterID makes a Kafka cluster id: 16 random bytes, URL-safe base64 without padding.
+// newClusterID makes a Kafka cluster id: 16 random bytes, URL-safe base64 without padding. Like Kafka's own
+// Uuid.randomUuid it never starts with '-', which command-line parsers (the storage tool's included) take for an
+// option.
 func newClusterID() string {
 	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
+	for {
+		_, _ = rand.Read(b)
+		if id := base64.RawURLEncoding.EncodeToString(b); id[0] != '-' {
+			return id
+		}
+	}
 }
 
 func freePorts(n int) ([]int, error) {

@@ -45,7 +45,7 @@ func (n *Node) Addr() string { return fmt.Sprintf("127.0.0.1:%d", n.Port) }
 func (n *Node) format(clusterID string) error {
 	cmd := exec.Command("java", "-Xmx256m", "-XX:TieredStopAtLevel=1", "-cp", n.classpath,
 		"-Dlog4j2.configurationFile="+filepath.Join(n.dir, "log4j2.properties"),
-		"kafka.tools.StorageTool", "format", "-t", clusterID, "-c", filepath.Join(n.dir, "server.properties"))
+		"kafka.tools.StorageTool", "format", "--cluster-id="+clusterID, "-c", filepath.Join(n.dir, "server.properties"))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("format node %d storage: %w\n%s", n.ID, err, out)
