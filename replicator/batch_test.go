@@ -1,78 +1,127 @@
 package replicator
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
+	"hash/crc32"
+	"math/rand/v2"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// fetchRaw produces records with codec to a fresh kfake topic and returns the raw record bytes a Fetch returns.
-func fetchRaw(t *testing.T, codec kgo.CompressionCodec, batches int) []byte {
+// rawCluster is a one-broker kfake cluster with topic "t" (one partition) and a client on it.
+type rawCluster struct {
+	cl      *kgo.Client
+	topicID [16]byte
+}
+
+func newRawCluster(t *testing.T, opts ...kgo.Opt) *rawCluster {
 	t.Helper()
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ProducerBatchCompression(codec), kgo.DefaultProduceTopic("t"))
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic("t")}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(cl.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	md, err := kmsg.NewPtrMetadataRequest().RequestWith(testContext(t), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &rawCluster{cl: cl, topicID: md.Topics[0].TopicID}
+}
+
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// produceTestBatches produces batches batches of 10 records each: null and non-null keys, null and non-null values,
+// with and without headers.
+func (rc *rawCluster) produceTestBatches(t *testing.T, batches int) {
+	t.Helper()
 	for b := 0; b < batches; b++ {
 		var recs []*kgo.Record
 		for i := 0; i < 10; i++ {
-			r := &kgo.Record{Value: []byte("value value value value")}
-			if i%2 == 0 {
-				r.Key = []byte("k")
-				r.Headers = []kgo.RecordHeader{{Key: "h", Value: []byte("v")}}
+			r := &kgo.Record{Value: []byte(fmt.Sprintf("value %d of batch %d, value value value", i, b))}
+			switch i % 3 {
+			case 0:
+				r.Key = []byte("key")
+				r.Headers = []kgo.RecordHeader{{Key: "h", Value: []byte("v")}, {Key: "empty"}}
+			case 1:
+				r.Value = nil
 			}
 			recs = append(recs, r)
 		}
-		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		if err := rc.cl.ProduceSync(testContext(t), recs...).FirstErr(); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// fetchRecordBatches sends a raw Fetch for t[0] from offset, at the version kgo negotiates, and returns the
+// partition's record bytes.
+func (rc *rawCluster) fetchRecordBatches(t *testing.T, offset int64) []byte {
+	t.Helper()
 	req := kmsg.NewPtrFetchRequest()
 	req.ReplicaID = -1
-	req.MaxBytes = 1 << 20
+	req.MaxBytes = 8 << 20
 	req.SessionEpoch = -1
 	rt := kmsg.NewFetchRequestTopic()
-	rt.Topic = "t"
-	md, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt.TopicID = md.Topics[0].TopicID
+	rt.Topic, rt.TopicID = "t", rc.topicID
 	rp := kmsg.NewFetchRequestTopicPartition()
-	rp.PartitionMaxBytes = 1 << 20
+	rp.FetchOffset = offset
+	rp.PartitionMaxBytes = 8 << 20
 	rp.CurrentLeaderEpoch = -1
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(ctx, cl)
+	kresp, err := rc.cl.Request(testContext(t), req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.Topics[0].Partitions[0].RecordBatches
+	resp := kresp.(*kmsg.FetchResponse)
+	p := resp.Topics[0].Partitions[0]
+	if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+		t.Fatalf("fetch: %v", err)
+	}
+	return p.RecordBatches
 }
 
-func TestSplitBatches_EveryCodec(t *testing.T) {
-	for _, tc := range []struct {
-		codec kgo.CompressionCodec
-		want  Codec
-	}{
-		{kgo.NoCompression(), CodecNone}, {kgo.GzipCompression(), CodecGzip}, {kgo.SnappyCompression(), CodecSnappy},
-		{kgo.Lz4Compression(), CodecLz4}, {kgo.ZstdCompression(), CodecZstd},
-	} {
+var testCodecs = []struct {
+	codec kgo.CompressionCodec
+	want  Codec
+}{
+	{kgo.NoCompression(), CodecNone},
+	{kgo.GzipCompression(), CodecGzip},
+	{kgo.SnappyCompression(), CodecSnappy},
+	{kgo.Lz4Compression(), CodecLz4},
+	{kgo.ZstdCompression(), CodecZstd},
+}
+
+// fetchCodecBatches produces three batches with codec and fetches them raw.
+func fetchCodecBatches(t *testing.T, codec kgo.CompressionCodec) []byte {
+	t.Helper()
+	rc := newRawCluster(t, kgo.ProducerBatchCompression(codec))
+	rc.produceTestBatches(t, 3)
+	return rc.fetchRecordBatches(t, 0)
+}
+
+func TestSplitBatches_EveryCodecMatchesKmsg(t *testing.T) {
+	for _, tc := range testCodecs {
 		t.Run(tc.want.String(), func(t *testing.T) {
-			raw := fetchRaw(t, tc.codec, 3)
+			raw := fetchCodecBatches(t, tc.codec)
 			batches, partial, err := SplitBatches(raw)
 			if err != nil || partial {
 				t.Fatalf("SplitBatches: partial=%v err=%v", partial, err)
@@ -80,107 +129,279 @@ func TestSplitBatches_EveryCodec(t *testing.T) {
 			if len(batches) != 3 {
 				t.Fatalf("got %d batches, want 3", len(batches))
 			}
-			next := int64(0)
-			for _, b := range batches {
+			next, pos := int64(0), 0
+			for i, b := range batches {
+				if &b.Bytes[0] != &raw[pos] || cap(b.Bytes) != len(b.Bytes) {
+					t.Fatalf("batch %d is not the sub-slice raw[%d:%d]", i, pos, pos+len(b.Bytes))
+				}
+				pos += len(b.Bytes)
 				var kb kmsg.RecordBatch
 				if err := kb.ReadFrom(b.Bytes); err != nil {
-					t.Fatalf("kmsg cannot read the batch: %v", err)
+					t.Fatalf("batch %d: kmsg cannot read it: %v", i, err)
 				}
 				h := b.Header
-				if h.BaseOffset != next || h.NumRecords != 10 || h.LastOffsetDelta != 9 || h.Compression() != tc.want ||
-					kb.FirstOffset != h.BaseOffset || kb.CRC != int32(h.CRC) || kb.ProducerID != h.ProducerID ||
-					kb.FirstTimestamp != h.FirstTimestamp || kb.MaxTimestamp != h.MaxTimestamp || h.HasOffsetHoles() {
-					t.Fatalf("header %+v does not match kmsg %+v", h, kb)
+				want := BatchHeader{
+					BaseOffset: kb.FirstOffset, Length: kb.Length, PartitionLeaderEpoch: kb.PartitionLeaderEpoch,
+					Magic: kb.Magic, CRC: uint32(kb.CRC), Attributes: kb.Attributes, LastOffsetDelta: kb.LastOffsetDelta,
+					FirstTimestamp: kb.FirstTimestamp, MaxTimestamp: kb.MaxTimestamp, ProducerID: kb.ProducerID,
+					ProducerEpoch: kb.ProducerEpoch, BaseSequence: kb.FirstSequence, NumRecords: kb.NumRecords,
+				}
+				if h != want {
+					t.Fatalf("batch %d: header\n %+v\nkmsg reads\n %+v", i, h, want)
+				}
+				if len(b.Bytes) != logOverhead+int(h.Length) {
+					t.Fatalf("batch %d: %d bytes, length field %d", i, len(b.Bytes), h.Length)
+				}
+				if h.BaseOffset != next || h.NumRecords != 10 || h.LastOffset() != next+9 || h.HasOffsetHoles() {
+					t.Fatalf("batch %d: offsets %d-%d with %d records, want %d-%d with 10", i, h.BaseOffset, h.LastOffset(), h.NumRecords, next, next+9)
+				}
+				if h.Compression() != tc.want || h.TimestampType() != TimestampCreateTime || h.IsControl() ||
+					h.IsTransactional() || !h.IsIdempotent() {
+					t.Fatalf("batch %d: codec %v, %v, control=%v transactional=%v idempotent=%v (kgo is idempotent by default)",
+						i, h.Compression(), h.TimestampType(), h.IsControl(), h.IsTransactional(), h.IsIdempotent())
 				}
 				next = h.NextOffset()
+			}
+			if pos != len(raw) {
+				t.Fatalf("batches cover %d of %d bytes", pos, len(raw))
+			}
+			// What a consumer decodes from the split batches is what was produced.
+			fp, _ := kgo.ProcessFetchPartition(kgo.ProcessFetchPartitionOpts{Topic: "t"},
+				&kmsg.FetchResponseTopicPartition{HighWatermark: next, RecordBatches: raw}, kgo.DefaultDecompressor(), nil)
+			if len(fp.Records) != 30 || string(fp.Records[0].Key) != "key" || fp.Records[1].Value != nil ||
+				len(fp.Records[0].Headers) != 2 || fp.Records[29].Offset != 29 {
+				t.Fatalf("a consumer decodes %d records, first %+v", len(fp.Records), fp.Records[0])
 			}
 		})
 	}
 }
 
-func TestSplitBatches_TruncatedLastBatch(t *testing.T) {
-	raw := fetchRaw(t, kgo.Lz4Compression(), 2)
+func TestSplitBatches_TruncatedTailIsPartialNotError(t *testing.T) {
+	for _, tc := range testCodecs {
+		t.Run(tc.want.String(), func(t *testing.T) {
+			raw := fetchCodecBatches(t, tc.codec)
+			all, _, err := SplitBatches(raw)
+			if err != nil || len(all) != 3 {
+				t.Fatalf("whole fetch: %d batches, %v", len(all), err)
+			}
+			var ends []int // where each batch ends in raw
+			end := 0
+			for _, b := range all {
+				end += len(b.Bytes)
+				ends = append(ends, end)
+			}
+			for cut := 0; cut <= len(raw); cut++ {
+				batches, partial, err := SplitBatches(raw[:cut])
+				if err != nil {
+					t.Fatalf("cut at %d: %v", cut, err)
+				}
+				whole, atBoundary := 0, cut == 0
+				for _, e := range ends {
+					if e <= cut {
+						whole++
+					}
+					atBoundary = atBoundary || e == cut
+				}
+				if len(batches) != whole || partial == atBoundary {
+					t.Fatalf("cut at %d: %d batches partial=%v, want %d partial=%v", cut, len(batches), partial, whole, !atBoundary)
+				}
+				for i, b := range batches {
+					if !bytes.Equal(b.Bytes, all[i].Bytes) {
+						t.Fatalf("cut at %d: batch %d differs", cut, i)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestSplitBatches_CorruptBatch(t *testing.T) {
+	raw := fetchCodecBatches(t, kgo.NoCompression())
 	all, _, _ := SplitBatches(raw)
-	firstEnd := len(all[0].Bytes)
-	for cut := firstEnd; cut < len(raw); cut++ {
-		batches, partial, err := SplitBatches(raw[:cut])
-		if err != nil {
-			t.Fatalf("cut at %d: %v", cut, err)
+	first, second := len(all[0].Bytes), all[1].Header.BaseOffset
+
+	// Any byte the CRC covers, and the CRC itself: in the first batch nothing is returned, in the second the first
+	// batch is.
+	for _, tc := range []struct {
+		from, to  int
+		wantOK    int
+		wantAtOff int64
+	}{
+		{offCRC, first, 0, 0},
+		{first + offCRC, first + len(all[1].Bytes), 1, second},
+	} {
+		for i := tc.from; i < tc.to; i++ {
+			corrupt := bytes.Clone(raw)
+			corrupt[i] ^= 0x41
+			batches, partial, err := SplitBatches(corrupt)
+			var be *BatchError
+			if !errors.Is(err, ErrCorruptBatch) || !errors.As(err, &be) || be.Offset != tc.wantAtOff {
+				t.Fatalf("byte %d flipped: err %v, want ErrCorruptBatch at offset %d", i, err, tc.wantAtOff)
+			}
+			if len(batches) != tc.wantOK || partial {
+				t.Fatalf("byte %d flipped: %d good batches partial=%v, want %d", i, len(batches), partial, tc.wantOK)
+			}
 		}
-		if len(batches) != 1 || (cut > firstEnd && !partial) {
-			t.Fatalf("cut at %d: %d batches, partial=%v", cut, len(batches), partial)
+	}
+
+	// The base offset and the leader epoch are outside the CRC: the broker rewrites them.
+	owned := bytes.Clone(raw)
+	owned[offBaseOffset+7] ^= 1
+	owned[offPartitionLeaderEpoch] ^= 1
+	if _, _, err := SplitBatches(owned); err != nil {
+		t.Fatalf("broker-owned fields changed: %v", err)
+	}
+
+	for _, length := range []int32{-1, 0, 10, batchHeaderSize - logOverhead - 1} {
+		short := bytes.Clone(raw)
+		binary.BigEndian.PutUint32(short[offBatchLength:], uint32(length))
+		if _, _, err := SplitBatches(short); !errors.Is(err, ErrCorruptBatch) {
+			t.Fatalf("length %d: got %v, want ErrCorruptBatch", length, err)
 		}
 	}
 }
 
-func TestSplitBatches_Errors(t *testing.T) {
-	raw := fetchRaw(t, kgo.NoCompression(), 1)
-	corrupt := append([]byte(nil), raw...)
-	corrupt[len(corrupt)-3] ^= 0xff
-	if _, _, err := SplitBatches(corrupt); !errors.Is(err, ErrCorruptBatch) {
-		t.Fatalf("flipped byte: got %v, want ErrCorruptBatch", err)
+func TestSplitBatches_OldMessageFormat(t *testing.T) {
+	raw := fetchCodecBatches(t, kgo.NoCompression())
+	all, _, _ := SplitBatches(raw)
+
+	// A real magic v1 message set (offset, size, crc, magic, attributes, timestamp, key, value), after one v2 batch.
+	v1 := kmsg.MessageV1{Offset: all[0].Header.NextOffset(), Magic: 1, Timestamp: 1, Value: []byte("old")}
+	v1.MessageSize = int32(len(v1.AppendTo(nil)) - logOverhead)
+	v1.CRC = int32(crc32.ChecksumIEEE(v1.AppendTo(nil)[offMagic:])) // v0/v1 use CRC-32 (IEEE) from the magic on
+	mixed := append(bytes.Clone(all[0].Bytes), v1.AppendTo(nil)...)
+	batches, _, err := SplitBatches(mixed)
+	var be *BatchError
+	if !errors.Is(err, ErrUnsupportedMessageFormat) || !errors.As(err, &be) || be.Offset != v1.Offset || len(batches) != 1 {
+		t.Fatalf("v2 batch then v1 message: %d batches, err %v; want 1 and ErrUnsupportedMessageFormat at %d", len(batches), err, v1.Offset)
 	}
-	v1 := append([]byte(nil), raw...)
-	v1[offMagic] = 1
-	if _, _, err := SplitBatches(v1); !errors.Is(err, ErrUnsupportedMessageFormat) {
-		t.Fatalf("magic 1: got %v, want ErrUnsupportedMessageFormat", err)
+
+	for _, magic := range []byte{0, 1, 3} {
+		old := bytes.Clone(raw)
+		old[offMagic] = magic
+		if _, _, err := SplitBatches(old); !errors.Is(err, ErrUnsupportedMessageFormat) {
+			t.Fatalf("magic %d: got %v, want ErrUnsupportedMessageFormat", magic, err)
+		}
 	}
-	short := append([]byte(nil), raw...)
-	short[offBatchLength], short[offBatchLength+1], short[offBatchLength+2], short[offBatchLength+3] = 0, 0, 0, 10
-	if _, _, err := SplitBatches(short); !errors.Is(err, ErrCorruptBatch) {
-		t.Fatalf("length 10: got %v, want ErrCorruptBatch", err)
+}
+
+func TestSetBaseOffset_KeepsBatchValid(t *testing.T) {
+	raw := fetchCodecBatches(t, kgo.ZstdCompression())
+	all, _, _ := SplitBatches(raw)
+	b := bytes.Clone(all[1].Bytes)
+	SetBaseOffset(b, 0)
+	got, _, err := SplitBatches(b)
+	if err != nil || got[0].Header.BaseOffset != 0 || !BatchPayloadEqual(b, all[1].Bytes) {
+		t.Fatalf("after SetBaseOffset(0): %+v, %v", got, err)
+	}
+	SetBaseOffset(b, 1<<40)
+	if got, _, err := SplitBatches(b); err != nil || got[0].Header.BaseOffset != 1<<40 || got[0].Header.LastOffset() != 1<<40+9 {
+		t.Fatalf("after SetBaseOffset(1<<40): %+v, %v", got, err)
 	}
 }
 
 func TestBatchPayloadEqual(t *testing.T) {
-	raw := fetchRaw(t, kgo.NoCompression(), 1)
-	other := append([]byte(nil), raw...)
-	other[0], other[12] = 0x7f, 0x7f // base offset and leader epoch are the broker's
-	if !BatchPayloadEqual(raw, other) {
-		t.Fatal("batches differing only in broker-owned fields must be equal")
+	raw := fetchCodecBatches(t, kgo.NoCompression())
+	all, _, _ := SplitBatches(raw)
+	src := all[1].Bytes
+	mirror := func(change func(b []byte)) []byte {
+		b := bytes.Clone(src)
+		change(b)
+		return b
 	}
-	other[len(other)-1] ^= 1
-	if BatchPayloadEqual(raw, other) {
-		t.Fatal("batches differing in a record byte must differ")
-	}
-}
-
-func TestBuildFillerBatch(t *testing.T) {
-	for _, n := range []int32{1, 2, 1000, int32(fillerMaxRecords(512 << 10))} {
-		b := BuildFillerBatch(n, 1234)
-		batches, partial, err := SplitBatches(b)
-		if err != nil || partial || len(batches) != 1 {
-			t.Fatalf("n=%d: %d batches partial=%v err=%v", n, len(batches), partial, err)
-		}
-		h := batches[0].Header
-		if h.NumRecords != n || h.LastOffsetDelta != n-1 || h.ProducerID != -1 || h.FirstTimestamp != 1234 {
-			t.Fatalf("n=%d: header %+v", n, h)
-		}
-		if n == int32(fillerMaxRecords(512<<10)) && len(b) > 512<<10 {
-			t.Fatalf("a full filler batch is %d bytes, over 512 KiB", len(b))
-		}
-		var kb kmsg.RecordBatch
-		if err := kb.ReadFrom(b); err != nil {
-			t.Fatal(err)
-		}
-		recs, _ := kgo.ProcessFetchPartition(kgo.ProcessFetchPartitionOpts{Topic: "t"},
-			&kmsg.FetchResponseTopicPartition{HighWatermark: int64(n), RecordBatches: b}, kgo.DefaultDecompressor(), nil)
-		if len(recs.Records) != int(n) {
-			t.Fatalf("n=%d: a consumer decodes %d records", n, len(recs.Records))
+	for _, tc := range []struct {
+		name  string
+		b     []byte
+		equal bool
+	}{
+		{"same", bytes.Clone(src), true},
+		{"base offset and leader epoch (the broker's)", mirror(func(b []byte) {
+			SetBaseOffset(b, 0)
+			b[offPartitionLeaderEpoch], b[offPartitionLeaderEpoch+3] = 0x7f, 0x7f
+		}), true},
+		{"CRC", mirror(func(b []byte) { b[offCRC] ^= 0xff }), true},
+		{"batch length", mirror(func(b []byte) { b[offBatchLength+3]++ }), false},
+		{"magic", mirror(func(b []byte) { b[offMagic] = 1 }), false},
+		{"attributes", mirror(func(b []byte) { b[offAttributes+1] |= attrTransactional }), false},
+		{"producer id", mirror(func(b []byte) { b[offProducerID+7]++ }), false},
+		{"a record byte", mirror(func(b []byte) { b[len(b)-1] ^= 1 }), false},
+		{"another batch", all[0].Bytes, false},
+		{"shorter", src[:len(src)-1], false},
+		{"header only", src[:batchHeaderSize-1], false},
+	} {
+		if got := BatchPayloadEqual(src, tc.b); got != tc.equal {
+			t.Errorf("%s: BatchPayloadEqual = %v, want %v", tc.name, got, tc.equal)
 		}
 	}
 }
 
-func BenchmarkSplitBatches(b *testing.B) {
+func TestBatchHeader_Attributes(t *testing.T) {
+	for _, tc := range []struct {
+		h                               BatchHeader
+		codec                           Codec
+		ts                              TimestampType
+		txn, control, idempotent, holes bool
+		last, next                      int64
+	}{
+		{h: BatchHeader{BaseOffset: 10, LastOffsetDelta: 4, NumRecords: 5, ProducerID: -1},
+			codec: CodecNone, ts: TimestampCreateTime, last: 14, next: 15},
+		{h: BatchHeader{BaseOffset: 10, Attributes: 0x04 | 0x08, LastOffsetDelta: 4, NumRecords: 2, ProducerID: 0},
+			codec: CodecZstd, ts: TimestampLogAppendTime, idempotent: true, holes: true, last: 14, next: 15},
+		{h: BatchHeader{Attributes: 0x02 | 0x10, NumRecords: 1, ProducerID: 7},
+			codec: CodecSnappy, ts: TimestampCreateTime, txn: true, idempotent: true, next: 1},
+		{h: BatchHeader{BaseOffset: 3, Attributes: 0x10 | 0x20, NumRecords: 1, ProducerID: 7},
+			codec: CodecNone, ts: TimestampCreateTime, txn: true, control: true, idempotent: true, last: 3, next: 4},
+	} {
+		h := tc.h
+		if h.Compression() != tc.codec || h.TimestampType() != tc.ts || h.IsLogAppendTime() != (tc.ts == TimestampLogAppendTime) ||
+			h.IsTransactional() != tc.txn || h.IsControl() != tc.control || h.IsIdempotent() != tc.idempotent ||
+			h.HasOffsetHoles() != tc.holes || h.LastOffset() != tc.last || h.NextOffset() != tc.next {
+			t.Errorf("%+v: codec %v ts %v txn %v control %v idempotent %v holes %v last %d next %d", h, h.Compression(),
+				h.TimestampType(), h.IsTransactional(), h.IsControl(), h.IsIdempotent(), h.HasOffsetHoles(), h.LastOffset(), h.NextOffset())
+		}
+	}
+	for c, want := range []string{"none", "gzip", "snappy", "lz4", "zstd", "codec(5)"} {
+		if got := Codec(c).String(); got != want {
+			t.Errorf("Codec(%d) = %q, want %q", c, got, want)
+		}
+	}
+	if TimestampCreateTime.String() != "CreateTime" || TimestampLogAppendTime.String() != "LogAppendTime" {
+		t.Errorf("timestamp types print as %v and %v", TimestampCreateTime, TimestampLogAppendTime)
+	}
+}
+
+// syntheticFetch returns size bytes of v2 batches of batchSize bytes each, with random record bytes and correct
+// lengths and CRCs: SplitBatches never looks inside the records.
+func syntheticFetch(size, batchSize int) []byte {
+	rng := rand.New(rand.NewPCG(1, 2))
 	var raw []byte
-	for i := 0; i < 100; i++ {
-		raw = append(raw, BuildFillerBatch(100, 1)...)
-	}
-	b.SetBytes(int64(len(raw)))
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		if _, _, err := SplitBatches(raw); err != nil {
-			b.Fatal(err)
+	for off := int64(0); len(raw)+batchSize <= size; off += 100 {
+		b := make([]byte, batchSize)
+		for i := batchHeaderSize; i < len(b); i++ {
+			b[i] = byte(rng.Uint32())
 		}
+		copy(b, BuildFillerBatch(100, 1)[:batchHeaderSize])
+		SetBaseOffset(b, off)
+		binary.BigEndian.PutUint32(b[offBatchLength:], uint32(batchSize-logOverhead))
+		binary.BigEndian.PutUint32(b[offCRC:], crc32.Checksum(b[offAttributes:], crc32c))
+		raw = append(raw, b...)
+	}
+	return raw
+}
+
+// BenchmarkSplitBatches splits a 1 MiB fetch (the replica.fetch.max.bytes order) of batches of several sizes. The
+// time is the CRC-32C over every byte; the one allocation is the result slice.
+func BenchmarkSplitBatches(b *testing.B) {
+	for _, batchSize := range []int{1 << 10, 16 << 10, 256 << 10} {
+		raw := syntheticFetch(1<<20, batchSize)
+		b.Run(fmt.Sprintf("fetch=1MiB/batch=%dKiB", batchSize>>10), func(b *testing.B) {
+			b.SetBytes(int64(len(raw)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, err := SplitBatches(raw); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
