@@ -19,6 +19,8 @@ const (
 	phaseCopy
 	// phaseFailed: stopped with an error until the mirror is recreated.
 	phaseFailed
+	// phaseParked: the mirror is paused; ResumeMirror sends it back to phaseResolve.
+	phaseParked
 )
 
 type mirror struct {
@@ -28,7 +30,8 @@ type mirror struct {
 	mirrorTopicID      [16]byte
 	partitions         []*partition
 
-	sourceMissing int // consecutive metadata refreshes that did not find the source topic
+	paused        bool // PauseMirror: partitions are parked
+	sourceMissing int  // consecutive metadata refreshes that did not find the source topic
 	errCode       string
 	errMsg        string
 	statusTime    time.Time
@@ -63,6 +66,24 @@ type partition struct {
 	resolveFailures int
 	counters        Counters
 	everResolved    bool
+
+	// The copy rate, sampled when the status is read.
+	rateAt     time.Time
+	rateOffset int64
+	rate       float64
+}
+
+// copyRateLocked updates and returns the partition's copy rate in offsets per second.
+func (p *partition) copyRateLocked(now time.Time) float64 {
+	const window = 5 * time.Second
+	switch {
+	case p.rateAt.IsZero():
+		p.rateAt, p.rateOffset = now, p.nextOffset
+	case now.Sub(p.rateAt) >= window:
+		p.rate = float64(p.nextOffset-p.rateOffset) / now.Sub(p.rateAt).Seconds()
+		p.rateAt, p.rateOffset = now, p.nextOffset
+	}
+	return max(p.rate, 0)
 }
 
 func newPartition(m *mirror, id int32) *partition {
@@ -109,8 +130,10 @@ func (m *mirror) statusLocked() MirrorStatus {
 	if m.errCode != "" {
 		status = StatusFailed
 	}
+	now := time.Now()
 	for _, p := range m.partitions {
 		ps := PartitionStatus{
+			CopyRate:  p.copyRateLocked(now),
 			Partition: p.id, SourceHighWatermark: p.srcHWM, SourceLogStartOffset: p.srcLogStart,
 			LastSourceFetchOffset: p.lastFetchOffset, MirrorLogEndOffset: p.nextOffset, Lag: p.lag(),
 			ErrorCode: p.errCode, ErrorMessage: p.errMsg, Counters: p.counters,
@@ -122,6 +145,8 @@ func (m *mirror) statusLocked() MirrorStatus {
 			if st.ErrorCode == "" {
 				st.ErrorCode, st.ErrorMessage = p.errCode, p.errMsg
 			}
+		case p.phase == phaseParked:
+			ps.Status = StatusPaused
 		case !p.everResolved:
 			ps.Status = StatusPendingMirror
 			if status == StatusActive {
@@ -131,6 +156,9 @@ func (m *mirror) statusLocked() MirrorStatus {
 			ps.Status = StatusActive
 		}
 		st.Partitions = append(st.Partitions, ps)
+	}
+	if m.paused && status != StatusFailed {
+		status = StatusPaused
 	}
 	if status != m.lastStatus {
 		m.lastStatus = status

@@ -49,7 +49,10 @@ type PartitionStatus struct {
 	// MirrorLogEndOffset is the mirror partition's log end offset: the next source offset to copy.
 	MirrorLogEndOffset int64
 	// Lag is SourceHighWatermark - MirrorLogEndOffset (never below 0).
-	Lag          int64
+	Lag int64
+	// CopyRate is how many offsets per second the mirror advanced lately (measured over at least 5 seconds between
+	// status reads); 0 when unknown.
+	CopyRate     float64
 	ErrorCode    string
 	ErrorMessage string
 	Counters     Counters

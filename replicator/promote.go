@@ -1,0 +1,283 @@
+package replicator
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"go.uber.org/zap"
+)
+
+// This file is a mirror's lifecycle after AddMirror: pause and resume, following the source's topic configs, and
+// the steps of promote and failover (wait for the source high watermark, stop copying with nothing in flight, give
+// the topic its source's real configs back).
+
+// PauseMirror stops copying a mirror until ResumeMirror; it keeps its position. Batches already handed to a writer
+// may still land; resume re-reads the mirror's log end offset, so nothing is lost or duplicated.
+func (r *Replicator) PauseMirror(topic string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m, ok := r.mirrors[topic]
+	if !ok {
+		return fmt.Errorf("mirror topic %s is not mirrored", topic)
+	}
+	if m.paused {
+		return nil
+	}
+	m.paused = true
+	m.statusTime = time.Now()
+	for _, p := range m.partitions {
+		r.parkLocked(p)
+	}
+	r.log.Info("mirror paused", zap.String("mirror_topic", topic))
+	return nil
+}
+
+// ResumeMirror copies a paused mirror again, from its log end offset.
+func (r *Replicator) ResumeMirror(topic string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m, ok := r.mirrors[topic]
+	if !ok {
+		return fmt.Errorf("mirror topic %s is not mirrored", topic)
+	}
+	if !m.paused {
+		return nil
+	}
+	m.paused = false
+	m.statusTime = time.Now()
+	for _, p := range m.partitions {
+		if p.phase == phaseParked {
+			p.phase = phaseResolve
+			p.gen++
+		}
+	}
+	r.log.Info("mirror resumed", zap.String("mirror_topic", topic))
+	r.pokeMetadata()
+	return nil
+}
+
+// parkLocked takes a partition out of copying: work in flight under its generation is dropped. A failed partition
+// stays failed. r.mu must be held.
+func (r *Replicator) parkLocked(p *partition) {
+	if p.phase == phaseFailed || p.phase == phaseParked {
+		return
+	}
+	p.phase = phaseParked
+	p.gen++
+	p.busy = false
+}
+
+// WaitForSourceHighWatermark waits until every partition of the mirror has copied up to the source high watermark
+// read at the call (so every record the source had acknowledged then is in the mirror at its offset), and returns
+// those high watermarks. It fails at once if a partition fails or the mirror is paused.
+func (r *Replicator) WaitForSourceHighWatermark(ctx context.Context, topic string) (map[int32]int64, error) {
+	r.mu.Lock()
+	m, ok := r.mirrors[topic]
+	var source string
+	if ok {
+		source = m.sourceTopic
+	}
+	r.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("mirror topic %s is not mirrored", topic)
+	}
+	ends, err := r.srcAdm.ListEndOffsets(ctx, source)
+	if err != nil {
+		return nil, fmt.Errorf("read the high watermarks of source topic %s: %w", source, err)
+	}
+	if err := ends.Error(); err != nil {
+		return nil, fmt.Errorf("read the high watermarks of source topic %s: %w", source, err)
+	}
+	targets := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) { targets[o.Partition] = o.Offset })
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		done, err := r.reached(topic, targets)
+		if err != nil || done {
+			return targets, err
+		}
+		select {
+		case <-ctx.Done():
+			return targets, fmt.Errorf("wait for mirror %s to reach the source high watermark: %w", topic, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+func (r *Replicator) reached(topic string, targets map[int32]int64) (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m, ok := r.mirrors[topic]
+	if !ok {
+		return false, fmt.Errorf("mirror topic %s is no longer mirrored", topic)
+	}
+	if m.paused {
+		return false, fmt.Errorf("mirror topic %s is paused: resume it first", topic)
+	}
+	if len(m.partitions) < len(targets) {
+		return false, nil // a partition increase is being followed
+	}
+	done := true
+	for _, p := range m.partitions {
+		if p.phase == phaseFailed {
+			return false, fmt.Errorf("mirror topic %s partition %d failed: %s: %s", topic, p.id, p.errCode, p.errMsg)
+		}
+		if target, ok := targets[p.id]; ok && p.nextOffset < target {
+			done = false
+		}
+	}
+	return done, nil
+}
+
+// StopMirror stops copying a mirror for good and forgets it: once it returns, no produce of the replicator to the
+// mirror topic is in flight, so the topic can be handed to producers.
+func (r *Replicator) StopMirror(ctx context.Context, topic string) error {
+	r.mu.Lock()
+	m, ok := r.mirrors[topic]
+	if !ok {
+		r.mu.Unlock()
+		return nil
+	}
+	for _, p := range m.partitions {
+		r.parkLocked(p)
+		p.phase = phaseFailed // never resolved or copied again, even by work started before
+	}
+	delete(r.mirrors, topic)
+	writers := make([]*writer, 0, len(r.writers))
+	for _, w := range r.writers {
+		writers = append(writers, w)
+	}
+	r.mu.Unlock()
+
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		busy := false
+		for _, w := range writers {
+			w.mu.Lock()
+			for p, in := range w.inflight {
+				if in && p.m == m {
+					busy = true
+				}
+			}
+			w.mu.Unlock()
+		}
+		if !busy {
+			r.log.Info("mirror stopped", zap.String("mirror_topic", topic))
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stop mirror %s: wait for its produces in flight: %w", topic, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// SourceTopicConfigs returns the source topic's explicitly set configs that a mirror copies (not those that
+// describe the source cluster's replication and storage).
+func (r *Replicator) SourceTopicConfigs(ctx context.Context, sourceTopic string) (map[string]string, error) {
+	src, err := r.describeSourceTopic(ctx, sourceTopic)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for k, v := range src.configs {
+		if !mirrorConfigsNotCopied[k] {
+			out[k] = v
+		}
+	}
+	return out, nil
+}
+
+// SyncTopicConfigs gives a mirror topic the source's current topic configs, keeping the overrides byte-for-byte
+// copying needs while it is a mirror. It changes only what differs and reports what it changed.
+func (r *Replicator) SyncTopicConfigs(ctx context.Context, sourceTopic, mirrorTopic string) ([]string, error) {
+	src, err := r.describeSourceTopic(ctx, sourceTopic)
+	if err != nil {
+		return nil, err
+	}
+	want := mirrorTopicConfigs(src)
+	return r.alterTopicConfigs(ctx, mirrorTopic, want)
+}
+
+// RestoreTopicConfigs gives a promoted topic its source's real configs in place of the mirror overrides: the keys
+// the source sets take the source's values, the others go back to the destination's defaults. src are the source
+// configs as SourceTopicConfigs returned them (read before a failover, when the source may be gone).
+func (r *Replicator) RestoreTopicConfigs(ctx context.Context, mirrorTopic string, src map[string]string) error {
+	want := map[string]*string{}
+	for k, v := range src {
+		want[k] = kadm.StringPtr(v)
+	}
+	for k := range mirrorConfigOverrides {
+		if _, ok := want[k]; !ok {
+			want[k] = nil // back to the default
+		}
+	}
+	if _, ok := want["max.message.bytes"]; !ok {
+		want["max.message.bytes"] = nil
+	}
+	_, err := r.alterTopicConfigs(ctx, mirrorTopic, want)
+	return err
+}
+
+// alterTopicConfigs sets each key of want (nil: delete the override) where the topic differs, and deletes the
+// topic's other overrides (the source dropped them), except the settings of the destination's own replication and
+// storage, which a mirror never copies.
+func (r *Replicator) alterTopicConfigs(ctx context.Context, topic string, want map[string]*string) ([]string, error) {
+	rcs, err := r.dstAdm.DescribeTopicConfigs(ctx, topic)
+	if err != nil {
+		return nil, fmt.Errorf("describe mirror topic %s configs: %w", topic, err)
+	}
+	rc, err := rcs.On(topic, nil)
+	if err == nil {
+		err = rc.Err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("describe mirror topic %s configs: %w", topic, err)
+	}
+	have := map[string]string{}
+	for _, c := range rc.Configs {
+		if c.Value != nil && c.Source == 1 { // DYNAMIC_TOPIC_CONFIG
+			have[c.Key] = *c.Value
+		}
+	}
+	var alters []kadm.AlterConfig
+	var changed []string
+	for k, v := range want {
+		cur, set := have[k]
+		switch {
+		case v == nil && set:
+			alters = append(alters, kadm.AlterConfig{Op: kadm.DeleteConfig, Name: k})
+		case v != nil && (!set || cur != *v):
+			alters = append(alters, kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: v})
+		default:
+			continue
+		}
+		changed = append(changed, k)
+	}
+	for k := range have {
+		if _, named := want[k]; !named && !mirrorConfigsNotCopied[k] {
+			alters = append(alters, kadm.AlterConfig{Op: kadm.DeleteConfig, Name: k})
+			changed = append(changed, k)
+		}
+	}
+	if len(alters) == 0 {
+		return nil, nil
+	}
+	resps, err := r.dstAdm.AlterTopicConfigs(ctx, alters, topic)
+	if err == nil {
+		var resp kadm.AlterConfigsResponse
+		resp, err = resps.On(topic, nil)
+		if err == nil {
+			err = resp.Err
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("alter mirror topic %s configs %v: %w", topic, changed, err)
+	}
+	return changed, nil
+}
