@@ -82,6 +82,17 @@ type TopicFilters struct {
 // Match reports whether the topic is included: it matches an INCLUDE filter and no EXCLUDE filter.
 func (f TopicFilters) Match(topic string) bool { return matchNames(f.Filters, topic) }
 
+// NamesLiterally reports whether an INCLUDE filter names topic exactly (LITERAL, not "*"): internal topics are
+// mirrored only when named so.
+func (f TopicFilters) NamesLiterally(topic string) bool {
+	for _, nf := range f.Filters {
+		if nf.FilterType == Include && nf.PatternType == PatternLiteral && nf.Name == topic {
+			return true
+		}
+	}
+	return false
+}
+
 // String returns the filters as Confluent's JSON, or "" when there are none.
 func (f TopicFilters) String() string { return formatNameFilters("topicFilters", f.Filters) }
 

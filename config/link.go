@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net"
 	"slices"
@@ -55,6 +56,9 @@ type Link struct {
 
 	// Mirrors are the explicit mirror topics of the daemon file's links[].mirrors; ParseLink leaves it empty.
 	Mirrors []Mirror
+
+	// Raw are the configs as written (secret references unresolved), for the daemon to store and merge.
+	Raw map[string]string
 
 	// set holds the keys the user wrote, for ConfigEntry.Source.
 	set map[string]bool
@@ -330,7 +334,7 @@ func ParseLink(name string, configs map[string]string) (*Link, error) {
 func parseLink(name string, configs map[string]string) (*Link, error) {
 	var probs problems
 	values, failed := resolveSecrets(configs, &probs)
-	l := &Link{Name: name, set: map[string]bool{}}
+	l := &Link{Name: name, set: map[string]bool{}, Raw: maps.Clone(configs)}
 
 	known := knownLinkKeys()
 	for _, k := range sortedKeys(configs) {

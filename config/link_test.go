@@ -35,6 +35,7 @@ func TestParseLinkDefaults(t *testing.T) {
 		RetryBackoff:                                 100 * time.Millisecond,
 		ConnectionsMaxIdle:                           600000 * time.Millisecond,
 		ClientDNSLookup:                              "use_all_dns_ips",
+		Raw:                                          map[string]string{"bootstrap.servers": "localhost:9092"},
 		set:                                          map[string]bool{"bootstrap.servers": true},
 	}
 	if !reflect.DeepEqual(l, want) {

@@ -1,0 +1,267 @@
+// Package state keeps the daemon's durable state in a compacted topic on the destination cluster: the links created
+// at runtime and their configs, each mirror's status and status time, and the ACLs each link created. One record per
+// key, the latest wins; deleting writes a tombstone. A restarted daemon reads the topic from its start and finds
+// everything as it was. It does not decide anything: the link runtime says what to store.
+//
+// One daemon writes a state topic at a time; two daemons sharing one would overwrite each other's records.
+package state
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Origin says where a link or mirror came from.
+type Origin string
+
+// Origins of links and mirrors.
+const (
+	OriginFile Origin = "file" // the daemon's config file declares it
+	OriginAPI  Origin = "api"  // created through the admin API
+	OriginAuto Origin = "auto" // a mirror auto-created by auto.create.mirror.topics.filters
+)
+
+// Link is a link's stored record. For a link of the config file, Configs holds only what the API changed on top of
+// the file (Reset lists keys the API set back to their default); for a link created through the API it holds every
+// config the user gave.
+type Link struct {
+	Name      string            `json:"name"`
+	ID        string            `json:"id"`
+	Origin    Origin            `json:"origin"`
+	Configs   map[string]string `json:"configs"`
+	Reset     []string          `json:"reset,omitempty"`
+	CreatedMs int64             `json:"created_ms"`
+}
+
+// Mirror is a mirror topic's stored record.
+type Mirror struct {
+	Link         string `json:"link"`
+	Topic        string `json:"topic"`
+	SourceTopic  string `json:"source_topic"`
+	Origin       Origin `json:"origin"`
+	Status       string `json:"status"` // ACTIVE, PAUSED, PENDING_STOPPED, STOPPED
+	StatusTimeMs int64  `json:"status_time_ms"`
+	// PendingOp is promote or failover while Status is PENDING_STOPPED, so a restart finishes it.
+	PendingOp string `json:"pending_op,omitempty"`
+	// SourceConfigs are the source topic's configs as last synced: a failover restores them when the source is gone.
+	SourceConfigs map[string]string `json:"source_configs,omitempty"`
+}
+
+// ACL is an ACL a link created on the destination, in the form the aclsync package remembers it.
+type ACL = json.RawMessage
+
+// Store reads and writes the state topic. Its methods are safe for concurrent use.
+type Store struct {
+	cl    *kgo.Client
+	topic string
+
+	mu      sync.Mutex
+	links   map[string]Link
+	mirrors map[string]Mirror          // by link + "/" + topic
+	acls    map[string]json.RawMessage // by link
+}
+
+// Open creates the state topic if it does not exist (compacted, one partition, replication factor up to 3) and
+// reads it to its end. cl is the destination client; it must not consume anything else.
+func Open(ctx context.Context, cl *kgo.Client, topic string) (*Store, error) {
+	s := &Store{cl: cl, topic: topic, links: map[string]Link{}, mirrors: map[string]Mirror{}, acls: map[string]json.RawMessage{}}
+	if err := s.ensureTopic(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.load(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) ensureTopic(ctx context.Context) error {
+	adm := kadm.NewClient(s.cl)
+	brokers, err := adm.ListBrokers(ctx)
+	if err != nil {
+		return fmt.Errorf("list destination brokers for the state topic %s: %w", s.topic, err)
+	}
+	rf := int16(min(3, len(brokers)))
+	compact := "compact"
+	resp, err := adm.CreateTopic(ctx, 1, rf, map[string]*string{"cleanup.policy": &compact}, s.topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return fmt.Errorf("create the state topic %s on the destination: %w", s.topic, err)
+	}
+	return nil
+}
+
+func (s *Store) load(ctx context.Context) error {
+	adm := kadm.NewClient(s.cl)
+	ends, err := adm.ListEndOffsets(ctx, s.topic)
+	if err != nil {
+		return fmt.Errorf("read the end of the state topic %s: %w", s.topic, err)
+	}
+	end, ok := ends.Lookup(s.topic, 0)
+	if !ok || end.Err != nil {
+		return fmt.Errorf("read the end of the state topic %s: %v", s.topic, end.Err)
+	}
+	if end.Offset == 0 {
+		return nil
+	}
+	rd, err := kgo.NewClient(append(s.cl.Opts(),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{s.topic: {0: kgo.NewOffset().AtStart()}}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()))...)
+	if err != nil {
+		return fmt.Errorf("read the state topic %s: %w", s.topic, err)
+	}
+	defer rd.Close()
+	for {
+		fs := rd.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("read the state topic %s: %w", s.topic, err)
+		}
+		var ferr error
+		fs.EachError(func(_ string, _ int32, err error) { ferr = err })
+		if ferr != nil {
+			return fmt.Errorf("read the state topic %s: %w", s.topic, ferr)
+		}
+		done := false
+		fs.EachRecord(func(r *kgo.Record) {
+			s.apply(string(r.Key), r.Value)
+			if r.Offset+1 >= end.Offset {
+				done = true
+			}
+		})
+		if done {
+			return nil
+		}
+	}
+}
+
+func (s *Store) apply(key string, value []byte) {
+	kind, rest, _ := strings.Cut(key, "/")
+	switch kind {
+	case "link":
+		if value == nil {
+			delete(s.links, rest)
+			return
+		}
+		var l Link
+		if json.Unmarshal(value, &l) == nil {
+			s.links[rest] = l
+		}
+	case "mirror":
+		if value == nil {
+			delete(s.mirrors, rest)
+			return
+		}
+		var m Mirror
+		if json.Unmarshal(value, &m) == nil {
+			s.mirrors[rest] = m
+		}
+	case "acls":
+		if value == nil {
+			delete(s.acls, rest)
+			return
+		}
+		s.acls[rest] = append(json.RawMessage(nil), value...)
+	}
+}
+
+// write stores one record and waits until the destination has it (acks=all).
+func (s *Store) write(ctx context.Context, key string, value any) error {
+	var data []byte
+	if value != nil {
+		var err error
+		if data, err = json.Marshal(value); err != nil {
+			return fmt.Errorf("encode state %s: %w", key, err)
+		}
+	}
+	rec := &kgo.Record{Topic: s.topic, Key: []byte(key), Value: data, Timestamp: time.Now()}
+	if err := s.cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
+		return fmt.Errorf("write state %s to %s: %w", key, s.topic, err)
+	}
+	s.mu.Lock()
+	s.apply(key, data)
+	s.mu.Unlock()
+	return nil
+}
+
+// Links returns the stored links, sorted by name.
+func (s *Store) Links() []Link {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Link, 0, len(s.links))
+	for _, l := range s.links {
+		out = append(out, l)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Link returns a stored link.
+func (s *Store) Link(name string) (Link, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok := s.links[name]
+	return l, ok
+}
+
+// PutLink stores a link.
+func (s *Store) PutLink(ctx context.Context, l Link) error { return s.write(ctx, "link/"+l.Name, l) }
+
+// DeleteLink removes a link with its mirrors and ACL records.
+func (s *Store) DeleteLink(ctx context.Context, name string) error {
+	for _, m := range s.Mirrors(name) {
+		if err := s.DeleteMirror(ctx, name, m.Topic); err != nil {
+			return err
+		}
+	}
+	if err := s.write(ctx, "acls/"+name, nil); err != nil {
+		return err
+	}
+	return s.write(ctx, "link/"+name, nil)
+}
+
+// Mirrors returns a link's stored mirrors, sorted by topic.
+func (s *Store) Mirrors(link string) []Mirror {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Mirror
+	for _, m := range s.mirrors {
+		if m.Link == link {
+			out = append(out, m)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Topic < out[j].Topic })
+	return out
+}
+
+// PutMirror stores a mirror's record.
+func (s *Store) PutMirror(ctx context.Context, m Mirror) error {
+	return s.write(ctx, "mirror/"+m.Link+"/"+m.Topic, m)
+}
+
+// DeleteMirror forgets a mirror.
+func (s *Store) DeleteMirror(ctx context.Context, link, topic string) error {
+	return s.write(ctx, "mirror/"+link+"/"+topic, nil)
+}
+
+// ACLs returns what a link stored with PutACLs, nil if nothing.
+func (s *Store) ACLs(link string) json.RawMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.acls[link]
+}
+
+// PutACLs stores a link's created ACLs (any JSON value).
+func (s *Store) PutACLs(ctx context.Context, link string, acls any) error {
+	return s.write(ctx, "acls/"+link, acls)
+}
