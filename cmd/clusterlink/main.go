@@ -32,7 +32,7 @@ copied into a read-only mirror topic on the destination at the same offsets, as 
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newDemoCommand(), newVersionCommand())
+	root.AddCommand(newRunCommand(), newDemoCommand(), newVersionCommand())
 	return root
 }
 

@@ -1,0 +1,179 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Client talks to a clusterlink daemon's admin API.
+type Client struct {
+	base  string // http://host:port
+	token string
+	http  *http.Client
+}
+
+// NewClient returns a client of the daemon at address (host:port or a full http:// URL), sending token as a bearer
+// token when it is not empty.
+func NewClient(address, token string) *Client {
+	base := strings.TrimRight(address, "/")
+	if !strings.Contains(base, "://") {
+		base = "http://" + base
+	}
+	// No overall timeout: promote waits for lag 0 and is bounded by the daemon, and the caller's ctx.
+	return &Client{base: base, token: token, http: &http.Client{}}
+}
+
+func (c *Client) linksPath() string { return "/kafka/v3/clusters/-/links" }
+
+func (c *Client) linkPath(link string) string { return c.linksPath() + "/" + url.PathEscape(link) }
+
+func validateOnly(v bool) url.Values { return url.Values{"validate_only": {strconv.FormatBool(v)}} }
+
+// Cluster returns the destination cluster.
+func (c *Client) Cluster(ctx context.Context) (Cluster, error) {
+	var out Cluster
+	return out, c.do(ctx, http.MethodGet, "/kafka/v3/clusters", nil, nil, &out)
+}
+
+// Links lists the links.
+func (c *Client) Links(ctx context.Context) ([]Link, error) {
+	var out LinkList
+	return out.Data, c.do(ctx, http.MethodGet, c.linksPath(), nil, nil, &out)
+}
+
+// Link returns one link.
+func (c *Client) Link(ctx context.Context, link string) (Link, error) {
+	var out Link
+	return out, c.do(ctx, http.MethodGet, c.linkPath(link), nil, nil, &out)
+}
+
+// CreateLink creates a link; with validateOnly it only checks the configs.
+func (c *Client) CreateLink(ctx context.Context, link string, req CreateLinkRequest, validate bool) error {
+	q := validateOnly(validate)
+	q.Set("link_name", link)
+	return c.do(ctx, http.MethodPost, c.linksPath(), q, req, nil)
+}
+
+// DeleteLink deletes a link. Without force it refuses while the link has mirrors that are not STOPPED.
+func (c *Client) DeleteLink(ctx context.Context, link string, force bool) error {
+	return c.do(ctx, http.MethodDelete, c.linkPath(link), url.Values{"force": {strconv.FormatBool(force)}}, nil, nil)
+}
+
+// LinkConfigs returns a link's configs, sensitive values masked.
+func (c *Client) LinkConfigs(ctx context.Context, link string) ([]Config, error) {
+	var out ConfigList
+	return out.Data, c.do(ctx, http.MethodGet, c.linkPath(link)+"/configs", nil, nil, &out)
+}
+
+// AlterLinkConfigs sets or deletes link configs.
+func (c *Client) AlterLinkConfigs(ctx context.Context, link string, req AlterConfigsRequest, validate bool) error {
+	return c.do(ctx, http.MethodPost, c.linkPath(link)+"/configs:alter", validateOnly(validate), req, nil)
+}
+
+// Mirrors lists a link's mirror topics, or every link's with link "".
+func (c *Client) Mirrors(ctx context.Context, link string) ([]Mirror, error) {
+	if link == "" {
+		link = "-"
+	}
+	var out MirrorList
+	return out.Data, c.do(ctx, http.MethodGet, c.linkPath(link)+"/mirrors", nil, nil, &out)
+}
+
+// Mirror returns one mirror topic of a link.
+func (c *Client) Mirror(ctx context.Context, link, mirror string) (Mirror, error) {
+	var out Mirror
+	return out, c.do(ctx, http.MethodGet, c.linkPath(link)+"/mirrors/"+url.PathEscape(mirror), nil, nil, &out)
+}
+
+// CreateMirror creates a mirror topic on a link.
+func (c *Client) CreateMirror(ctx context.Context, link string, req CreateMirrorRequest, validate bool) error {
+	return c.do(ctx, http.MethodPost, c.linkPath(link)+"/mirrors", validateOnly(validate), req, nil)
+}
+
+// Mirror operations.
+const (
+	OpPromote  = "promote"
+	OpFailover = "failover"
+	OpPause    = "pause"
+	OpResume   = "resume"
+)
+
+// AlterMirrors runs an operation (OpPromote, OpFailover, OpPause, OpResume) on mirror topics of a link. The answer
+// holds one result per topic; a topic's failure is in its result, not in the error.
+func (c *Client) AlterMirrors(ctx context.Context, link, op string, topics []string, validate bool) ([]AlterMirrorResult, error) {
+	var out AlterMirrorsResponse
+	err := c.do(ctx, http.MethodPost, c.linkPath(link)+"/mirrors:"+op, validateOnly(validate),
+		AlterMirrorsRequest{MirrorTopicNames: topics}, &out)
+	return out.Data, err
+}
+
+// LinkACLs returns the destination ACLs a link manages.
+func (c *Client) LinkACLs(ctx context.Context, link string) ([]ACL, error) {
+	var out ACLList
+	return out.Data, c.do(ctx, http.MethodGet, c.linkPath(link)+"/acls", nil, nil, &out)
+}
+
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, body, out any) error {
+	u := c.base + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("encode the request: %w", err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return fmt.Errorf("build the request: %w", err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		var uerr *url.Error
+		if errors.As(err, &uerr) && ctx.Err() == nil {
+			return fmt.Errorf("reach the clusterlink daemon at %s (is `clusterlink run` up, and --address right?): %w", c.base, uerr.Err)
+		}
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("read the answer of %s %s: %w", method, path, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		var e Error
+		if json.Unmarshal(data, &e) == nil && e.Message != "" {
+			e.ErrorCode = resp.StatusCode
+			return &e
+		}
+		return &Error{ErrorCode: resp.StatusCode, Message: fmt.Sprintf("%s %s: %s", method, path, resp.Status)}
+	}
+	if out == nil || len(data) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("decode the answer of %s %s: %w", method, path, err)
+	}
+	return nil
+}
+
+// DefaultTimeout bounds CLI requests other than promote and failover.
+const DefaultTimeout = 30 * time.Second

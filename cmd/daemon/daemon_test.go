@@ -1,0 +1,260 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/clusterlink/clusterlink/cmd/api"
+	"github.com/clusterlink/clusterlink/config"
+	"github.com/clusterlink/clusterlink/replicator"
+)
+
+type fixture struct {
+	src, dst       *kfake.Cluster
+	srcCl, dstCl   *kgo.Client
+	cfg            *config.Config
+	client         *api.Client
+	stop           func()
+	linkName       string
+	autoCreateJSON string
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := &fixture{linkName: "test-link"}
+	var err error
+	if f.src, err = kfake.NewCluster(kfake.NumBrokers(1)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.src.Close)
+	if f.dst, err = kfake.NewCluster(kfake.NumBrokers(1)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.dst.Close)
+	if f.srcCl, err = kgo.NewClient(kgo.SeedBrokers(f.src.ListenAddrs()...)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.srcCl.Close)
+	if f.dstCl, err = kgo.NewClient(kgo.SeedBrokers(f.dst.ListenAddrs()...)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.dstCl.Close)
+	l, err := config.ParseLink(f.linkName, map[string]string{
+		"bootstrap.servers":                 strings.Join(f.src.ListenAddrs(), ","),
+		"auto.create.mirror.topics.enable":  "true",
+		"auto.create.mirror.topics.filters": `{"topicFilters":[{"name":"auto-","patternType":"PREFIXED","filterType":"INCLUDE"}]}`,
+		"topic.config.sync.ms":              "1000",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.cfg = &config.Config{
+		Destination: config.Cluster{BootstrapServers: f.dst.ListenAddrs()},
+		Admin:       config.Admin{Listen: "127.0.0.1:0"},
+		State:       config.State{Topic: config.DefaultStateTopic},
+		Links:       []*config.Link{l},
+	}
+	return f
+}
+
+// start runs a daemon until the test ends or stop is called.
+func (f *fixture) start(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	d, err := New(ctx, f.cfg, Options{Logger: zaptest.NewLogger(t),
+		ReplicatorOpts: []replicator.Opt{replicator.MetadataRefresh(200 * time.Millisecond)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- d.Run(runCtx) }()
+	stopped := false
+	f.stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("daemon run: %v", err)
+		}
+		d.Close()
+	}
+	t.Cleanup(f.stop)
+	deadline := time.Now().Add(10 * time.Second)
+	for !d.Ready() {
+		if time.Now().After(deadline) {
+			t.Fatal("daemon not ready")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	f.client = api.NewClient(d.Addr().String(), f.cfg.Admin.Token)
+}
+
+func (f *fixture) produce(t *testing.T, cl *kgo.Client, topic string, n int) {
+	t.Helper()
+	var recs []*kgo.Record
+	for i := range n {
+		recs = append(recs, &kgo.Record{Topic: topic, Key: []byte(fmt.Sprint("k", i)), Value: []byte(fmt.Sprint("v", i))})
+	}
+	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *fixture) waitMirror(t *testing.T, topic string, cond func(api.Mirror) bool) api.Mirror {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	var last api.Mirror
+	var err error
+	for time.Now().Before(deadline) {
+		last, err = f.client.Mirror(context.Background(), f.linkName, topic)
+		if err == nil && cond(last) {
+			return last
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("mirror %s: condition not reached; last %+v, err %v", topic, last, err)
+	return last
+}
+
+func caughtUp(m api.Mirror) bool {
+	return m.MirrorStatus == "ACTIVE" && m.NumPartitions > 0 && m.MaxLag() == 0 && m.MirrorLags[0].SourceHighWatermark > 0
+}
+
+func endOffsets(t *testing.T, cl *kgo.Client, topic string) map[int32]int64 {
+	t.Helper()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(context.Background(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
+	return out
+}
+
+func TestDaemon_AutoCreatesPromotesAndKeepsStateOverRestart(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for _, topic := range []string{"auto-orders", "auto-clicks", "other"} {
+		if err := f.src.CreateTopic(topic, 3, nil); err != nil {
+			t.Fatal(err)
+		}
+		f.produce(t, f.srcCl, topic, 300)
+	}
+	f.start(t)
+
+	f.waitMirror(t, "auto-orders", caughtUp)
+	f.waitMirror(t, "auto-clicks", caughtUp)
+	mirrors, err := f.client.Mirrors(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mirrors) != 2 {
+		t.Fatalf("mirrors %+v: want auto-orders and auto-clicks only (the filter excludes other)", mirrors)
+	}
+
+	// A producer is refused nowhere on kfake (no authorizer), but promote must wait for data still arriving.
+	f.produce(t, f.srcCl, "auto-orders", 200)
+	srcEnds := endOffsets(t, f.srcCl, "auto-orders")
+	res, err := f.client.AlterMirrors(ctx, f.linkName, api.OpPromote, []string{"auto-orders"}, false)
+	if err != nil || len(res) != 1 || res[0].ErrorCode != "" {
+		t.Fatalf("promote: %+v, %v", res, err)
+	}
+	dstEnds := endOffsets(t, f.dstCl, "auto-orders")
+	for p, end := range srcEnds {
+		if dstEnds[p] < end {
+			t.Errorf("promoted auto-orders[%d] ends at %d, below the source's %d at the promote", p, dstEnds[p], end)
+		}
+	}
+	m := f.waitMirror(t, "auto-orders", func(m api.Mirror) bool { return m.MirrorStatus == "STOPPED" })
+	_ = m
+	// The promoted topic is writable and takes its source's configs back.
+	f.produce(t, f.dstCl, "auto-orders", 1)
+
+	// Pause auto-clicks, then restart the daemon: paused stays paused, promoted stays STOPPED.
+	res, err = f.client.AlterMirrors(ctx, f.linkName, api.OpPause, []string{"auto-clicks"}, false)
+	if err != nil || res[0].ErrorCode != "" {
+		t.Fatalf("pause: %+v, %v", res, err)
+	}
+	f.stop()
+	f.produce(t, f.srcCl, "auto-clicks", 100)
+	f.start(t)
+	f.waitMirror(t, "auto-orders", func(m api.Mirror) bool { return m.MirrorStatus == "STOPPED" })
+	paused := f.waitMirror(t, "auto-clicks", func(m api.Mirror) bool { return m.MirrorStatus == "PAUSED" })
+	time.Sleep(500 * time.Millisecond)
+	if ends := endOffsets(t, f.dstCl, "auto-clicks"); ends[0]+ends[1]+ends[2] != 300 {
+		t.Errorf("paused mirror copied while paused: destination ends %v (%+v)", ends, paused)
+	}
+	res, err = f.client.AlterMirrors(ctx, f.linkName, api.OpResume, []string{"auto-clicks"}, false)
+	if err != nil || res[0].ErrorCode != "" {
+		t.Fatalf("resume: %+v, %v", res, err)
+	}
+	f.waitMirror(t, "auto-clicks", func(m api.Mirror) bool {
+		return caughtUp(m) && m.MirrorLags[0].MirrorLogEndOffset+m.MirrorLags[1].MirrorLogEndOffset+m.MirrorLags[2].MirrorLogEndOffset == 400
+	})
+
+	// Promote again is refused with a reason; an unknown mirror is a per-topic error.
+	res, err = f.client.AlterMirrors(ctx, f.linkName, api.OpPromote, []string{"auto-orders", "nope"}, false)
+	if err != nil || len(res) != 2 || res[0].ErrorCode == "" || res[1].ErrorCode == "" {
+		t.Fatalf("promote of a STOPPED and an unknown mirror: %+v, %v", res, err)
+	}
+}
+
+func TestDaemon_CreateLinkAndMirrorThroughTheAPI(t *testing.T) {
+	f := newFixture(t)
+	f.cfg.Links = nil
+	ctx := context.Background()
+	if err := f.src.CreateTopic("payments", 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	f.produce(t, f.srcCl, "payments", 50)
+	f.start(t)
+
+	bad := api.CreateLinkRequest{Configs: []api.ConfigValue{{Name: "bootstrap.servers", Value: "${env:HOME}"}}}
+	if err := f.client.CreateLink(ctx, "x", bad, false); err == nil || !strings.Contains(err.Error(), "only allowed in the daemon's config file") {
+		t.Errorf("create link with a secret reference: %v", err)
+	}
+	req := api.CreateLinkRequest{Configs: []api.ConfigValue{
+		{Name: "bootstrap.servers", Value: strings.Join(f.src.ListenAddrs(), ",")},
+		{Name: "cluster.link.prefix", Value: "src."},
+		{Name: "acl.sync.ms", Value: "10"},
+	}}
+	err := f.client.CreateLink(ctx, f.linkName, req, true)
+	if err == nil || !strings.Contains(err.Error(), "acl.sync.ms") {
+		t.Fatalf("validate a bad link: %v", err)
+	}
+	req.Configs = req.Configs[:2]
+	if err := f.client.CreateLink(ctx, f.linkName, req, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.client.CreateMirror(ctx, f.linkName, api.CreateMirrorRequest{SourceTopicName: "payments"}, false); err != nil {
+		t.Fatal(err)
+	}
+	f.waitMirror(t, "src.payments", caughtUp)
+	if err := f.client.CreateMirror(ctx, f.linkName, api.CreateMirrorRequest{SourceTopicName: "payments"}, false); err == nil {
+		t.Error("a second mirror of the same topic was accepted")
+	}
+	if err := f.client.DeleteLink(ctx, f.linkName, false); err == nil || !strings.Contains(err.Error(), "src.payments") {
+		t.Errorf("delete a link with an active mirror without force: %v", err)
+	}
+	res, err := f.client.AlterMirrors(ctx, f.linkName, api.OpFailover, []string{"src.payments"}, false)
+	if err != nil || res[0].ErrorCode != "" {
+		t.Fatalf("failover: %+v %v", res, err)
+	}
+	if err := f.client.DeleteLink(ctx, f.linkName, false); err != nil {
+		t.Fatal(err)
+	}
+	if links, err := f.client.Links(ctx); err != nil || len(links) != 0 {
+		t.Fatalf("links after delete: %+v %v", links, err)
+	}
+}
