@@ -50,6 +50,7 @@ type fetchPart struct {
 }
 
 func (f *fetcher) run(ctx context.Context) error {
+	failures := 0
 	for ctx.Err() == nil {
 		parts := f.fetchable()
 		if len(parts) == 0 && f.session.empty() {
@@ -61,11 +62,18 @@ func (f *fetcher) run(ctx context.Context) error {
 			continue
 		}
 		if err := f.fetchOnce(ctx, parts); err != nil && ctx.Err() == nil {
-			f.r.log.Warn("fetch from source broker failed", zap.Int32("broker", f.broker), zap.Error(err))
+			failures++
+			// Warn on the first failure of a run and every 60th after it, not every backoff.
+			if failures%60 == 1 {
+				f.r.log.Warn("fetch from source broker failed", zap.Int32("broker", f.broker),
+					zap.Int("consecutive_failures", failures), zap.Error(err))
+			}
 			f.session.reset()
 			f.r.pokeMetadata()
 			_ = sleep(ctx, f.r.opts.fetchBackoff)
+			continue
 		}
+		failures = 0
 	}
 	return nil
 }

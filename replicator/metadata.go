@@ -17,9 +17,15 @@ import (
 func (r *Replicator) metadataLoop(ctx context.Context) error {
 	ticker := time.NewTicker(r.opts.metadataRefresh)
 	defer ticker.Stop()
+	failures := 0
 	for {
 		if err := r.refreshMetadata(ctx); err != nil && ctx.Err() == nil {
-			r.log.Warn("metadata refresh failed", zap.Error(err))
+			failures++
+			if failures%60 == 1 { // the first of a run of failures, then every 60th
+				r.log.Warn("metadata refresh failed", zap.Int("consecutive_failures", failures), zap.Error(err))
+			}
+		} else {
+			failures = 0
 		}
 		select {
 		case <-ctx.Done():

@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
@@ -292,16 +293,20 @@ func (l *Link) SourceClusterID() string {
 // availability.check.consecutive.failure.threshold failures in a row the link is SOURCE_UNAVAILABLE.
 func (l *Link) availabilityLoop(ctx context.Context) error {
 	for {
+		// DescribeCluster, not Metadata: the client answers metadata from its cache for a while.
 		cctx, cancel := context.WithTimeout(ctx, l.cfg.RequestTimeout)
-		meta, err := l.srcAdm.BrokerMetadata(cctx)
+		resp, err := kmsg.NewPtrDescribeClusterRequest().RequestWith(cctx, l.src)
 		cancel()
+		if err == nil {
+			err = kerr.ErrorForCode(resp.ErrorCode)
+		}
 		if ctx.Err() != nil {
 			return nil
 		}
 		l.mu.Lock()
 		if err == nil {
 			l.failures = 0
-			l.srcID = meta.Cluster
+			l.srcID = resp.ClusterID
 			if l.unavail {
 				l.log.Info("source cluster available again")
 			}
