@@ -9,8 +9,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"net"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -118,13 +118,13 @@ type Link struct {
 	mu        sync.Mutex
 	srcID     string
 	tasks     map[string]TaskStatus
-	unavail   bool                   // the availability check failed threshold times in a row
-	failures  int                    // consecutive availability check failures
-	added     map[string]bool        // mirror topics handed to the replicator
-	addErrors map[string]string      // why a stored mirror is not added yet
-	promoting map[string]bool        // mirror topics with a promote or failover running
-	warned    map[string]bool        // auto-create skips already logged
-	opMu      sync.Mutex             // serialises mirror operations and creation
+	unavail   bool                                    // the availability check failed threshold times in a row
+	failures  int                                     // consecutive availability check failures
+	added     map[string]bool                         // mirror topics handed to the replicator
+	addErrors map[string]string                       // why a stored mirror is not added yet
+	promoting map[string]bool                         // mirror topics with a promote or failover running
+	warned    map[string]bool                         // auto-create skips already logged
+	opMu      sync.Mutex                              // serialises mirror operations and creation
 	final     map[string][]replicator.PartitionStatus // positions of stopped mirrors at their stop
 }
 

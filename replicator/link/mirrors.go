@@ -23,7 +23,9 @@ type InvalidError struct{ msg string }
 
 func (e *InvalidError) Error() string { return e.msg }
 
-func invalid(format string, args ...any) error { return &InvalidError{msg: fmt.Sprintf(format, args...)} }
+func invalid(format string, args ...any) error {
+	return &InvalidError{msg: fmt.Sprintf(format, args...)}
+}
 
 // Mirror is what the link shows of one mirror topic.
 type Mirror struct {
