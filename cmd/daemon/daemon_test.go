@@ -2,7 +2,10 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +27,7 @@ type fixture struct {
 	client         *api.Client
 	stop           func()
 	linkName       string
-	autoCreateJSON string
+	addr           string
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -97,8 +100,11 @@ func (f *fixture) start(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	f.client = api.NewClient(d.Addr().String(), f.cfg.Admin.Token)
+	f.addr = d.Addr().String()
+	f.client = api.NewClient(f.addr, f.cfg.Admin.Token)
 }
+
+func (f *fixture) clientAddress() string { return f.addr }
 
 func (f *fixture) produce(t *testing.T, cl *kgo.Client, topic string, n int) {
 	t.Helper()
@@ -256,5 +262,44 @@ func TestDaemon_CreateLinkAndMirrorThroughTheAPI(t *testing.T) {
 	}
 	if links, err := f.client.Links(ctx); err != nil || len(links) != 0 {
 		t.Fatalf("links after delete: %+v %v", links, err)
+	}
+}
+
+func TestDaemon_AdminAPIRequiresTheBearerTokenAndTheRightClusterID(t *testing.T) {
+	f := newFixture(t)
+	f.cfg.Admin.Token = "s3cret"
+	f.start(t)
+	ctx := context.Background()
+	if _, err := f.client.Links(ctx); err != nil {
+		t.Fatalf("with the token: %v", err)
+	}
+	addr := strings.TrimPrefix(fmt.Sprint(f.clientAddress()), "http://")
+	var apiErr *api.Error
+	_, err := api.NewClient(addr, "").Links(ctx)
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode != http.StatusUnauthorized {
+		t.Errorf("without the token: %v, want 401", err)
+	}
+	_, err = api.NewClient(addr, "wrong").Links(ctx)
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode != http.StatusUnauthorized {
+		t.Errorf("with a wrong token: %v, want 401", err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/kafka/v3/clusters/not-this-one/links", nil)
+	req.Header.Set("Authorization", "Bearer s3cret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("another cluster id: status %d, want 404", resp.StatusCode)
+	}
+	resp, err = http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `clusterlink_link_state{link="test-link",state="ACTIVE"} 1`) {
+		t.Errorf("/metrics lacks the link state:\n%.2000s", body)
 	}
 }

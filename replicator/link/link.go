@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"sort"
 	"strings"
@@ -220,6 +221,7 @@ func (l *Link) Run(ctx context.Context) error {
 	}
 	g.Go(func() error { return l.rep.Run(gctx) })
 	g.Go(func() error { return l.mirrorLoop(gctx) })
+	g.Go(func() error { return l.progressLoop(gctx) })
 	for _, s := range l.syncers {
 		g.Go(func() error { return s.Run(gctx) })
 	}
@@ -363,4 +365,45 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// progressInterval is how often a link with lag logs its copy progress.
+const progressInterval = 15 * time.Second
+
+// progressLoop logs one concise line every progressInterval while the link's mirrors lag (an initial copy, a
+// catch-up after downtime), and a last one when they caught up, so a large copy can be followed in the logs.
+func (l *Link) progressLoop(ctx context.Context) error {
+	lagging := false
+	for sleep(ctx, progressInterval) == nil {
+		var lag int64
+		var rate float64
+		mirrors, partitions := 0, 0
+		for _, m := range l.Mirrors() {
+			if m.Status != string(replicator.StatusActive) && m.Status != string(replicator.StatusPendingMirror) {
+				continue
+			}
+			mirrors++
+			for _, p := range m.Partitions {
+				lag += p.Lag
+				rate += p.CopyRate
+				if p.Lag > 0 {
+					partitions++
+				}
+			}
+		}
+		switch {
+		case lag > 0:
+			eta := "unknown"
+			if rate > 0 {
+				eta = (time.Duration(float64(lag)/rate) * time.Second).Round(time.Second).String()
+			}
+			l.log.Info("copy progress", zap.Int("mirrors", mirrors), zap.Int("partitions_lagging", partitions),
+				zap.Int64("lag_records", lag), zap.Float64("offsets_per_second", math.Round(rate)), zap.String("eta", eta))
+			lagging = true
+		case lagging:
+			l.log.Info("copy caught up", zap.Int("mirrors", mirrors))
+			lagging = false
+		}
+	}
+	return nil
 }
