@@ -21,13 +21,13 @@ import (
 )
 
 type fixture struct {
-	src, dst       *kfake.Cluster
-	srcCl, dstCl   *kgo.Client
-	cfg            *config.Config
-	client         *api.Client
-	stop           func()
-	linkName       string
-	addr           string
+	src, dst     *kfake.Cluster
+	srcCl, dstCl *kgo.Client
+	cfg          *config.Config
+	client       *api.Client
+	stop         func()
+	linkName     string
+	addr         string
 }
 
 func newFixture(t *testing.T) *fixture {
