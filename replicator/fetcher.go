@@ -114,7 +114,9 @@ func (f *fetcher) fetchOnce(ctx context.Context, parts map[tpKey]fetchPart) erro
 	}
 	rctx, cancel := context.WithTimeout(ctx, o.requestTimeout+o.fetchWaitMax)
 	defer cancel()
+	start := time.Now()
 	kresp, err := f.r.src.Broker(int(f.broker)).Request(rctx, req)
+	o.observer.FetchDone(f.broker, time.Since(start), err)
 	if err != nil {
 		return fmt.Errorf("fetch: %w", err)
 	}

@@ -27,11 +27,28 @@ type options struct {
 	resolveStableWait       time.Duration
 	sourceMissingThreshold  int
 	unexpectedTruncationAge time.Duration
+	observer                Observer
 }
+
+// Observer is told about every fetch and produce request the replicator makes (for latency metrics). Its methods
+// are called from the fetch and write loops and must return quickly.
+type Observer interface {
+	FetchDone(broker int32, took time.Duration, err error)
+	ProduceDone(broker int32, took time.Duration, err error)
+}
+
+type noObserver struct{}
+
+func (noObserver) FetchDone(int32, time.Duration, error)   {}
+func (noObserver) ProduceDone(int32, time.Duration, error) {}
+
+// WithObserver sets the Observer of fetch and produce requests. Default: none.
+func WithObserver(o Observer) Opt { return func(opts *options) { opts.observer = o } }
 
 func defaultOptions() options {
 	return options{
 		log:                     zap.NewNop(),
+		observer:                noObserver{},
 		fetchMaxBytes:           5 << 20,
 		fetchResponseMaxBytes:   10 << 20,
 		fetchMinBytes:           1,

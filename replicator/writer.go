@@ -248,7 +248,9 @@ func (w *writer) produce(ctx context.Context, parts []producePart) {
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
 	}
 	rctx, cancel := context.WithTimeout(ctx, r.opts.requestTimeout+5*time.Second)
+	start := time.Now()
 	kresp, err := r.dst.Broker(int(w.broker)).Request(rctx, req)
+	r.opts.observer.ProduceDone(w.broker, time.Since(start), err)
 	cancel()
 
 	results := map[*partition]error{}

@@ -59,6 +59,7 @@ type Daemon struct {
 	ready   bool
 	httpSrv *http.Server
 	addr    net.Addr
+	metrics *metrics
 }
 
 type running struct {
@@ -85,6 +86,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 		return nil, fmt.Errorf("destination client: %w", err)
 	}
 	d := &Daemon{cfg: cfg, opts: opts, log: log, dst: dst, links: map[string]*running{}}
+	d.metrics = newMetrics(d)
 	meta, err := kadm.NewClient(dst).BrokerMetadata(ctx)
 	if err != nil {
 		dst.Close()
@@ -275,7 +277,8 @@ func newID() string {
 func (d *Daemon) startLink(ctx context.Context, rec state.Link, cfg *config.Link) error {
 	l, err := link.New(link.Options{
 		Name: rec.Name, ID: rec.ID, Config: cfg, Destination: d.dst, DestinationID: d.dstID, Store: d.store,
-		Logger: d.log, ReplicatorOpts: d.opts.ReplicatorOpts,
+		Logger:         d.log,
+		ReplicatorOpts: append([]replicator.Opt{replicator.WithObserver(observer{d.metrics, rec.Name})}, d.opts.ReplicatorOpts...),
 	})
 	if err != nil {
 		return err

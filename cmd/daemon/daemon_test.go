@@ -168,6 +168,17 @@ func TestDaemon_AutoCreatesPromotesAndKeepsStateOverRestart(t *testing.T) {
 	if len(mirrors) != 2 {
 		t.Fatalf("mirrors %+v: want auto-orders and auto-clicks only (the filter excludes other)", mirrors)
 	}
+	metrics := f.get(t, "/metrics")
+	for _, want := range []string{
+		`clusterlink_mirror_partition_lag_records{link="test-link",mirror_topic="auto-clicks",partition="0"} 0`,
+		`clusterlink_mirror_status{error_code="",link="test-link",mirror_topic="auto-orders",status="ACTIVE"} 1`,
+		`clusterlink_produce_latency_seconds_count{broker="0",link="test-link"}`,
+		`clusterlink_mirror_partition_records_total{link="test-link",mirror_topic="auto-orders",partition="1"}`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 
 	// A producer is refused nowhere on kfake (no authorizer), but promote must wait for data still arriving.
 	f.produce(t, f.srcCl, "auto-orders", 200)
@@ -302,4 +313,18 @@ func TestDaemon_AdminAPIRequiresTheBearerTokenAndTheRightClusterID(t *testing.T)
 	if !strings.Contains(string(body), `clusterlink_link_state{link="test-link",state="ACTIVE"} 1`) {
 		t.Errorf("/metrics lacks the link state:\n%.2000s", body)
 	}
+}
+
+func (f *fixture) get(t *testing.T, path string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + f.addr + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(body)
 }

@@ -3,6 +3,7 @@ package daemon
 import (
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -91,10 +92,60 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// metricsHandler serves /metrics: the links' state plus the Go runtime and process metrics, on a registry of its
-// own (no global state).
+// metrics are the daemon's Prometheus registry (its own: no global state) and the request latency histograms the
+// replicators feed.
+type metrics struct {
+	reg            *prometheus.Registry
+	fetchLatency   *prometheus.HistogramVec
+	produceLatency *prometheus.HistogramVec
+	requestErrors  *prometheus.CounterVec
+}
+
+func newMetrics(d *Daemon) *metrics {
+	buckets := []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		fetchLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "clusterlink_fetch_latency_seconds",
+			Help:    "Fetch request latency to a source broker (includes the broker's wait of up to replica.fetch.wait.max.ms when caught up).",
+			Buckets: buckets,
+		}, []string{"link", "broker"}),
+		produceLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "clusterlink_produce_latency_seconds",
+			Help:    "Produce request latency (acks=all) to a destination broker.",
+			Buckets: buckets,
+		}, []string{"link", "broker"}),
+		requestErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "clusterlink_request_errors_total",
+			Help: "Fetch and produce requests that failed as a whole (not counting per-partition errors).",
+		}, []string{"link", "request"}),
+	}
+	m.reg.MustRegister(collector{d}, m.fetchLatency, m.produceLatency, m.requestErrors,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// observer feeds one link's request latencies into the histograms.
+type observer struct {
+	m    *metrics
+	link string
+}
+
+func (o observer) FetchDone(broker int32, took time.Duration, err error) {
+	o.m.fetchLatency.WithLabelValues(o.link, strconv.Itoa(int(broker))).Observe(took.Seconds())
+	if err != nil {
+		o.m.requestErrors.WithLabelValues(o.link, "fetch").Inc()
+	}
+}
+
+func (o observer) ProduceDone(broker int32, took time.Duration, err error) {
+	o.m.produceLatency.WithLabelValues(o.link, strconv.Itoa(int(broker))).Observe(took.Seconds())
+	if err != nil {
+		o.m.requestErrors.WithLabelValues(o.link, "produce").Inc()
+	}
+}
+
+// metricsHandler serves /metrics: the links' state, request latencies, and the Go runtime and process metrics.
 func (d *Daemon) metricsHandler() http.Handler {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collector{d}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	return promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{})
 }
