@@ -90,6 +90,15 @@ func newPartition(m *mirror, id int32) *partition {
 	return &partition{m: m, id: id, srcLeader: -1, dstLeader: -1}
 }
 
+// newPartition returns a new partition of m (the caller adds it), parked when m is paused.
+func (m *mirror) newPartition(id int32) *partition {
+	p := newPartition(m, id)
+	if m.paused {
+		p.phase = phaseParked
+	}
+	return p
+}
+
 // fetchOffset is where the next fetch of the source starts.
 func (p *partition) fetchOffset() int64 { return max(p.nextOffset, p.fillBelow) }
 

@@ -58,6 +58,8 @@ type MirrorSpec struct {
 	SourceTopic string // default: MirrorTopic
 	// StartOffset is where a new, empty mirror starts; nil means the replicator's default.
 	StartOffset *StartOffset
+	// Paused adds the mirror paused: nothing is copied until ResumeMirror.
+	Paused bool
 }
 
 // AddMirror creates the mirror topic on the destination if it does not exist (same partition count as the source,
@@ -85,8 +87,9 @@ func (r *Replicator) AddMirror(ctx context.Context, spec MirrorSpec) error {
 		topic: spec.MirrorTopic, sourceTopic: spec.SourceTopic, start: start,
 		sourceTopicID: src.topicID, statusTime: time.Now(),
 	}
+	m.paused = spec.Paused
 	for p := int32(0); p < src.partitions; p++ {
-		m.partitions = append(m.partitions, newPartition(m, p))
+		m.partitions = append(m.partitions, m.newPartition(p))
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

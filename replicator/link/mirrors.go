@@ -92,7 +92,8 @@ func (l *Link) addStoredMirrors(ctx context.Context) {
 func (l *Link) addToReplicator(ctx context.Context, m state.Mirror) error {
 	cctx, cancel := context.WithTimeout(ctx, l.cfg.RequestTimeout)
 	defer cancel()
-	err := l.rep.AddMirror(cctx, replicator.MirrorSpec{MirrorTopic: m.Topic, SourceTopic: m.SourceTopic})
+	err := l.rep.AddMirror(cctx, replicator.MirrorSpec{MirrorTopic: m.Topic, SourceTopic: m.SourceTopic,
+		Paused: m.Status == string(replicator.StatusPaused)})
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err != nil {
@@ -101,9 +102,6 @@ func (l *Link) addToReplicator(ctx context.Context, m state.Mirror) error {
 	}
 	delete(l.addErrors, m.Topic)
 	l.added[m.Topic] = true
-	if m.Status == string(replicator.StatusPaused) {
-		return l.rep.PauseMirror(m.Topic)
-	}
 	return nil
 }
 
