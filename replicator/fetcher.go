@@ -161,7 +161,7 @@ func (f *fetcher) handlePartitionLocked(fp fetchPart, rp *kmsg.FetchResponseTopi
 	if p.gen != fp.gen || p.phase != phaseCopy || p.busy {
 		return // resynced, failed or handed out since the snapshot
 	}
-	p.lastFetchOffset = fp.offset
+	p.lastFetchOffset = max(p.lastFetchOffset, fp.offset)
 	if rp.HighWatermark >= 0 {
 		p.srcHWM = rp.HighWatermark
 	}
@@ -189,6 +189,7 @@ func (f *fetcher) handlePartitionLocked(fp fetchPart, rp *kmsg.FetchResponseTopi
 	if len(batches) == 0 {
 		return
 	}
+	p.lastFetchOffset = max(p.lastFetchOffset, batches[len(batches)-1].Header.NextOffset())
 	w := r.writerForLocked(p.dstLeader)
 	if w == nil {
 		return

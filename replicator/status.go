@@ -44,7 +44,8 @@ type PartitionStatus struct {
 	SourceHighWatermark int64
 	// SourceLogStartOffset is the source partition's log start offset, as of the last fetch.
 	SourceLogStartOffset int64
-	// LastSourceFetchOffset is the offset of the last fetch from the source.
+	// LastSourceFetchOffset is how far the mirror has fetched from the source: the offset after the last batch
+	// fetched (or the last fetch position when it returned nothing).
 	LastSourceFetchOffset int64
 	// MirrorLogEndOffset is the mirror partition's log end offset: the next source offset to copy.
 	MirrorLogEndOffset int64

@@ -199,8 +199,8 @@ func (s *server) createMirror(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	if req.SourceTopicName == "" {
-		writeError(w, BadRequest("source_topic_name is required"))
+	if req.SourceTopicName == "" && req.MirrorTopicName == "" {
+		writeError(w, BadRequest("source_topic_name or mirror_topic_name is required"))
 		return
 	}
 	validate, ok := boolParam(w, r, "validate_only")

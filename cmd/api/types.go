@@ -162,9 +162,10 @@ type MirrorList struct {
 	Data []Mirror `json:"data" yaml:"data"`
 }
 
-// CreateMirrorRequest is the body of POST /links/{link}/mirrors.
+// CreateMirrorRequest is the body of POST /links/{link}/mirrors. At least one of the names is required.
 type CreateMirrorRequest struct {
-	SourceTopicName string `json:"source_topic_name" yaml:"source_topic_name"`
+	// SourceTopicName defaults to MirrorTopicName without cluster.link.prefix.
+	SourceTopicName string `json:"source_topic_name,omitempty" yaml:"source_topic_name,omitempty"`
 	// MirrorTopicName defaults to cluster.link.prefix + SourceTopicName.
 	MirrorTopicName string `json:"mirror_topic_name,omitempty" yaml:"mirror_topic_name,omitempty"`
 }

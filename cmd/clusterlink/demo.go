@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"text/tabwriter"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,30 +12,36 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
+	"github.com/clusterlink/clusterlink/cmd/api"
+	"github.com/clusterlink/clusterlink/cmd/daemon"
+	"github.com/clusterlink/clusterlink/config"
 	"github.com/clusterlink/clusterlink/replicator"
 )
 
 func newDemoCommand() *cobra.Command {
 	var records int
-	var verbose bool
+	var verbose, keep bool
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Run a link between two embedded clusters and show it mirror",
-		Long: `demo starts two in-process Kafka clusters (kfake), fills source topics shaped like a real deployment, links them
-with clusterlink and prints the mirrors as they catch up, then checks that every record sits at the same offset on
-both sides. Nothing needs to be installed.`,
-		Example: "  clusterlink demo\n  clusterlink demo --records 50000",
+		Short: "Run a link between two embedded clusters: data flowing, mirrors, a promote",
+		Long: `demo starts two in-process Kafka clusters (kfake) and a clusterlink daemon between them, with a link that
+auto-creates mirrors for every source topic. It fills topics shaped like a real deployment while the link copies
+them, then walks through the CLI: link describe, mirror list, mirror promote rest-api, mirror list again, a produce
+to the promoted topic on the destination, and a record-by-record comparison of both clusters. Nothing needs to be
+installed. With --keep the daemon stays up for you to explore with the other commands.`,
+		Example: "  clusterlink demo\n  clusterlink demo --records 50000\n  clusterlink demo --keep   # then, in another shell: clusterlink mirror list",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := zap.NewNop()
 			if verbose {
 				log, _ = zap.NewDevelopment()
 			}
-			return runDemo(cmd.Context(), cmd.OutOrStdout(), log, records)
+			return runDemo(cmd.Context(), cmd.OutOrStdout(), log, records, keep)
 		},
 	}
 	cmd.Flags().IntVar(&records, "records", 20000, "records to produce to each source topic")
-	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log what the replicator does")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log what the daemon does")
+	cmd.Flags().BoolVar(&keep, "keep", false, "keep the clusters and the daemon running after the walkthrough, until Ctrl-C")
 	return cmd
 }
 
@@ -49,7 +55,9 @@ var demoTopics = []struct {
 	{"app-KSTREAM-REDUCE-STATE-STORE-0000000003-changelog", 6},
 }
 
-func runDemo(ctx context.Context, out io.Writer, log *zap.Logger, records int) error {
+const demoLink = "demo-link"
+
+func runDemo(ctx context.Context, out io.Writer, log *zap.Logger, records int, keep bool) error {
 	srcCluster, err := kfake.NewCluster(kfake.NumBrokers(1))
 	if err != nil {
 		return fmt.Errorf("start the embedded source cluster: %w", err)
@@ -60,7 +68,8 @@ func runDemo(ctx context.Context, out io.Writer, log *zap.Logger, records int) e
 		return fmt.Errorf("start the embedded destination cluster: %w", err)
 	}
 	defer dstCluster.Close()
-	fmt.Fprintf(out, "source cluster:      %v\ndestination cluster: %v\n\n", srcCluster.ListenAddrs(), dstCluster.ListenAddrs())
+	srcAddrs, dstAddrs := strings.Join(srcCluster.ListenAddrs(), ","), strings.Join(dstCluster.ListenAddrs(), ",")
+	fmt.Fprintf(out, "source cluster:      %s\ndestination cluster: %s\n", srcAddrs, dstAddrs)
 
 	src, err := kgo.NewClient(kgo.SeedBrokers(srcCluster.ListenAddrs()...))
 	if err != nil {
@@ -72,7 +81,6 @@ func runDemo(ctx context.Context, out io.Writer, log *zap.Logger, records int) e
 		return err
 	}
 	defer dst.Close()
-
 	for _, t := range demoTopics {
 		if err := srcCluster.CreateTopic(t.name, t.partitions, nil); err != nil {
 			return fmt.Errorf("create source topic %s: %w", t.name, err)
@@ -82,34 +90,100 @@ func runDemo(ctx context.Context, out io.Writer, log *zap.Logger, records int) e
 		return err
 	}
 
-	r := replicator.New(src, dst, replicator.Logger(log), replicator.MetadataRefresh(time.Second))
+	linkCfg, err := config.ParseLink(demoLink, map[string]string{
+		"bootstrap.servers":                 srcAddrs,
+		"auto.create.mirror.topics.enable":  "true",
+		"auto.create.mirror.topics.filters": `{"topicFilters":[{"name":"*","patternType":"LITERAL","filterType":"INCLUDE"}]}`,
+		"topic.config.sync.ms":              "1000",
+	})
+	if err != nil {
+		return err
+	}
+	cfg := &config.Config{
+		Destination: config.Cluster{BootstrapServers: dstCluster.ListenAddrs()},
+		Admin:       config.Admin{Listen: "127.0.0.1:0"},
+		State:       config.State{Topic: config.DefaultStateTopic},
+		Links:       []*config.Link{linkCfg},
+	}
+	d, err := daemon.New(ctx, cfg, daemon.Options{Logger: log, Syncers: defaultSyncers,
+		ReplicatorOpts: []replicator.Opt{replicator.MetadataRefresh(time.Second)}})
+	if err != nil {
+		return err
+	}
+	defer d.Close()
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- r.Run(runCtx) }()
+	go func() { done <- d.Run(runCtx) }()
 	defer func() { cancel(); <-done }()
-	for _, t := range demoTopics {
-		if err := r.AddMirror(ctx, replicator.MirrorSpec{MirrorTopic: t.name}); err != nil {
-			return err
-		}
+	address, err := waitDemoDaemon(ctx, d, done)
+	if err != nil {
+		return err
 	}
+	fmt.Fprintf(out, "clusterlink daemon:  http://%s (link %s mirrors every source topic)\n", address, demoLink)
+
 	// Data keeps flowing while the link copies.
 	if err := produceDemo(ctx, src, records/4); err != nil {
 		return err
 	}
-	if err := waitDemoCaughtUp(ctx, r, src); err != nil {
+	client := api.NewClient(address, "")
+	if err := waitDemoCaughtUp(ctx, client); err != nil {
 		return err
 	}
-	fmt.Fprintln(out, "clusterlink mirror list")
-	printMirrorList(out, "demo-link", r.Status())
+	cli := func(args ...string) error {
+		fmt.Fprintf(out, "\n$ clusterlink %s\n", strings.Join(args, " "))
+		root := newRootCommand()
+		root.SetArgs(append(args, "--address", address))
+		root.SetOut(out)
+		root.SetErr(out)
+		return root.ExecuteContext(ctx)
+	}
+	for _, args := range [][]string{
+		{"link", "describe", demoLink},
+		{"mirror", "list"},
+		{"mirror", "promote", "rest-api", "--link", demoLink},
+		{"mirror", "list"},
+	} {
+		if err := cli(args...); err != nil {
+			return fmt.Errorf("clusterlink %s: %w", strings.Join(args, " "), err)
+		}
+	}
+
 	fmt.Fprintln(out)
+	res := dst.ProduceSync(ctx, &kgo.Record{Topic: "rest-api", Partition: 0, Key: []byte("after-promote"), Value: []byte(`{"written":"on the destination"}`)})
+	rec, err := res.First()
+	if err != nil {
+		return fmt.Errorf("produce to the promoted topic rest-api on the destination: %w", err)
+	}
+	fmt.Fprintf(out, "produced to the promoted topic rest-api on the destination: partition %d, offset %d\n\n", rec.Partition, rec.Offset)
 	for _, t := range demoTopics {
-		n, err := compareDemo(ctx, src, dst, t.name, t.partitions)
+		n, err := compareDemo(ctx, src, dst, t.name, t.partitions, t.name == "rest-api")
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "%-55s %7d records at identical offsets on both clusters\n", t.name, n)
 	}
+	if keep {
+		fmt.Fprintf(out, "\nThe daemon keeps running: try `clusterlink mirror list --address %s`. Ctrl-C stops it.\n", address)
+		<-ctx.Done()
+	}
 	return nil
+}
+
+func waitDemoDaemon(ctx context.Context, d *daemon.Daemon, done <-chan error) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		if d.Ready() {
+			return d.Addr().String(), nil
+		}
+		select {
+		case err := <-done:
+			return "", fmt.Errorf("the daemon stopped: %w", err)
+		case <-ctx.Done():
+			return "", fmt.Errorf("the daemon did not start: %w", ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 func produceDemo(ctx context.Context, cl *kgo.Client, n int) error {
@@ -126,17 +200,18 @@ func produceDemo(ctx context.Context, cl *kgo.Client, n int) error {
 	return nil
 }
 
-func waitDemoCaughtUp(ctx context.Context, r *replicator.Replicator, src *kgo.Client) error {
+func waitDemoCaughtUp(ctx context.Context, client *api.Client) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	for {
-		caughtUp := len(r.Status()) == len(demoTopics)
-		for _, m := range r.Status() {
-			if m.Status != replicator.StatusActive || m.MaxLag() > 0 {
+		mirrors, err := client.Mirrors(ctx, demoLink)
+		caughtUp := err == nil && len(mirrors) == len(demoTopics)
+		for _, m := range mirrors {
+			if m.MirrorStatus != "ACTIVE" || m.MaxLag() > 0 {
 				caughtUp = false
 			}
-			if m.Status == replicator.StatusFailed {
-				return fmt.Errorf("mirror %s failed: %s %s", m.MirrorTopic, m.ErrorCode, m.ErrorMessage)
+			if m.MirrorStatus == "FAILED" {
+				return fmt.Errorf("mirror %s failed: %s %s", m.MirrorTopicName, m.ErrorCode, m.ErrorMessage)
 			}
 		}
 		if caughtUp {
@@ -144,13 +219,14 @@ func waitDemoCaughtUp(ctx context.Context, r *replicator.Replicator, src *kgo.Cl
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("mirrors did not catch up: %w", ctx.Err())
+			return fmt.Errorf("mirrors did not catch up (last answer %v): %w", err, ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
 
-func compareDemo(ctx context.Context, src, dst *kgo.Client, topic string, partitions int32) (int, error) {
+// compareDemo checks that every source record is on the destination at its offset; a promoted topic may have more.
+func compareDemo(ctx context.Context, src, dst *kgo.Client, topic string, partitions int32, promoted bool) (int, error) {
 	read := func(cl *kgo.Client, p int32) ([]*kgo.Record, error) {
 		c, err := kgo.NewClient(append(cl.Opts(), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
 			topic: {p: kgo.NewOffset().AtStart()}}))...)
@@ -184,6 +260,9 @@ func compareDemo(ctx context.Context, src, dst *kgo.Client, topic string, partit
 		if err != nil {
 			return 0, err
 		}
+		if promoted && len(d) > len(s) {
+			d = d[:len(s)]
+		}
 		if len(s) != len(d) {
 			return 0, fmt.Errorf("%s[%d]: source has %d records, mirror %d", topic, p, len(s), len(d))
 		}
@@ -195,15 +274,4 @@ func compareDemo(ctx context.Context, src, dst *kgo.Client, topic string, partit
 		total += len(s)
 	}
 	return total, nil
-}
-
-// printMirrorList prints mirrors with the columns of Confluent's `mirror list`.
-func printMirrorList(out io.Writer, linkName string, mirrors []replicator.MirrorStatus) {
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "Link Name\tMirror Topic Name\tNum Partition\tMax Per Partition Mirror Lag\tSource Topic Name\tMirror Status\tStatus Time Ms")
-	for _, m := range mirrors {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%d\n", linkName, m.MirrorTopic, len(m.Partitions), m.MaxLag(),
-			m.SourceTopic, m.Status, m.StatusTime.UnixMilli())
-	}
-	tw.Flush()
 }

@@ -32,7 +32,10 @@ copied into a read-only mirror topic on the destination at the same offsets, as 
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCommand(), newDemoCommand(), newVersionCommand())
+	var f clientFlags
+	f.register(root)
+	root.AddCommand(newRunCommand(), newDemoCommand(), newVersionCommand(),
+		newLinkCommand(&f), newMirrorCommand(&f), newACLCommand(&f))
 	return root
 }
 

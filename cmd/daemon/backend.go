@@ -203,7 +203,7 @@ func (d *Daemon) mirrorData(linkName string, m link.Mirror) api.Mirror {
 		Kind:            "KafkaMirrorData",
 		Metadata:        api.Metadata{Self: "/kafka/v3/clusters/" + d.dstID + "/links/" + linkName + "/mirrors/" + m.Topic},
 		LinkName:        linkName,
-		MirrorTopicName: m.Topic, SourceTopicName: m.SourceTopic, NumPartitions: int32(len(m.Partitions)),
+		MirrorTopicName: m.Topic, SourceTopicName: m.SourceTopic, NumPartitions: m.NumPartitions,
 		MirrorStatus: m.Status, StateTimeMs: m.StatusTime.UnixMilli(), ErrorCode: m.ErrorCode, ErrorMessage: m.ErrorMessage,
 		MirrorLags: mirrorLags(m),
 	}

@@ -30,6 +30,7 @@ func invalid(format string, args ...any) error {
 // Mirror is what the link shows of one mirror topic.
 type Mirror struct {
 	Topic, SourceTopic string
+	NumPartitions      int32
 	Status             string
 	StatusTime         time.Time
 	ErrorCode          string
@@ -278,9 +279,11 @@ func (l *Link) Mirror(topic string) (Mirror, error) {
 }
 
 func (l *Link) mirrorView(m state.Mirror) Mirror {
-	v := Mirror{Topic: m.Topic, SourceTopic: m.SourceTopic, Status: m.Status, StatusTime: time.UnixMilli(m.StatusTimeMs)}
+	v := Mirror{Topic: m.Topic, SourceTopic: m.SourceTopic, Status: m.Status, StatusTime: time.UnixMilli(m.StatusTimeMs),
+		NumPartitions: m.Partitions}
 	if rs, ok := l.rep.MirrorStatus(m.Topic); ok {
 		v.Partitions = rs.Partitions
+		v.NumPartitions = int32(len(rs.Partitions))
 		if m.Status == string(replicator.StatusActive) {
 			v.Status, v.StatusTime, v.ErrorCode, v.ErrorMessage = string(rs.Status), rs.StatusTime, rs.ErrorCode, rs.ErrorMessage
 		}
@@ -465,6 +468,9 @@ func (l *Link) finishStop(ctx context.Context, m state.Mirror) error {
 		}
 	}
 	l.snapshotPartitions(m.Topic)
+	if ps, ok := l.lastPartitions(m.Topic); ok {
+		m.Partitions = int32(len(ps))
+	}
 	if err := l.rep.StopMirror(ctx, m.Topic); err != nil {
 		return err
 	}

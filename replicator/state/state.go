@@ -51,6 +51,8 @@ type Mirror struct {
 	Origin       Origin `json:"origin"`
 	Status       string `json:"status"` // ACTIVE, PAUSED, PENDING_STOPPED, STOPPED
 	StatusTimeMs int64  `json:"status_time_ms"`
+	// Partitions is the mirror's partition count as last known (shown once the mirror is STOPPED).
+	Partitions int32 `json:"partitions,omitempty"`
 	// PendingOp is promote or failover while Status is PENDING_STOPPED, so a restart finishes it.
 	PendingOp string `json:"pending_op,omitempty"`
 	// SourceConfigs are the source topic's configs as last synced: a failover restores them when the source is gone.

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/clusterlink/clusterlink/cmd/api"
+)
+
+func newMirrorCommand(f *clientFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "mirror",
+		Short: "List, describe, create, promote, fail over, pause and resume mirror topics",
+		Example: `  clusterlink mirror list
+  clusterlink mirror promote orders --link my-link`,
+		Args: cobra.NoArgs,
+	}
+	cmd.AddCommand(newMirrorListCommand(f), newMirrorDescribeCommand(f), newMirrorCreateCommand(f))
+	for _, op := range []struct{ name, short, long, example string }{
+		{api.OpPromote, "Make mirror topics writable once they have caught up with the source",
+			`promote waits until each mirror has copied every record its source had when asked, syncs its consumer offsets
+a last time, stops mirroring and makes the topic a normal writable topic with its source's configs (STOPPED).`,
+			"  clusterlink mirror promote orders --link my-link\n  clusterlink mirror promote orders payments --link my-link --dry-run"},
+		{api.OpFailover, "Make mirror topics writable now, without waiting for the source",
+			`failover stops mirroring at once and makes each topic a normal writable topic (STOPPED), whatever its lag and
+whether the source answers: use it when the source cluster is lost.`,
+			"  clusterlink mirror failover orders --link my-link"},
+		{api.OpPause, "Stop copying mirror topics; they stay read-only and keep their position",
+			"pause stops copying; resume continues from each mirror's log end offset.",
+			"  clusterlink mirror pause orders --link my-link"},
+		{api.OpResume, "Copy paused mirror topics again",
+			"resume continues copying paused mirror topics from their log end offsets.",
+			"  clusterlink mirror resume orders --link my-link"},
+	} {
+		cmd.AddCommand(newMirrorAlterCommand(f, op.name, op.short, op.long, op.example))
+	}
+	return cmd
+}
+
+func newMirrorListCommand(f *clientFlags) *cobra.Command {
+	var link, status string
+	cmd := &cobra.Command{
+		Use:     "list",
+		Short:   "List mirror topics of every link, or of one",
+		Example: "  clusterlink mirror list\n  clusterlink mirror list --link my-link --mirror-status ACTIVE",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := f.checkOutput(); err != nil {
+				return err
+			}
+			ctx, cancel := requestContext(cmd)
+			defer cancel()
+			mirrors, err := f.client().Mirrors(ctx, link)
+			if err != nil {
+				return err
+			}
+			if status != "" {
+				kept := mirrors[:0]
+				for _, m := range mirrors {
+					if strings.EqualFold(m.MirrorStatus, status) {
+						kept = append(kept, m)
+					}
+				}
+				mirrors = kept
+			}
+			return f.print(cmd.OutOrStdout(), mirrors, func() error {
+				t := table{header: []string{"Link Name", "Mirror Topic Name", "Num Partition", "Max Per Partition Mirror Lag",
+					"Source Topic Name", "Mirror Status", "Status Time Ms"}}
+				for _, m := range mirrors {
+					t.add(m.LinkName, m.MirrorTopicName, m.NumPartitions, m.MaxLag(), m.SourceTopicName, m.MirrorStatus, m.StateTimeMs)
+				}
+				return t.write(cmd.OutOrStdout())
+			})
+		},
+	}
+	cmd.Flags().StringVar(&link, "link", "", "only this link's mirror topics")
+	cmd.Flags().StringVar(&status, "mirror-status", "", "only mirror topics in this status (ACTIVE, PAUSED, STOPPED, ...)")
+	return cmd
+}
+
+func catchUp(seconds float64) string {
+	if seconds < 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(seconds, 'f', -1, 64) + "s"
+}
+
+func newMirrorDescribeCommand(f *clientFlags) *cobra.Command {
+	var link string
+	cmd := &cobra.Command{
+		Use:     "describe TOPIC --link LINK",
+		Short:   "Show a mirror topic partition by partition: lag, positions, estimated catch-up time",
+		Example: "  clusterlink mirror describe orders --link my-link",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := f.checkOutput(); err != nil {
+				return err
+			}
+			ctx, cancel := requestContext(cmd)
+			defer cancel()
+			m, err := f.client().Mirror(ctx, link, args[0])
+			if err != nil {
+				return err
+			}
+			return f.print(cmd.OutOrStdout(), m, func() error {
+				t := table{header: []string{"Link Name", "Mirror Topic Name", "Partition", "Partition Mirror Lag", "Source Topic Name",
+					"Mirror Status", "Status Time Ms", "Last Source Fetch Offset", "Catch Up", "Error Code"}}
+				for _, l := range m.MirrorLags {
+					t.add(m.LinkName, m.MirrorTopicName, l.Partition, l.Lag, m.SourceTopicName, m.MirrorStatus, m.StateTimeMs,
+						l.LastSourceFetchOffset, catchUp(l.CatchUpSeconds), l.ErrorCode)
+				}
+				if err := t.write(cmd.OutOrStdout()); err != nil {
+					return err
+				}
+				if m.ErrorCode != "" || m.ErrorMessage != "" {
+					fmt.Fprintf(cmd.OutOrStdout(), "error: %s: %s\n", m.ErrorCode, m.ErrorMessage)
+				}
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&link, "link", "", "the mirror topic's link (required)")
+	_ = cmd.MarkFlagRequired("link")
+	return cmd
+}
+
+func newMirrorCreateCommand(f *clientFlags) *cobra.Command {
+	var link, sourceTopic string
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:   "create TOPIC --link LINK",
+		Short: "Create a mirror topic of a source topic",
+		Long: `create makes a new read-only mirror topic on the destination, with the source topic's partitions and configs, and
+starts copying it at the same offsets. The source topic defaults to TOPIC without the link's cluster.link.prefix.`,
+		Example: "  clusterlink mirror create orders --link my-link\n  clusterlink mirror create orders-copy --link my-link --source-topic orders",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := requestContext(cmd)
+			defer cancel()
+			// Without --source-topic the daemon takes TOPIC without the link's cluster.link.prefix.
+			req := api.CreateMirrorRequest{MirrorTopicName: args[0], SourceTopicName: sourceTopic}
+			if err := f.client().CreateMirror(ctx, link, req, dryRun); err != nil {
+				return err
+			}
+			if dryRun {
+				fmt.Fprintf(cmd.OutOrStdout(), "Mirror topic %q is valid (dry run: not created).\n", args[0])
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "Created mirror topic %q.\n", args[0])
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&link, "link", "", "the link to mirror through (required)")
+	cmd.Flags().StringVar(&sourceTopic, "source-topic", "", "the source topic (default: TOPIC without cluster.link.prefix)")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "validate only")
+	_ = cmd.MarkFlagRequired("link")
+	return cmd
+}
+
+func newMirrorAlterCommand(f *clientFlags, op, short, long, example string) *cobra.Command {
+	var link string
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:     op + " TOPIC... --link LINK",
+		Short:   short,
+		Long:    long,
+		Example: example,
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := f.checkOutput(); err != nil {
+				return err
+			}
+			// promote waits for lag 0 and is bounded by the command's context only; the others are quick.
+			ctx, cancel := cmd.Context(), func() {}
+			if op != api.OpPromote && op != api.OpFailover {
+				ctx, cancel = requestContext(cmd)
+			}
+			defer cancel()
+			results, err := f.client().AlterMirrors(ctx, link, op, args, dryRun)
+			if err != nil {
+				return err
+			}
+			err = f.print(cmd.OutOrStdout(), results, func() error {
+				t := table{header: []string{"Mirror Topic Name", "Partition", "Partition Mirror Lag", "Error Message", "Error Code",
+					"Last Source Fetch Offset"}}
+				for _, r := range results {
+					if len(r.MirrorLags) == 0 {
+						t.add(r.MirrorTopicName, "-", "-", r.ErrorMessage, r.ErrorCode, "-")
+					}
+					for _, l := range r.MirrorLags {
+						t.add(r.MirrorTopicName, l.Partition, l.Lag, r.ErrorMessage, r.ErrorCode, l.LastSourceFetchOffset)
+					}
+				}
+				return t.write(cmd.OutOrStdout())
+			})
+			if err != nil {
+				return err
+			}
+			var failed []string
+			for _, r := range results {
+				if r.ErrorCode != "" {
+					failed = append(failed, r.MirrorTopicName)
+				}
+			}
+			if len(failed) > 0 {
+				return fmt.Errorf("%s failed for %s (see the table above)", op, strings.Join(failed, ", "))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&link, "link", "", "the mirror topics' link (required)")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "check that the operation would be accepted, change nothing")
+	_ = cmd.MarkFlagRequired("link")
+	return cmd
+}
