@@ -28,11 +28,18 @@ func (f *clientFlags) register(cmd *cobra.Command) {
 		addr = "127.0.0.1:8090"
 	}
 	cmd.PersistentFlags().StringVar(&f.address, "address", addr, "the daemon's admin API, host:port (env CLUSTERLINK_ADDRESS)")
-	cmd.PersistentFlags().StringVar(&f.token, "token", os.Getenv("CLUSTERLINK_TOKEN"), "bearer token of the admin API (env CLUSTERLINK_TOKEN)")
+	// No default from the environment here: --help would print the token.
+	cmd.PersistentFlags().StringVar(&f.token, "token", "", "bearer token of the admin API (env CLUSTERLINK_TOKEN)")
 	cmd.PersistentFlags().StringVarP(&f.output, "output", "o", "human", "output format: human, json or yaml")
 }
 
-func (f *clientFlags) client() *api.Client { return api.NewClient(f.address, f.token) }
+func (f *clientFlags) client() *api.Client {
+	token := f.token
+	if token == "" {
+		token = os.Getenv("CLUSTERLINK_TOKEN")
+	}
+	return api.NewClient(f.address, token)
+}
 
 // requestContext bounds a request with api.DefaultTimeout.
 func requestContext(cmd *cobra.Command) (context.Context, context.CancelFunc) {
