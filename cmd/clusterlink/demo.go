@@ -105,7 +105,7 @@ func runDemo(ctx context.Context, out io.Writer, log *zap.Logger, records int, k
 		State:       config.State{Topic: config.DefaultStateTopic},
 		Links:       []*config.Link{linkCfg},
 	}
-	d, err := daemon.New(ctx, cfg, daemon.Options{Logger: log, Syncers: defaultSyncers,
+	d, err := daemon.New(ctx, cfg, daemon.Options{Logger: log,
 		ReplicatorOpts: []replicator.Opt{replicator.MetadataRefresh(time.Second)}})
 	if err != nil {
 		return err

@@ -33,7 +33,7 @@ the other commands use. SIGINT or SIGTERM stop it cleanly: produces in flight ar
 			if err != nil {
 				return fmt.Errorf("config file %s:\n%w", configPath, err)
 			}
-			d, err := daemon.New(cmd.Context(), cfg, daemon.Options{Logger: log, Pprof: pprof, Syncers: defaultSyncers})
+			d, err := daemon.New(cmd.Context(), cfg, daemon.Options{Logger: log, Pprof: pprof})
 			if err != nil {
 				return err
 			}

@@ -40,8 +40,6 @@ type Options struct {
 	ReplicatorOpts []replicator.Opt
 	// DestinationOpts are added to the destination client's options (the demo uses them for in-process clusters).
 	DestinationOpts []kgo.Opt
-	// Syncers builds a link's extra loops (consumer offset sync, ACL sync) and hooks; nil for none.
-	Syncers func(l *link.Link, dst *kgo.Client, store *state.Store, log *zap.Logger) ([]link.Syncer, link.MirrorHooks)
 }
 
 // Daemon runs the links of one destination cluster.
@@ -283,10 +281,7 @@ func (d *Daemon) startLink(ctx context.Context, rec state.Link, cfg *config.Link
 	if err != nil {
 		return err
 	}
-	if d.opts.Syncers != nil {
-		syncers, hooks := d.opts.Syncers(l, d.dst, d.store, d.log.With(zap.String("link", rec.Name)))
-		l.SetSyncers(syncers, hooks)
-	}
+	l.SetSyncers(d.syncersFor(l))
 	lctx, cancel := context.WithCancel(ctx)
 	r := &running{l: l, origin: rec.Origin, cancel: cancel, done: make(chan struct{})}
 	go func() {
