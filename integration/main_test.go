@@ -7,8 +7,8 @@ import (
 	"github.com/clusterlink/clusterlink/integration/kafkatest"
 )
 
-// shared holds the clusters every test of this package uses: a plaintext source, a plaintext destination, and a
-// SASL/PLAIN destination with the StandardAuthorizer. Tests use unique topic names; tests that break brokers start
+// shared holds the clusters every test of this package uses: a plaintext source, a plaintext destination, and two
+// SASL/PLAIN clusters with the StandardAuthorizer (a destination and a source, for ACL sync). Tests use unique topic names; tests that break brokers start
 // their own clusters with kafkatest.StartT.
 var shared *kafkatest.Shared
 
@@ -16,6 +16,7 @@ const (
 	sharedSource = iota
 	sharedDestination
 	sharedSecure
+	sharedSecureSource
 )
 
 // Users of the SASL cluster besides the super user.
@@ -28,6 +29,7 @@ func TestMain(m *testing.M) {
 	os.Exit(kafkatest.Main(m, &shared,
 		nil,
 		nil,
+		[]kafkatest.Opt{kafkatest.SASL(), kafkatest.Users(secureUsers)},
 		[]kafkatest.Opt{kafkatest.SASL(), kafkatest.Users(secureUsers)},
 	))
 }
@@ -45,4 +47,9 @@ func destination(t *testing.T) *kafkatest.Cluster {
 func secure(t *testing.T) *kafkatest.Cluster {
 	shared.Require(t)
 	return shared.Clusters[sharedSecure]
+}
+
+func secureSource(t *testing.T) *kafkatest.Cluster {
+	shared.Require(t)
+	return shared.Clusters[sharedSecureSource]
 }

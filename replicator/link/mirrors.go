@@ -93,6 +93,12 @@ func (l *Link) addStoredMirrors(ctx context.Context) {
 func (l *Link) addToReplicator(ctx context.Context, m state.Mirror) error {
 	cctx, cancel := context.WithTimeout(ctx, l.cfg.RequestTimeout)
 	defer cancel()
+	if l.hooks.Protect != nil {
+		// Read-only before the topic exists, so no producer can slip in; idempotent, so every start re-applies it.
+		if err := l.hooks.Protect(cctx, m.Topic); err != nil {
+			l.log.Warn("mirror topic not made read-only", zap.String("mirror_topic", m.Topic), zap.Error(err))
+		}
+	}
 	err := l.rep.AddMirror(cctx, replicator.MirrorSpec{MirrorTopic: m.Topic, SourceTopic: m.SourceTopic,
 		Paused: m.Status == string(replicator.StatusPaused)})
 	l.mu.Lock()
@@ -148,6 +154,12 @@ func (l *Link) autoCreate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// HasMirror reports whether topic is a mirror topic of the link (in any status).
+func (l *Link) HasMirror(topic string) bool {
+	_, ok := l.storedMirror(topic)
+	return ok
 }
 
 func (l *Link) storedMirror(topic string) (state.Mirror, bool) {
@@ -219,11 +231,6 @@ func (l *Link) createMirror(ctx context.Context, sourceTopic, mirrorTopic string
 	}
 	if err := l.addToReplicator(ctx, rec); err != nil {
 		return fmt.Errorf("start mirror %s (it is stored and will be retried): %w", mirrorTopic, err)
-	}
-	if l.hooks.Protect != nil {
-		if err := l.hooks.Protect(ctx, mirrorTopic); err != nil {
-			l.log.Warn("mirror topic not made read-only", zap.String("mirror_topic", mirrorTopic), zap.Error(err))
-		}
 	}
 	l.log.Info("mirror created", zap.String("mirror_topic", mirrorTopic), zap.String("source_topic", sourceTopic),
 		zap.String("origin", string(origin)))

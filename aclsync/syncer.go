@@ -1,0 +1,423 @@
+package aclsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
+
+	"github.com/clusterlink/clusterlink/config"
+)
+
+// Store remembers which destination ACLs the link created, across restarts (the daemon keeps it in its state
+// topic).
+type Store interface {
+	Load(ctx context.Context) ([]config.ACL, error)
+	Save(ctx context.Context, created []config.ACL) error
+}
+
+// Config builds a Syncer.
+type Config struct {
+	// Source and Destination belong to the caller. The source principal needs DESCRIBE on the source cluster; the
+	// destination principal ALTER on the destination cluster.
+	Source, Destination *kgo.Client
+	// Filters is acl.filters; with none, the Syncer does nothing and reports MISCONFIGURATION_ERROR.
+	Filters  config.ACLFilters
+	Interval time.Duration // acl.sync.ms
+	// Prefix is cluster.link.prefix. LITERAL topic ACLs whose topic is mirrored (IsMirror(Prefix+name)) and every
+	// PREFIXED topic ACL get Prefix in front of their name on the destination, as the mirror topics do; other
+	// resources, the LITERAL "*" and LITERAL names of topics that are not mirrored keep their names.
+	Prefix   string
+	IsMirror func(destinationTopic string) bool
+	Store    Store
+	Logger   *zap.Logger
+}
+
+// Status is the ACL sync task's state.
+type Status struct {
+	State        string // ACTIVE or IN_ERROR
+	ErrorCode    string // MISCONFIGURATION_ERROR, AUTHORIZATION_ERROR, TIMEOUT_ERROR, UNKNOWN_ERROR
+	ErrorMessage string
+	LastSync     time.Time
+	Created      int64 // ACLs created on the destination since start
+	Deleted      int64 // ACLs deleted from the destination since start
+}
+
+// Task states.
+const (
+	StateActive  = "ACTIVE"
+	StateInError = "IN_ERROR"
+)
+
+// Syncer keeps the destination's ACLs equal to the filtered source ACLs, touching only the ACLs it created.
+type Syncer struct {
+	cfg    Config
+	log    *zap.Logger
+	syncMu sync.Mutex
+
+	mu      sync.Mutex
+	status  Status
+	created map[config.ACL]bool
+	loaded  bool
+}
+
+// New returns a Syncer; Run starts it.
+func New(cfg Config) *Syncer {
+	log := cfg.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if cfg.IsMirror == nil {
+		cfg.IsMirror = func(string) bool { return false }
+	}
+	return &Syncer{cfg: cfg, log: log, status: Status{State: StateActive}, created: map[config.ACL]bool{}}
+}
+
+// Run syncs at once and then every Interval until ctx ends; failures are reported in Status, not returned.
+func (s *Syncer) Run(ctx context.Context) error {
+	t := time.NewTicker(s.cfg.Interval)
+	defer t.Stop()
+	for {
+		_ = s.SyncOnce(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Status returns the task's state.
+func (s *Syncer) Status() Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.status
+}
+
+// Managed returns the destination ACLs the link created, sorted.
+func (s *Syncer) Managed() []config.ACL {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]config.ACL, 0, len(s.created))
+	for a := range s.created {
+		out = append(out, a)
+	}
+	sortACLs(out)
+	return out
+}
+
+func sortACLs(acls []config.ACL) {
+	sort.Slice(acls, func(i, j int) bool { return acls[i].String() < acls[j].String() })
+}
+
+// SyncOnce runs one cycle: describe, diff, create, delete, save.
+func (s *Syncer) SyncOnce(ctx context.Context) error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	err := s.syncOnce(ctx)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.status.LastSync = time.Now()
+	if err != nil {
+		code := errorCode(err)
+		if s.status.State != StateInError || s.status.ErrorCode != code {
+			s.log.Warn("ACL sync in error", zap.String("code", code), zap.Error(err))
+		}
+		s.status.State, s.status.ErrorCode, s.status.ErrorMessage = StateInError, code, err.Error()
+		return err
+	}
+	if s.status.State == StateInError {
+		s.log.Info("ACL sync recovered")
+	}
+	s.status.State, s.status.ErrorCode, s.status.ErrorMessage = StateActive, "", ""
+	return nil
+}
+
+// errMisconfigured is acl.sync.enable without filters.
+var errMisconfigured = errors.New("acl.filters has no filter: nothing would be synced; set acl.filters or acl.sync.enable=false")
+
+func errorCode(err error) string {
+	var ke *kerr.Error
+	switch {
+	case errors.Is(err, errMisconfigured):
+		return "MISCONFIGURATION_ERROR"
+	case errors.As(err, &ke) && (ke == kerr.ClusterAuthorizationFailed || ke == kerr.TopicAuthorizationFailed ||
+		ke == kerr.GroupAuthorizationFailed || ke == kerr.TransactionalIDAuthorizationFailed):
+		return "AUTHORIZATION_ERROR"
+	case errors.Is(err, kerr.SecurityDisabled):
+		return "MISCONFIGURATION_ERROR"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, kerr.RequestTimedOut):
+		return "TIMEOUT_ERROR"
+	}
+	return "UNKNOWN_ERROR"
+}
+
+func (s *Syncer) syncOnce(ctx context.Context) error {
+	if len(s.cfg.Filters.Filters) == 0 {
+		return errMisconfigured
+	}
+	if err := s.load(ctx); err != nil {
+		return err
+	}
+	sourceACLs, err := describeAll(ctx, s.cfg.Source)
+	if err != nil {
+		return fmt.Errorf("describe the source ACLs: %w", err)
+	}
+	want := map[config.ACL]bool{}
+	for _, a := range sourceACLs {
+		if s.cfg.Filters.Match(a) {
+			want[s.mapToDestination(a)] = true
+		}
+	}
+	have, err := describeAll(ctx, s.cfg.Destination)
+	if err != nil {
+		return fmt.Errorf("describe the destination ACLs: %w", err)
+	}
+	exists := map[config.ACL]bool{}
+	for _, a := range have {
+		exists[a] = true
+	}
+
+	s.mu.Lock()
+	var toCreate, toDelete []config.ACL
+	changed := false
+	for a := range want {
+		if !exists[a] {
+			toCreate = append(toCreate, a)
+		}
+	}
+	for a := range s.created {
+		switch {
+		case !want[a] && exists[a]:
+			toDelete = append(toDelete, a)
+		case !want[a]:
+			delete(s.created, a) // deleted by hand already
+			changed = true
+		}
+	}
+	s.mu.Unlock()
+	sortACLs(toCreate)
+	sortACLs(toDelete)
+
+	var errs []error
+	if len(toCreate) > 0 {
+		done, err := createACLs(ctx, s.cfg.Destination, toCreate)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("create ACLs on the destination: %w", err))
+		}
+		s.mu.Lock()
+		for _, a := range done {
+			s.created[a] = true
+		}
+		s.status.Created += int64(len(done))
+		s.mu.Unlock()
+		changed = changed || len(done) > 0
+		if len(done) > 0 {
+			s.log.Info("ACLs created on the destination", zap.Int("count", len(done)), zap.Stringers("acls", stringers(done)))
+		}
+	}
+	if len(toDelete) > 0 {
+		done, err := deleteACLs(ctx, s.cfg.Destination, toDelete)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("delete ACLs from the destination: %w", err))
+		}
+		s.mu.Lock()
+		for _, a := range done {
+			delete(s.created, a)
+		}
+		s.status.Deleted += int64(len(done))
+		s.mu.Unlock()
+		changed = changed || len(done) > 0
+		if len(done) > 0 {
+			s.log.Info("ACLs gone from the source deleted on the destination", zap.Int("count", len(done)), zap.Stringers("acls", stringers(done)))
+		}
+	}
+	if changed {
+		if err := s.cfg.Store.Save(ctx, s.Managed()); err != nil {
+			errs = append(errs, fmt.Errorf("remember the created ACLs: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func stringers(acls []config.ACL) []fmt.Stringer {
+	out := make([]fmt.Stringer, len(acls))
+	for i, a := range acls {
+		out[i] = a
+	}
+	return out
+}
+
+func (s *Syncer) load(ctx context.Context) error {
+	s.mu.Lock()
+	loaded := s.loaded
+	s.mu.Unlock()
+	if loaded {
+		return nil
+	}
+	acls, err := s.cfg.Store.Load(ctx)
+	if err != nil {
+		return fmt.Errorf("read the ACLs the link created earlier: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range acls {
+		s.created[a] = true
+	}
+	s.loaded = true
+	return nil
+}
+
+// mapToDestination renames topic resources the way mirror topics are named.
+func (s *Syncer) mapToDestination(a config.ACL) config.ACL {
+	if a.ResourceType != config.ResourceTopic || s.cfg.Prefix == "" {
+		return a
+	}
+	switch {
+	case a.PatternType == config.PatternPrefixed:
+		a.ResourceName = s.cfg.Prefix + a.ResourceName
+	case a.PatternType == config.PatternLiteral && a.ResourceName != "*" && s.cfg.IsMirror(s.cfg.Prefix+a.ResourceName):
+		a.ResourceName = s.cfg.Prefix + a.ResourceName
+	}
+	return a
+}
+
+// describeAll returns every ACL of a cluster.
+func describeAll(ctx context.Context, cl *kgo.Client) ([]config.ACL, error) {
+	req := kmsg.NewPtrDescribeACLsRequest()
+	req.ResourceType = kmsg.ACLResourceTypeAny
+	req.ResourcePatternType = kmsg.ACLResourcePatternTypeAny
+	req.Operation = kmsg.ACLOperationAny
+	req.PermissionType = kmsg.ACLPermissionTypeAny
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		if resp.ErrorMessage != nil {
+			return nil, fmt.Errorf("%w: %s", err, *resp.ErrorMessage)
+		}
+		return nil, err
+	}
+	var out []config.ACL
+	for _, r := range resp.Resources {
+		for _, e := range r.ACLs {
+			out = append(out, config.ACL{
+				ResourceType: config.ResourceType(r.ResourceType), ResourceName: r.ResourceName,
+				PatternType: config.PatternType(r.ResourcePatternType), Principal: e.Principal, Host: e.Host,
+				Operation: config.Operation(e.Operation), Permission: config.Permission(e.PermissionType),
+			})
+		}
+	}
+	return out, nil
+}
+
+// createACLs creates acls and returns those that were created.
+func createACLs(ctx context.Context, cl *kgo.Client, acls []config.ACL) ([]config.ACL, error) {
+	req := kmsg.NewPtrCreateACLsRequest()
+	for _, a := range acls {
+		c := kmsg.NewCreateACLsRequestCreation()
+		c.ResourceType = kmsg.ACLResourceType(a.ResourceType)
+		c.ResourceName = a.ResourceName
+		c.ResourcePatternType = kmsg.ACLResourcePatternType(a.PatternType)
+		c.Principal, c.Host = a.Principal, a.Host
+		c.Operation = kmsg.ACLOperation(a.Operation)
+		c.PermissionType = kmsg.ACLPermissionType(a.Permission)
+		req.Creations = append(req.Creations, c)
+	}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	var done []config.ACL
+	var errs []error
+	for i, r := range resp.Results {
+		if i >= len(acls) {
+			break
+		}
+		if err := kerr.ErrorForCode(r.ErrorCode); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", acls[i], err))
+			continue
+		}
+		done = append(done, acls[i])
+	}
+	return done, errors.Join(errs...)
+}
+
+// deleteACLs deletes exactly acls and returns those deleted.
+func deleteACLs(ctx context.Context, cl *kgo.Client, acls []config.ACL) ([]config.ACL, error) {
+	req := kmsg.NewPtrDeleteACLsRequest()
+	for _, a := range acls {
+		f := kmsg.NewDeleteACLsRequestFilter()
+		f.ResourceType = kmsg.ACLResourceType(a.ResourceType)
+		f.ResourceName = kmsg.StringPtr(a.ResourceName)
+		f.ResourcePatternType = kmsg.ACLResourcePatternType(a.PatternType)
+		f.Principal, f.Host = kmsg.StringPtr(a.Principal), kmsg.StringPtr(a.Host)
+		f.Operation = kmsg.ACLOperation(a.Operation)
+		f.PermissionType = kmsg.ACLPermissionType(a.Permission)
+		req.Filters = append(req.Filters, f)
+	}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	var done []config.ACL
+	var errs []error
+	for i, r := range resp.Results {
+		if i >= len(acls) {
+			break
+		}
+		if err := kerr.ErrorForCode(r.ErrorCode); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", acls[i], err))
+			continue
+		}
+		done = append(done, acls[i])
+	}
+	return done, errors.Join(errs...)
+}
+
+// ErrNoAuthorizer is returned by ProtectMirror when the destination has no authorizer: mirror topics cannot be
+// made read-only with ACLs there (the data plane still detects and reports foreign writes).
+var ErrNoAuthorizer = errors.New("the destination cluster has no authorizer (SECURITY_DISABLED)")
+
+// MirrorGuard is the ACL that keeps a mirror topic read-only: DENY WRITE on the topic for every principal. DENY
+// wins over any ALLOW in Kafka's authorizers, and super users are not subject to ACLs, so the link's principal must
+// be a super user of the destination to keep writing.
+func MirrorGuard(topic string) config.ACL {
+	return config.ACL{
+		ResourceType: config.ResourceTopic, ResourceName: topic, PatternType: config.PatternLiteral,
+		Principal: "User:*", Host: "*", Operation: config.OperationWrite, Permission: config.PermissionDeny,
+	}
+}
+
+// ProtectMirror makes a mirror topic read-only for every principal but the destination's super users. It is
+// idempotent.
+func ProtectMirror(ctx context.Context, dst *kgo.Client, topic string) error {
+	_, err := createACLs(ctx, dst, []config.ACL{MirrorGuard(topic)})
+	if errors.Is(err, kerr.SecurityDisabled) {
+		return ErrNoAuthorizer
+	}
+	if err != nil {
+		return fmt.Errorf("make mirror topic %s read-only: %w", topic, err)
+	}
+	return nil
+}
+
+// UnprotectMirror removes the read-only guard of a promoted topic. It is idempotent.
+func UnprotectMirror(ctx context.Context, dst *kgo.Client, topic string) error {
+	_, err := deleteACLs(ctx, dst, []config.ACL{MirrorGuard(topic)})
+	if errors.Is(err, kerr.SecurityDisabled) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("remove the read-only guard of %s: %w", topic, err)
+	}
+	return nil
+}
