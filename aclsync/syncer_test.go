@@ -146,7 +146,7 @@ func TestSyncOnce_FiltersAndPrefixes(t *testing.T) {
 	bobs := acl(config.ResourceTopic, "orders", config.PatternLiteral, "User:bob", config.OperationRead, config.PermissionAllow)
 	mustCreate(t, src, mirrored, notMirrored, prefixed, wildcard, bobs)
 	s := New(Config{Source: src, Destination: dst, Interval: time.Hour, Prefix: "dr.", Store: &memStore{},
-		Filters: filters(t, `{"aclFilters":[{"resourceFilter":{"resourceType":"topic","patternType":"any"},"accessFilter":{"principal":"User:alice","operation":"any","permissionType":"any"}}]}`),
+		Filters:  filters(t, `{"aclFilters":[{"resourceFilter":{"resourceType":"topic","patternType":"any"},"accessFilter":{"principal":"User:alice","operation":"any","permissionType":"any"}}]}`),
 		IsMirror: func(topic string) bool { return topic == "dr.orders" }})
 	if err := s.SyncOnce(context.Background()); err != nil {
 		t.Fatal(err)
