@@ -58,6 +58,9 @@ func newFixture(t *testing.T) *fixture {
 		"auto.create.mirror.topics.enable":  "true",
 		"auto.create.mirror.topics.filters": `{"topicFilters":[{"name":"auto-","patternType":"PREFIXED","filterType":"INCLUDE"}]}`,
 		"topic.config.sync.ms":              "1000",
+		"consumer.offset.sync.enable":       "true",
+		"consumer.offset.sync.ms":           "1000",
+		"consumer.offset.group.filters":     `{"groupFilters":[{"name":"*","patternType":"LITERAL","filterType":"INCLUDE"}]}`,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -177,6 +180,8 @@ func TestDaemon_AutoCreatesPromotesAndKeepsStateOverRestart(t *testing.T) {
 		`clusterlink_mirror_status{error_code="",link="test-link",mirror_topic="auto-orders",status="ACTIVE"} 1`,
 		`clusterlink_produce_latency_seconds_count{broker="0",link="test-link"}`,
 		`clusterlink_mirror_partition_records_total{link="test-link",mirror_topic="auto-orders",partition="1"}`,
+		`clusterlink_offset_sync_offsets_committed_total{link="test-link"}`,
+		`clusterlink_link_task_state{error_code="",link="test-link",state="NOT_CONFIGURED",task="AclSync"} 1`,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)

@@ -41,6 +41,24 @@ var (
 		"Record batches produced byte-for-byte.", partitionLabels, nil)
 	descFillerOffsets = prometheus.NewDesc("clusterlink_mirror_partition_filler_offsets_total",
 		"Offsets filled because the source has nothing to copy there (retention, DeleteRecords, a later start).", partitionLabels, nil)
+	descOffsetSyncCommitted = prometheus.NewDesc("clusterlink_offset_sync_offsets_committed_total",
+		"Consumer group offsets committed on the destination by the link's offset sync.", []string{"link"}, nil)
+	descOffsetSyncClamps = prometheus.NewDesc("clusterlink_offset_sync_clamps_total",
+		"Source offsets beyond the mirror's high watermark, committed as the high watermark.", []string{"link"}, nil)
+	descOffsetSyncGroups = prometheus.NewDesc("clusterlink_offset_sync_groups_synced",
+		"Groups whose offsets the last sync committed.", []string{"link"}, nil)
+	descOffsetSyncSkipped = prometheus.NewDesc("clusterlink_offset_sync_skipped_groups",
+		"Destination groups left alone in the last sync because they have active members.", []string{"link"}, nil)
+	descOffsetSyncLast = prometheus.NewDesc("clusterlink_offset_sync_last_sync_timestamp_seconds",
+		"When the last offset sync ran (Unix seconds).", []string{"link"}, nil)
+	descOffsetSyncDuration = prometheus.NewDesc("clusterlink_offset_sync_last_duration_seconds",
+		"How long the last offset sync took.", []string{"link"}, nil)
+	descACLSyncCreated = prometheus.NewDesc("clusterlink_acl_sync_created_total",
+		"ACLs the link's ACL sync created on the destination.", []string{"link"}, nil)
+	descACLSyncDeleted = prometheus.NewDesc("clusterlink_acl_sync_deleted_total",
+		"ACLs the link's ACL sync deleted from the destination (gone from the source).", []string{"link"}, nil)
+	descACLSyncLast = prometheus.NewDesc("clusterlink_acl_sync_last_sync_timestamp_seconds",
+		"When the last ACL sync ran (Unix seconds).", []string{"link"}, nil)
 	descPartitionError = prometheus.NewDesc("clusterlink_mirror_partition_failed",
 		"1 when the mirror partition stopped with an error, labelled with its code.", []string{"link", "mirror_topic", "partition", "error_code"}, nil)
 )
@@ -49,7 +67,9 @@ type collector struct{ d *Daemon }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descLinkState, descTaskState, descMirrorStatus, descLag, descCatchUp, descCopyRate,
-		descMirrorLEO, descSourceHWM, descBytes, descRecords, descBatchesRaw, descFillerOffsets, descPartitionError} {
+		descMirrorLEO, descSourceHWM, descBytes, descRecords, descBatchesRaw, descFillerOffsets, descPartitionError,
+		descOffsetSyncCommitted, descOffsetSyncClamps, descOffsetSyncGroups, descOffsetSyncSkipped, descOffsetSyncLast,
+		descOffsetSyncDuration, descACLSyncCreated, descACLSyncDeleted, descACLSyncLast} {
 		ch <- d
 	}
 }
@@ -87,6 +107,30 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 				counter(descRecords, ps.Counters.Records, name, m.Topic, p)
 				counter(descBatchesRaw, ps.Counters.BatchesRaw, name, m.Topic, p)
 				counter(descFillerOffsets, ps.Counters.FillerOffsets, name, m.Topic, p)
+			}
+		}
+		for _, s := range r.l.Syncers() {
+			switch s := s.(type) {
+			case offsetSyncTask:
+				st := s.s.Status()
+				counter(descOffsetSyncCommitted, st.OffsetsCommitted, name)
+				counter(descOffsetSyncClamps, st.Clamps, name)
+				gauge(descOffsetSyncGroups, float64(st.GroupsSynced), name)
+				gauge(descOffsetSyncSkipped, float64(len(st.SkippedGroups)), name)
+				if !st.LastSync.IsZero() {
+					gauge(descOffsetSyncLast, float64(st.LastSync.UnixMilli())/1000, name)
+					gauge(descOffsetSyncDuration, st.LastDuration.Seconds(), name)
+				}
+			case *aclTask:
+				if s.s == nil {
+					continue
+				}
+				st := s.s.Status()
+				counter(descACLSyncCreated, st.Created, name)
+				counter(descACLSyncDeleted, st.Deleted, name)
+				if !st.LastSync.IsZero() {
+					gauge(descACLSyncLast, float64(st.LastSync.UnixMilli())/1000, name)
+				}
 			}
 		}
 	}
