@@ -108,7 +108,11 @@ func startDaemonProcess(t *testing.T, configPath, address string) *daemonProcess
 		if time.Now().After(deadline) {
 			t.Fatalf("clusterlink run not ready within a minute: %v\n%s", err, p.log())
 		}
-		time.Sleep(50 * time.Millisecond)
+		select {
+		case err := <-p.exited:
+			t.Fatalf("clusterlink run exited before it was ready: %v\n%s", err, p.log())
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }
 

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
@@ -33,7 +35,11 @@ the other commands use. SIGINT or SIGTERM stop it cleanly: produces in flight ar
 			if err != nil {
 				return fmt.Errorf("config file %s:\n%w", configPath, err)
 			}
-			d, err := daemon.New(cmd.Context(), cfg, daemon.Options{Logger: log, Pprof: pprof})
+			log.Info("connecting to the destination cluster", zap.Strings("bootstrap_servers", cfg.Destination.BootstrapServers),
+				zap.String("state_topic", cfg.State.Topic))
+			startCtx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
+			d, err := daemon.New(startCtx, cfg, daemon.Options{Logger: log, Pprof: pprof})
+			cancel()
 			if err != nil {
 				return err
 			}

@@ -105,14 +105,9 @@ func (s *Store) ensureTopic(ctx context.Context) error {
 }
 
 func (s *Store) load(ctx context.Context) error {
-	adm := kadm.NewClient(s.cl)
-	ends, err := adm.ListEndOffsets(ctx, s.topic)
+	end, err := s.endOffset(ctx)
 	if err != nil {
-		return fmt.Errorf("read the end of the state topic %s: %w", s.topic, err)
-	}
-	end, ok := ends.Lookup(s.topic, 0)
-	if !ok || end.Err != nil {
-		return fmt.Errorf("read the end of the state topic %s: %v", s.topic, end.Err)
+		return err
 	}
 	if end.Offset == 0 {
 		return nil
@@ -143,6 +138,34 @@ func (s *Store) load(ctx context.Context) error {
 		})
 		if done {
 			return nil
+		}
+	}
+}
+
+// endOffset reads the state topic's end offset. A topic created a moment ago may not be known to every broker yet,
+// so it retries for up to 30 seconds.
+func (s *Store) endOffset(ctx context.Context) (kadm.ListedOffset, error) {
+	adm := kadm.NewClient(s.cl)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ends, err := adm.ListEndOffsets(ctx, s.topic)
+		if err == nil {
+			end, ok := ends.Lookup(s.topic, 0)
+			switch {
+			case ok && end.Err == nil:
+				return end, nil
+			case ok:
+				err = end.Err
+			default:
+				err = kerr.UnknownTopicOrPartition
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return kadm.ListedOffset{}, fmt.Errorf("read the end of the state topic %s: %w", s.topic, err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }
