@@ -39,7 +39,7 @@ vet: ## go vet and gofmt check
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt needed"; exit 1; }
 
 .PHONY: bench
-bench: kafka-jars ## Mirror throughput against real brokers (prints a table; see README "Performance")
+bench: kafka-jars ## clusterlink vs MirrorMaker 2 vs the ingest limit, latency, ceiling (BENCH_ARGS=-quick for minutes)
 	$(GO) run ./integration/bench $(BENCH_ARGS)
 
 .PHONY: docker

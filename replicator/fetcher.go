@@ -52,7 +52,7 @@ type fetchPart struct {
 func (f *fetcher) run(ctx context.Context) error {
 	failures := 0
 	for ctx.Err() == nil {
-		parts := f.fetchable()
+		parts, anyBusy := f.fetchable()
 		if len(parts) == 0 && f.session.empty() {
 			select {
 			case <-ctx.Done():
@@ -61,7 +61,7 @@ func (f *fetcher) run(ctx context.Context) error {
 			}
 			continue
 		}
-		if err := f.fetchOnce(ctx, parts); err != nil && ctx.Err() == nil {
+		if err := f.fetchOnce(ctx, parts, anyBusy); err != nil && ctx.Err() == nil {
 			failures++
 			// Warn on the first failure of a run and every 60th after it, not every backoff.
 			if failures%60 == 1 {
@@ -78,15 +78,20 @@ func (f *fetcher) run(ctx context.Context) error {
 	return nil
 }
 
-// fetchable lists the partitions this fetcher should fetch now.
-func (f *fetcher) fetchable() map[tpKey]fetchPart {
+// fetchable lists the partitions this fetcher should fetch now, and whether some of its partitions are being
+// written (they rejoin the fetch when their write is done).
+func (f *fetcher) fetchable() (parts map[tpKey]fetchPart, anyBusy bool) {
 	r := f.r
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	parts := map[tpKey]fetchPart{}
+	parts = map[tpKey]fetchPart{}
 	for _, m := range r.mirrors {
 		for _, p := range m.partitions {
-			if p.srcLeader != f.broker || p.phase != phaseCopy || p.busy {
+			if p.srcLeader != f.broker || p.phase != phaseCopy {
+				continue
+			}
+			if p.busy {
+				anyBusy = true
 				continue
 			}
 			parts[tpKey{m.sourceTopic, p.id}] = fetchPart{
@@ -94,16 +99,27 @@ func (f *fetcher) fetchable() map[tpKey]fetchPart {
 			}
 		}
 	}
-	return parts
+	return parts, anyBusy
 }
 
-func (f *fetcher) fetchOnce(ctx context.Context, parts map[tpKey]fetchPart) error {
+// busyFetchWait bounds the broker's wait while partitions of this fetcher are being written: a long poll would keep
+// them out of the fetch until data arrives elsewhere, adding up to replica.fetch.wait.max.ms of latency.
+const busyFetchWait = 10 * time.Millisecond
+
+func (f *fetcher) fetchOnce(ctx context.Context, parts map[tpKey]fetchPart, anyBusy bool) error {
 	o := f.r.opts
 	req := f.session.build(parts)
 	req.ReplicaID = -1
 	req.ReplicaState.ID = -1
 	req.ReplicaState.Epoch = -1
-	req.MaxWaitMillis = int32(o.fetchWaitMax / time.Millisecond)
+	wait := o.fetchWaitMax
+	switch {
+	case len(parts) == 0:
+		wait = 0 // only forgetting partitions: nothing to wait for
+	case anyBusy:
+		wait = min(wait, busyFetchWait)
+	}
+	req.MaxWaitMillis = int32(wait / time.Millisecond)
 	req.MinBytes = o.fetchMinBytes
 	req.MaxBytes = o.fetchResponseMaxBytes
 	req.IsolationLevel = 0 // read_uncommitted

@@ -1,8 +1,12 @@
-// Command bench measures how fast clusterlink mirrors a backlog between two real Apache Kafka brokers, next to the
-// destination's own ingest limit measured in the same run on the same brokers. It is run by `make bench`; it is a
-// benchmark, not a test, and asserts nothing.
+// Command bench measures clusterlink against the anchors a user would compare it with, in one run on the same
+// brokers and the same data: the destination's own ingest limit (a franz-go producer at full speed), clusterlink
+// catching up a backlog, Apache Kafka's MirrorMaker 2 catching up the same backlog, clusterlink's steady-state
+// latency at a fixed produce rate, and clusterlink's own ceiling with the brokers taken out of the way (kfake
+// clusters serving a canned batch and discarding writes). It is run by `make bench`; it is a benchmark, not a test,
+// and asserts nothing.
 //
-// The replicator runs in a child process (this binary, re-executed) so its CPU time and peak memory are its own.
+// clusterlink and MirrorMaker 2 each run as a process of their own, so that their CPU time and peak memory are
+// theirs alone.
 package main
 
 import (
@@ -10,31 +14,23 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"math/rand"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/clusterlink/clusterlink/integration/kafkatest"
-	"github.com/clusterlink/clusterlink/replicator"
 )
 
-const (
-	childEnv = "CLUSTERLINK_BENCH_CHILD"
-	topic    = "bench"
-)
-
+// result is one measured run.
 type result struct {
+	Scenario    string  `json:"scenario"` // record size and codec
 	Name        string  `json:"name"`
-	Bytes       int64   `json:"bytes"`
+	Bytes       int64   `json:"bytes"` // record value bytes moved
 	Records     int64   `json:"records"`
 	Seconds     float64 `json:"seconds"`
 	MBps        float64 `json:"mb_per_s"`
@@ -42,24 +38,65 @@ type result struct {
 	CPUSeconds  float64 `json:"cpu_seconds,omitempty"`
 	CPUPerGiB   float64 `json:"cpu_seconds_per_gib,omitempty"`
 	PeakRSSMiB  float64 `json:"peak_rss_mib,omitempty"`
+	// StartupSeconds is how long the process took before the first record reached the destination.
+	StartupSeconds float64 `json:"startup_seconds,omitempty"`
+	OfLimit        float64 `json:"percent_of_ingest_limit,omitempty"`
+	// Latency (steady state only), milliseconds from the producer's CreateTime to the record being read on the
+	// destination.
+	P50ms, P99ms, MaxMs float64 `json:",omitempty"`
+}
+
+type options struct {
+	size        int64
+	recordSizes []int
+	codecs      []string
+	partitions  int32
+	seed        int64
+	out         string
+	mm2         bool
+	latency     time.Duration
+	ceiling     int64
+	rate        float64
 }
 
 func main() {
-	if os.Getenv(childEnv) != "" {
-		os.Exit(runChild())
+	if mode := os.Getenv(childEnv); mode != "" {
+		os.Exit(runChild(mode))
 	}
-	size := flag.Int64("size", 1<<30, "bytes of record values to fill the source with")
-	quick := flag.Bool("quick", false, "a quick run: 256 MiB")
-	recordSize := flag.Int("record-size", 1024, "bytes per record value")
-	partitions := flag.Int("partitions", 12, "partitions of the benchmark topic")
-	codecName := flag.String("codec", "lz4", "compression codec: none, gzip, snappy, lz4, zstd")
-	seed := flag.Int64("seed", 1, "seed for the record contents")
-	out := flag.String("out", "results", "directory for the JSON results")
+	var o options
+	var sizes, codecs string
+	quick := flag.Bool("quick", false, "a quick run: 128 MiB per scenario, 5 s of steady state, a smaller ceiling run")
+	flag.Int64Var(&o.size, "size", 1<<30, "bytes of record values per scenario")
+	flag.StringVar(&sizes, "record-sizes", "1024,100", "record value sizes in bytes, comma separated")
+	flag.StringVar(&codecs, "codecs", "lz4,zstd", "compression codecs (none, gzip, snappy, lz4, zstd), comma separated")
+	partitions := flag.Int("partitions", 12, "partitions of each benchmark topic")
+	flag.Int64Var(&o.seed, "seed", 1, "seed for the record contents")
+	flag.StringVar(&o.out, "out", "results", "directory for the JSON results")
+	flag.BoolVar(&o.mm2, "mm2", true, "also measure MirrorMaker 2")
+	flag.DurationVar(&o.latency, "latency", 20*time.Second, "steady-state run length (0 to skip)")
+	flag.Int64Var(&o.ceiling, "ceiling", 4<<30, "bytes for the ceiling run against kfake (0 to skip)")
+	flag.Float64Var(&o.rate, "rate", 0, "steady-state produce rate in MB/s (default: half the measured ingest limit)")
 	flag.Parse()
 	if *quick {
-		*size = 256 << 20
+		o.size, o.latency, o.ceiling = 128<<20, 5*time.Second, 1<<30
 	}
-	if err := run(*size, *recordSize, int32(*partitions), *codecName, *seed, *out); err != nil {
+	o.partitions = int32(*partitions)
+	for _, s := range strings.Split(sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n <= 0 {
+			fmt.Fprintf(os.Stderr, "bench: -record-sizes %q: %v\n", sizes, err)
+			os.Exit(2)
+		}
+		o.recordSizes = append(o.recordSizes, n)
+	}
+	for _, c := range strings.Split(codecs, ",") {
+		if _, err := codec(strings.TrimSpace(c)); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(2)
+		}
+		o.codecs = append(o.codecs, strings.TrimSpace(c))
+	}
+	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -81,12 +118,15 @@ func codec(name string) (kgo.CompressionCodec, error) {
 	return kgo.CompressionCodec{}, fmt.Errorf("unknown codec %q", name)
 }
 
-func run(size int64, recordSize int, partitions int32, codecName string, seed int64, outDir string) error {
-	c, err := codec(codecName)
-	if err != nil {
-		return err
-	}
+func run(o options) error {
 	ctx := context.Background()
+	var mm2cp string
+	if o.mm2 {
+		var err error
+		if mm2cp, err = mirrorMakerClasspath(); err != nil {
+			return err
+		}
+	}
 	fmt.Printf("starting a source and a destination broker (Kafka KRaft, 2 GiB heap each)...\n")
 	clusters, err := kafkatest.StartMany(ctx, []kafkatest.Opt{kafkatest.Heap("2g")}, []kafkatest.Opt{kafkatest.Heap("2g")})
 	defer func() {
@@ -101,184 +141,93 @@ func run(size int64, recordSize int, partitions int32, codecName string, seed in
 	}
 	src, dst := clusters[0], clusters[1]
 
-	records := size / int64(recordSize)
 	var results []result
-
-	fill, err := produce(ctx, src, topic, partitions, records, recordSize, c, seed)
-	if err != nil {
-		return fmt.Errorf("fill the source: %w", err)
-	}
-	fill.Name = "fill source (franz-go producer)"
-	results = append(results, fill)
-
-	limit, err := produce(ctx, dst, "ingest-limit", partitions, records, recordSize, c, seed)
-	if err != nil {
-		return fmt.Errorf("measure the destination ingest limit: %w", err)
-	}
-	limit.Name = "destination ingest limit (franz-go producer)"
-	results = append(results, limit)
-
-	mirror, err := mirrorBacklog(ctx, src, dst, records, fill.Bytes)
-	if err != nil {
-		return fmt.Errorf("mirror the backlog: %w", err)
-	}
-	results = append(results, mirror)
-
-	fmt.Printf("\n%d records of %d B (%s, %d partitions), %.0f MiB of values\n", records, recordSize, codecName, partitions,
-		float64(size)/(1<<20))
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "run\tseconds\tMB/s\trecords/s\tCPU s\tCPU s/GiB\tpeak RSS MiB\t")
-	for _, r := range results {
-		cpu, cpuPer, rss := "-", "-", "-"
-		if r.CPUSeconds > 0 {
-			cpu, cpuPer, rss = fmt.Sprintf("%.1f", r.CPUSeconds), fmt.Sprintf("%.1f", r.CPUPerGiB), fmt.Sprintf("%.0f", r.PeakRSSMiB)
+	limits := map[string]float64{}
+	for _, rs := range o.recordSizes {
+		for _, cn := range o.codecs {
+			scenario := fmt.Sprintf("%s %s", sizeName(rs), cn)
+			fmt.Printf("\n== %s: %d MiB of values, %d partitions\n", scenario, o.size>>20, o.partitions)
+			res, err := runScenario(ctx, o, src, dst, mm2cp, rs, cn)
+			for i := range res {
+				res[i].Scenario = scenario
+			}
+			results = append(results, res...)
+			if err != nil {
+				printTable(results)
+				return fmt.Errorf("%s: %w", scenario, err)
+			}
+			limits[scenario] = res[0].MBps
 		}
-		fmt.Fprintf(tw, "%s\t%.1f\t%.0f\t%.0f\t%s\t%s\t%s\t\n", r.Name, r.Seconds, r.MBps, r.RecordsPerS, cpu, cpuPer, rss)
+	}
+	if o.latency > 0 {
+		scenario := fmt.Sprintf("%s %s", sizeName(o.recordSizes[0]), o.codecs[0])
+		rate := limits[scenario] / 2
+		if o.rate > 0 {
+			rate = o.rate
+		}
+		fmt.Printf("\n== steady state: %s at %.0f MB/s (ingest limit %.0f MB/s) for %s\n", scenario, rate, limits[scenario], o.latency)
+		r, err := steadyState(ctx, src, dst, o, o.recordSizes[0], o.codecs[0], rate)
+		if err != nil {
+			return fmt.Errorf("steady state: %w", err)
+		}
+		r.Scenario = scenario
+		results = append(results, r)
+	}
+	if o.ceiling > 0 {
+		fmt.Printf("\n== clusterlink ceiling: kfake source serving a canned batch, kfake destination discarding writes\n")
+		for _, cn := range o.codecs {
+			r, err := ceiling(o.ceiling, o.recordSizes[0], cn, o.partitions)
+			if err != nil {
+				return fmt.Errorf("ceiling: %w", err)
+			}
+			r.Scenario = fmt.Sprintf("%s %s", sizeName(o.recordSizes[0]), cn)
+			results = append(results, r)
+		}
+	}
+	printTable(results)
+	return writeJSON(o, results)
+}
+
+func sizeName(n int) string {
+	if n%1024 == 0 {
+		return fmt.Sprintf("%d KiB", n/1024)
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func printTable(results []result) {
+	fmt.Println()
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\trun\tseconds\tMB/s\trecords/s\t% of limit\tCPU s/GiB\tpeak RSS MiB\tlatency p50/p99/max ms\t")
+	dash := func(v float64, format string) string {
+		if v == 0 {
+			return "-"
+		}
+		return fmt.Sprintf(format, v)
+	}
+	for _, r := range results {
+		lat := "-"
+		if r.P99ms > 0 {
+			lat = fmt.Sprintf("%.0f / %.0f / %.0f", r.P50ms, r.P99ms, r.MaxMs)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.1f\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t\n", r.Scenario, r.Name, r.Seconds, r.MBps, r.RecordsPerS,
+			dash(r.OfLimit, "%.0f%%"), dash(r.CPUPerGiB, "%.2f"), dash(r.PeakRSSMiB, "%.0f"), lat)
 	}
 	tw.Flush()
-	fmt.Printf("mirror / ingest limit: %.0f%%\n", 100*mirror.MBps/limit.MBps)
+}
 
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
+func writeJSON(o options, results []result) error {
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return err
 	}
-	path := filepath.Join(outDir, fmt.Sprintf("bench-%s.json", time.Now().UTC().Format("20060102T150405Z")))
+	path := filepath.Join(o.out, fmt.Sprintf("bench-%s.json", time.Now().UTC().Format("20060102T150405Z")))
 	b, _ := json.MarshalIndent(map[string]any{
-		"size": size, "record_size": recordSize, "partitions": partitions, "codec": codecName, "seed": seed, "results": results,
+		"size": o.size, "record_sizes": o.recordSizes, "codecs": o.codecs, "partitions": o.partitions, "seed": o.seed,
+		"results": results,
 	}, "", "  ")
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		return err
 	}
 	fmt.Println("results written to", path)
 	return nil
-}
-
-// produce writes records to a new topic as fast as a franz-go producer can, acks=all.
-func produce(ctx context.Context, c *kafkatest.Cluster, topic string, partitions int32, records int64, recordSize int,
-	codec kgo.CompressionCodec, seed int64) (result, error) {
-	cl, err := c.Client(kgo.ProducerBatchCompression(codec), kgo.ProducerBatchMaxBytes(1<<20), kgo.ProducerLinger(5*time.Millisecond),
-		kgo.MaxBufferedBytes(256<<20), kgo.DefaultProduceTopic(topic))
-	if err != nil {
-		return result{}, err
-	}
-	defer cl.Close()
-	resp, err := kadm.NewClient(cl).CreateTopic(ctx, partitions, 1, nil, topic)
-	if err == nil {
-		err = resp.Err
-	}
-	if err != nil {
-		return result{}, err
-	}
-	// Values compress about 2:1, like typical JSON payloads: random words from a small vocabulary.
-	rng := rand.New(rand.NewSource(seed))
-	vocabulary := make([][]byte, 256)
-	for i := range vocabulary {
-		w := make([]byte, 4+rng.Intn(8))
-		for j := range w {
-			w[j] = byte('a' + rng.Intn(26))
-		}
-		vocabulary[i] = w
-	}
-	values := make([][]byte, 1024)
-	for i := range values {
-		v := make([]byte, 0, recordSize)
-		for len(v) < recordSize {
-			v = append(v, vocabulary[rng.Intn(len(vocabulary))]...)
-			v = append(v, ' ')
-		}
-		values[i] = v[:recordSize]
-	}
-	start := time.Now()
-	errs := make(chan error, 1)
-	for i := int64(0); i < records; i++ {
-		cl.Produce(ctx, &kgo.Record{Key: []byte(strconv.FormatInt(i%10000, 10)), Value: values[i%int64(len(values))]}, func(_ *kgo.Record, err error) {
-			if err != nil {
-				select {
-				case errs <- err:
-				default:
-				}
-			}
-		})
-	}
-	if err := cl.Flush(ctx); err != nil {
-		return result{}, err
-	}
-	secs := time.Since(start).Seconds()
-	select {
-	case err := <-errs:
-		return result{}, err
-	default:
-	}
-	bytes := records * int64(recordSize)
-	return result{Bytes: bytes, Records: records, Seconds: secs, MBps: float64(bytes) / 1e6 / secs, RecordsPerS: float64(records) / secs}, nil
-}
-
-// mirrorBacklog runs the replicator in a child process until the mirror holds the whole backlog.
-func mirrorBacklog(ctx context.Context, src, dst *kafkatest.Cluster, records, bytes int64) (result, error) {
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), childEnv+"=1",
-		"BENCH_SRC="+strings.Join(src.BootstrapServers(), ","), "BENCH_DST="+strings.Join(dst.BootstrapServers(), ","))
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	start := time.Now()
-	if err := cmd.Run(); err != nil {
-		return result{}, fmt.Errorf("replicator child: %w", err)
-	}
-	secs := time.Since(start).Seconds()
-	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-	return result{
-		Name: "clusterlink mirror catch-up", Bytes: bytes, Records: records, Seconds: secs,
-		MBps: float64(bytes) / 1e6 / secs, RecordsPerS: float64(records) / secs,
-		CPUSeconds: cpu, CPUPerGiB: cpu / (float64(bytes) / (1 << 30)), PeakRSSMiB: float64(ru.Maxrss) / 1024,
-	}, nil
-}
-
-// runChild mirrors the benchmark topic until the mirror's log end equals the source's, then exits.
-func runChild() int {
-	srcCl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(os.Getenv("BENCH_SRC"), ",")...))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	defer srcCl.Close()
-	dstCl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(os.Getenv("BENCH_DST"), ",")...))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	defer dstCl.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ends, err := kadm.NewClient(srcCl).ListEndOffsets(ctx, topic)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	r := replicator.New(srcCl, dstCl)
-	if err := r.AddMirror(ctx, replicator.MirrorSpec{MirrorTopic: topic}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	for {
-		st, _ := r.MirrorStatus(topic)
-		caughtUp := len(st.Partitions) > 0
-		for _, p := range st.Partitions {
-			if p.Status == replicator.StatusFailed {
-				fmt.Fprintln(os.Stderr, "mirror failed:", p.ErrorCode, p.ErrorMessage)
-				return 1
-			}
-			e, _ := ends.Lookup(topic, p.Partition)
-			if p.MirrorLogEndOffset < e.Offset {
-				caughtUp = false
-			}
-		}
-		if caughtUp {
-			cancel()
-			<-done
-			return 0
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

@@ -57,6 +57,12 @@ func Classpath() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return ResolveClasspath(pom, "kafka")
+}
+
+// ResolveClasspath returns the runtime classpath of the dependencies a pom.xml pins, resolving them with `mvn` on
+// first use and caching the result per pom content under name (the benchmark resolves MirrorMaker 2 this way).
+func ResolveClasspath(pom, name string) (string, error) {
 	pomBytes, err := os.ReadFile(pom)
 	if err != nil {
 		return "", fmt.Errorf("read %s: %w", pom, err)
@@ -69,7 +75,7 @@ func Classpath() (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("create cache directory: %w", err)
 	}
-	out := filepath.Join(dir, "kafka-classpath-"+hex.EncodeToString(sum[:8])+".txt")
+	out := filepath.Join(dir, name+"-classpath-"+hex.EncodeToString(sum[:8])+".txt")
 
 	lock, err := os.OpenFile(out+".lock", os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
@@ -85,12 +91,12 @@ func Classpath() (string, error) {
 		return cp, nil
 	}
 	if _, err := exec.LookPath("mvn"); err != nil {
-		return "", errors.New("resolve the Kafka broker jars: mvn is not on PATH (install Maven and Java 17+, or set " + ClasspathEnv + ")")
+		return "", fmt.Errorf("resolve the jars of %s: mvn is not on PATH (install Maven and Java 17+, or set %s)", pom, ClasspathEnv)
 	}
 	tmp := out + ".tmp"
 	cmd := exec.Command("mvn", "-q", "-B", "-f", pom, "dependency:build-classpath", "-Dmdep.outputFile="+tmp)
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("resolve the Kafka broker jars with mvn: %w\n%s", err, b)
+		return "", fmt.Errorf("resolve the jars of %s with mvn: %w\n%s", pom, err, b)
 	}
 	if err := os.Rename(tmp, out); err != nil {
 		return "", fmt.Errorf("store classpath: %w", err)
