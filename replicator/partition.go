@@ -66,6 +66,9 @@ type partition struct {
 	resolveFailures int
 	counters        Counters
 	everResolved    bool
+	// stripProducers are source producer ids whose batches are written without producer fields: the destination
+	// refused their sequence (the source lost some of their batches).
+	stripProducers map[int64]bool
 
 	// The copy rate, sampled when the status is read.
 	rateAt     time.Time

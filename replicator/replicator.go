@@ -31,6 +31,9 @@ type Replicator struct {
 	group    *errgroup.Group
 
 	metadataPoke chan struct{}
+
+	markers      markerProducer
+	decompressor kgo.Decompressor
 }
 
 // New returns a Replicator that reads from src and writes to dst. The clients belong to the caller; they must not
@@ -49,6 +52,7 @@ func New(src, dst *kgo.Client, opts ...Opt) *Replicator {
 		fetchers:     map[int32]*fetcher{},
 		writers:      map[int32]*writer{},
 		metadataPoke: make(chan struct{}, 1),
+		decompressor: kgo.DefaultDecompressor(),
 	}
 }
 

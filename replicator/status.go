@@ -66,6 +66,14 @@ type Counters struct {
 	Bytes         int64 // bytes of those batches
 	FillerOffsets int64 // offsets filled with filler records (then deleted with DeleteRecords)
 	FillerBatches int64
+	// MarkerOffsets are offsets filled with transaction markers: holes compaction left, and source transaction
+	// markers.
+	MarkerOffsets int64
+	// BatchesRewritten are source batches written with only their producer fields cleared (the destination refused
+	// their producer's sequence because the source lost some of its batches); the records are untouched.
+	BatchesRewritten int64
+	// BatchesReencoded are contiguous runs of compacted source batches, re-encoded (same records, same codec).
+	BatchesReencoded int64
 }
 
 // MirrorStatus is what a caller can see of one mirror topic.

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"math"
 	"sync"
 	"time"
 
@@ -17,6 +19,9 @@ import (
 type writeItem struct {
 	batch  RawBatch
 	fillTo int64 // when > 0: fill the mirror with filler records up to this offset
+	markTo int64 // when > 0: fill the mirror with transaction markers up to this offset
+	// reencoded: batch is a run of a compacted source batch, re-encoded (see compacted.go)
+	reencoded bool
 }
 
 type writeQueue struct {
@@ -77,6 +82,13 @@ type producePart struct {
 	expected int64 // the base offset the broker must assign
 	records  int64 // offsets the payload covers
 	filler   bool
+	// markers: fill records offsets with transaction markers (WriteTxnMarkers) instead of producing payload
+	markers   bool
+	reencoded bool
+	// producerID is the source batch's producer id; rewritten: its producer fields were cleared (see
+	// withoutProducer).
+	producerID int64
+	rewritten  bool
 }
 
 func (w *writer) run(ctx context.Context) error {
@@ -165,6 +177,13 @@ func (w *writer) nextPayloadLocked(p *partition, q *writeQueue) (producePart, bo
 			}
 			return w.fillerPart(pp, it.fillTo), true
 		}
+		if it.markTo > 0 {
+			if p.nextOffset >= it.markTo {
+				q.items = q.items[1:]
+				continue
+			}
+			return markerPart(pp, it.markTo), true
+		}
 		h := it.batch.Header
 		switch {
 		case h.NextOffset() <= p.nextOffset:
@@ -177,10 +196,27 @@ func (w *writer) nextPayloadLocked(p *partition, q *writeQueue) (producePart, bo
 		case h.BaseOffset > p.nextOffset && h.BaseOffset <= p.fillBelow:
 			return w.fillerPart(pp, h.BaseOffset), true
 		case h.BaseOffset > p.nextOffset:
-			r.failLocked(p, CodeUnsupportedBatch, fmt.Sprintf(
-				"source %s[%d] has no records at offsets %d to %d (compacted away, or aborted transaction data): offset holes are not copied yet",
-				p.m.sourceTopic, p.id, p.nextOffset, h.BaseOffset-1))
-			return pp, false
+			// The source has nothing at these offsets (compacted away): markers keep them taken.
+			return markerPart(pp, h.BaseOffset), true
+		}
+		if h.IsControl() {
+			// A transaction marker of the source: a marker of the link's own takes its offset.
+			return markerPart(pp, h.NextOffset()), true
+		}
+		if h.HasOffsetHoles() && !h.IsTransactional() {
+			runs, err := splitCompacted(it.batch, r.decompressor)
+			if err != nil {
+				r.failLocked(p, CodeUnsupportedBatch, fmt.Sprintf("source %s[%d] compacted batch at offset %d cannot be split: %v",
+					p.m.sourceTopic, p.id, h.BaseOffset, err))
+				return pp, false
+			}
+			split := make([]writeItem, 0, len(runs)+1)
+			for _, b := range runs {
+				split = append(split, writeItem{batch: b, reencoded: true})
+			}
+			split = append(split, writeItem{markTo: h.NextOffset()}) // a hole at the batch's end
+			q.items = append(split, q.items[1:]...)
+			continue
 		}
 		if reason := unsupportedBatch(h); reason != "" {
 			r.failLocked(p, CodeUnsupportedBatch, fmt.Sprintf("source %s[%d] batch at offset %d: %s",
@@ -190,7 +226,11 @@ func (w *writer) nextPayloadLocked(p *partition, q *writeQueue) (producePart, bo
 		// The base offset is the broker's to assign (it is outside the CRC); a client sends 0 there, and some
 		// brokers insist on it.
 		binary.BigEndian.PutUint64(it.batch.Bytes[offBaseOffset:], 0)
-		pp.payload, pp.expected, pp.records = it.batch.Bytes, h.BaseOffset, int64(h.LastOffsetDelta)+1
+		pp.payload, pp.expected, pp.records, pp.reencoded = it.batch.Bytes, h.BaseOffset, int64(h.LastOffsetDelta)+1, it.reencoded
+		pp.producerID = h.ProducerID
+		if h.ProducerID >= 0 && p.stripProducers[h.ProducerID] {
+			pp.payload, pp.rewritten = withoutProducer(it.batch.Bytes), true
+		}
 		return pp, true
 	}
 	return pp, false
@@ -198,16 +238,17 @@ func (w *writer) nextPayloadLocked(p *partition, q *writeQueue) (producePart, bo
 
 // unsupportedBatch says why a batch cannot be produced as it is yet, or "".
 func unsupportedBatch(h BatchHeader) string {
-	switch {
-	case h.IsControl():
-		return fmt.Sprintf("a transaction marker (producer id %d) cannot be produced by a client; transactional topics are not copied yet", h.ProducerID)
-	case h.IsTransactional():
-		return fmt.Sprintf("transactional data (producer id %d, epoch %d) needs a destination transaction; transactional topics are not copied yet", h.ProducerID, h.ProducerEpoch)
-	case h.HasOffsetHoles():
-		return fmt.Sprintf("the batch spans %d offsets but holds %d records (compacted): the broker refuses such a batch from a client; compacted topics with holes are not copied yet",
-			int64(h.LastOffsetDelta)+1, h.NumRecords)
+	if h.IsTransactional() {
+		return fmt.Sprintf("transactional data (producer id %d, epoch %d) needs a destination transaction; transactional data is not replayed yet", h.ProducerID, h.ProducerEpoch)
 	}
 	return ""
+}
+
+// markerPart fills the mirror from its log end up to offset to (at most maxMarkersPerRequest at a time) with
+// transaction markers.
+func markerPart(pp producePart, to int64) producePart {
+	pp.expected, pp.records, pp.markers = pp.p.nextOffset, min(to-pp.p.nextOffset, maxMarkersPerRequest), true
+	return pp
 }
 
 func (w *writer) fillerPart(pp producePart, to int64) producePart {
@@ -228,6 +269,36 @@ func (r *Replicator) doneWritingLocked(p *partition) {
 }
 
 func (w *writer) produce(ctx context.Context, parts []producePart) {
+	r := w.r
+	var data, markers []producePart
+	for _, pp := range parts {
+		if pp.markers {
+			markers = append(markers, pp)
+		} else {
+			data = append(data, pp)
+		}
+	}
+	results := map[*partition]error{}
+	baseOffsets := map[*partition]int64{}
+	if len(data) > 0 {
+		w.sendProduce(ctx, data, results, baseOffsets)
+	}
+	if len(markers) > 0 {
+		rctx, cancel := context.WithTimeout(ctx, r.opts.requestTimeout+5*time.Second)
+		bases, errs := w.writeMarkers(rctx, markers)
+		cancel()
+		for p, b := range bases {
+			baseOffsets[p] = b
+		}
+		for p, e := range errs {
+			results[p] = e
+		}
+	}
+	w.settle(ctx, parts, results, baseOffsets)
+}
+
+// sendProduce sends the data parts in one produce request and records each partition's base offset or error.
+func (w *writer) sendProduce(ctx context.Context, parts []producePart, results map[*partition]error, baseOffsets map[*partition]int64) {
 	r := w.r
 	req := kmsg.NewPtrProduceRequest()
 	req.Acks = -1
@@ -252,41 +323,46 @@ func (w *writer) produce(ctx context.Context, parts []producePart) {
 	kresp, err := r.dst.Broker(int(w.broker)).Request(rctx, req)
 	r.opts.observer.ProduceDone(w.broker, time.Since(start), err)
 	cancel()
-
-	results := map[*partition]error{}
-	baseOffsets := map[*partition]int64{}
-	if err == nil {
-		resp := kresp.(*kmsg.ProduceResponse)
-		byID := map[[16]byte]string{}
+	if err != nil {
 		for _, pp := range parts {
-			byID[pp.topicID] = pp.topic
+			results[pp.p] = fmt.Errorf("produce request: %v", err) // not a partition's error: resync, never fail
 		}
-		index := map[tpKey]*partition{}
-		for _, pp := range parts {
-			index[tpKey{pp.topic, pp.p.id}] = pp.p
+		return
+	}
+	resp := kresp.(*kmsg.ProduceResponse)
+	byID := map[[16]byte]string{}
+	for _, pp := range parts {
+		byID[pp.topicID] = pp.topic
+	}
+	index := map[tpKey]*partition{}
+	for _, pp := range parts {
+		index[tpKey{pp.topic, pp.p.id}] = pp.p
+	}
+	for _, rt := range resp.Topics {
+		topic := rt.Topic
+		if topic == "" {
+			topic = byID[rt.TopicID]
 		}
-		for _, rt := range resp.Topics {
-			topic := rt.Topic
-			if topic == "" {
-				topic = byID[rt.TopicID]
+		for _, rp := range rt.Partitions {
+			p, ok := index[tpKey{topic, rp.Partition}]
+			if !ok {
+				continue
 			}
-			for _, rp := range rt.Partitions {
-				p, ok := index[tpKey{topic, rp.Partition}]
-				if !ok {
-					continue
+			if perr := kerr.ErrorForCode(rp.ErrorCode); perr != nil {
+				if rp.ErrorMessage != nil {
+					perr = fmt.Errorf("%w: %s", perr, *rp.ErrorMessage)
 				}
-				if perr := kerr.ErrorForCode(rp.ErrorCode); perr != nil {
-					if rp.ErrorMessage != nil {
-						perr = fmt.Errorf("%w: %s", perr, *rp.ErrorMessage)
-					}
-					results[p] = perr
-				} else {
-					baseOffsets[p] = rp.BaseOffset
-				}
+				results[p] = perr
+			} else {
+				baseOffsets[p] = rp.BaseOffset
 			}
 		}
 	}
+}
 
+// settle applies the outcome of a round of writes to each partition: advance, resync or fail.
+func (w *writer) settle(ctx context.Context, parts []producePart, results map[*partition]error, baseOffsets map[*partition]int64) {
+	r := w.r
 	var deletes []producePart
 	r.mu.Lock()
 	w.mu.Lock()
@@ -296,16 +372,22 @@ func (w *writer) produce(ctx context.Context, parts []producePart) {
 		if p.gen != pp.gen || p.phase != phaseCopy {
 			continue
 		}
-		perr := err
-		if perr == nil {
-			perr = results[p]
-		}
+		perr := results[p]
 		base, answered := baseOffsets[p]
 		if perr == nil && !answered {
 			perr = fmt.Errorf("no answer for %s[%d] in the produce response", pp.topic, p.id)
 		}
 		switch {
-		case perr != nil && (err != nil || kerr.IsRetriable(perr) || !isKafkaError(perr)):
+		case perr != nil && pp.producerID >= 0 && !pp.rewritten && isSequenceError(perr):
+			// The destination keeps the source producer's sequence state, and the source no longer has some of its
+			// batches (compaction, retention, a later start): this producer's batches go on without producer fields.
+			if p.stripProducers == nil {
+				p.stripProducers = map[int64]bool{}
+			}
+			p.stripProducers[pp.producerID] = true
+			delete(w.queues, p)
+			r.resyncLocked(p, pp.gen, "produce: "+perr.Error())
+		case perr != nil && (kerr.IsRetriable(perr) || !isKafkaError(perr)):
 			delete(w.queues, p)
 			r.resyncLocked(p, pp.gen, "produce: "+perr.Error())
 		case perr != nil:
@@ -319,10 +401,21 @@ func (w *writer) produce(ctx context.Context, parts []producePart) {
 				pp.topic, p.id, pp.expected, base))
 		default:
 			p.nextOffset = pp.expected + pp.records
-			if pp.filler {
+			switch {
+			case pp.filler:
 				p.counters.FillerOffsets += pp.records
 				p.counters.FillerBatches++
-			} else {
+			case pp.markers:
+				p.counters.MarkerOffsets += pp.records
+			case pp.rewritten:
+				p.counters.BatchesRewritten++
+				p.counters.Records += pp.records
+				p.counters.Bytes += int64(len(pp.payload))
+			case pp.reencoded:
+				p.counters.BatchesReencoded++
+				p.counters.Records += int64(ParseBatchHeader(pp.payload).NumRecords)
+				p.counters.Bytes += int64(len(pp.payload))
+			default:
 				p.counters.BatchesRaw++
 				p.counters.Records += pp.records
 				p.counters.Bytes += int64(len(pp.payload))
@@ -348,6 +441,23 @@ func (w *writer) produce(ctx context.Context, parts []producePart) {
 		}
 		r.mu.Unlock()
 	}
+}
+
+// isSequenceError reports the errors of a batch whose producer sequence does not follow what the destination has.
+func isSequenceError(err error) bool {
+	return errors.Is(err, kerr.OutOfOrderSequenceNumber) || errors.Is(err, kerr.UnknownProducerID) ||
+		errors.Is(err, kerr.InvalidProducerEpoch) || errors.Is(err, kerr.DuplicateSequenceNumber)
+}
+
+// withoutProducer returns a copy of an idempotent, non-transactional batch with its producer id, epoch and base
+// sequence cleared (-1) and its CRC recomputed; the records are unchanged.
+func withoutProducer(b []byte) []byte {
+	c := append([]byte(nil), b...)
+	binary.BigEndian.PutUint64(c[offProducerID:], math.MaxUint64)
+	binary.BigEndian.PutUint16(c[offProducerEpoch:], math.MaxUint16)
+	binary.BigEndian.PutUint32(c[offBaseSequence:], math.MaxUint32)
+	binary.BigEndian.PutUint32(c[offCRC:], crc32.Checksum(c[offAttributes:], crc32c))
+	return c
 }
 
 func isKafkaError(err error) bool {
