@@ -59,6 +59,12 @@ var (
 		"ACLs the link's ACL sync deleted from the destination (gone from the source).", []string{"link"}, nil)
 	descACLSyncLast = prometheus.NewDesc("clusterlink_acl_sync_last_sync_timestamp_seconds",
 		"When the last ACL sync ran (Unix seconds).", []string{"link"}, nil)
+	descMarkerOffsets = prometheus.NewDesc("clusterlink_mirror_partition_marker_offsets_total",
+		"Offsets filled with transaction markers (holes compaction left, source transaction markers).", partitionLabels, nil)
+	descBatchesReencoded = prometheus.NewDesc("clusterlink_mirror_partition_batches_reencoded_total",
+		"Contiguous runs of compacted source batches re-encoded (same records, same codec).", partitionLabels, nil)
+	descBatchesRewritten = prometheus.NewDesc("clusterlink_mirror_partition_batches_rewritten_total",
+		"Source batches written with their producer fields cleared (records untouched).", partitionLabels, nil)
 	descPartitionError = prometheus.NewDesc("clusterlink_mirror_partition_failed",
 		"1 when the mirror partition stopped with an error, labelled with its code.", []string{"link", "mirror_topic", "partition", "error_code"}, nil)
 )
@@ -68,6 +74,7 @@ type collector struct{ d *Daemon }
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descLinkState, descTaskState, descMirrorStatus, descLag, descCatchUp, descCopyRate,
 		descMirrorLEO, descSourceHWM, descBytes, descRecords, descBatchesRaw, descFillerOffsets, descPartitionError,
+		descMarkerOffsets, descBatchesReencoded, descBatchesRewritten,
 		descOffsetSyncCommitted, descOffsetSyncClamps, descOffsetSyncGroups, descOffsetSyncSkipped, descOffsetSyncLast,
 		descOffsetSyncDuration, descACLSyncCreated, descACLSyncDeleted, descACLSyncLast} {
 		ch <- d
@@ -107,6 +114,9 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 				counter(descRecords, ps.Counters.Records, name, m.Topic, p)
 				counter(descBatchesRaw, ps.Counters.BatchesRaw, name, m.Topic, p)
 				counter(descFillerOffsets, ps.Counters.FillerOffsets, name, m.Topic, p)
+				counter(descMarkerOffsets, ps.Counters.MarkerOffsets, name, m.Topic, p)
+				counter(descBatchesReencoded, ps.Counters.BatchesReencoded, name, m.Topic, p)
+				counter(descBatchesRewritten, ps.Counters.BatchesRewritten, name, m.Topic, p)
 			}
 		}
 		for _, s := range r.l.Syncers() {
