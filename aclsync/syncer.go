@@ -336,19 +336,11 @@ func createACLs(ctx context.Context, cl *kgo.Client, acls []config.ACL) ([]confi
 	if err != nil {
 		return nil, err
 	}
-	var done []config.ACL
-	var errs []error
+	codes := make([]int16, len(resp.Results))
 	for i, r := range resp.Results {
-		if i >= len(acls) {
-			break
-		}
-		if err := kerr.ErrorForCode(r.ErrorCode); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", acls[i], err))
-			continue
-		}
-		done = append(done, acls[i])
+		codes[i] = r.ErrorCode
 	}
-	return done, errors.Join(errs...)
+	return applied(acls, codes)
 }
 
 // deleteACLs deletes exactly acls and returns those deleted.
@@ -368,13 +360,23 @@ func deleteACLs(ctx context.Context, cl *kgo.Client, acls []config.ACL) ([]confi
 	if err != nil {
 		return nil, err
 	}
+	codes := make([]int16, len(resp.Results))
+	for i, r := range resp.Results {
+		codes[i] = r.ErrorCode
+	}
+	return applied(acls, codes)
+}
+
+// applied pairs each ACL of a create or delete request with its result's error code, in order, and returns those
+// that succeeded and the errors of the others.
+func applied(acls []config.ACL, codes []int16) ([]config.ACL, error) {
 	var done []config.ACL
 	var errs []error
-	for i, r := range resp.Results {
+	for i, code := range codes {
 		if i >= len(acls) {
 			break
 		}
-		if err := kerr.ErrorForCode(r.ErrorCode); err != nil {
+		if err := kerr.ErrorForCode(code); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", acls[i], err))
 			continue
 		}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -34,15 +32,5 @@ func ceiling(bytes int64, recordSize int, codecName string, partitions int32) (r
 	}
 	records := bytes / int64(recordSize)
 	cmd := childCommand("ceiling", src.ListenAddrs(), dst.ListenAddrs(), topic, records)
-	start := time.Now()
-	if err := cmd.Run(); err != nil {
-		return result{}, fmt.Errorf("replicator child: %w", err)
-	}
-	secs := time.Since(start).Seconds()
-	cpu, rss := rusage(cmd)
-	return result{
-		Name: "clusterlink ceiling (kfake, no brokers)", Bytes: bytes, Records: records, Seconds: secs,
-		MBps: float64(bytes) / 1e6 / secs, RecordsPerS: float64(records) / secs,
-		CPUSeconds: cpu, CPUPerGiB: cpu / (float64(bytes) / (1 << 30)), PeakRSSMiB: rss,
-	}, nil
+	return runChildMeasured(cmd, "clusterlink ceiling (kfake, no brokers)", bytes, records)
 }

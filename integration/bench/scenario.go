@@ -202,6 +202,11 @@ func endOffsets(ctx context.Context, c *kafkatest.Cluster, topic string) (map[in
 // runCatchUp runs clusterlink in a child process until the mirror holds the whole backlog.
 func runCatchUp(ctx context.Context, src, dst *kafkatest.Cluster, topic string, records, bytes int64) (result, error) {
 	cmd := childCommand("catchup", src.BootstrapServers(), dst.BootstrapServers(), topic, 0)
+	return runChildMeasured(cmd, "clusterlink catch-up", bytes, records)
+}
+
+// runChildMeasured runs a replicator child to its end and measures it: wall time, CPU and peak RSS.
+func runChildMeasured(cmd *exec.Cmd, name string, bytes, records int64) (result, error) {
 	start := time.Now()
 	if err := cmd.Run(); err != nil {
 		return result{}, fmt.Errorf("replicator child: %w", err)
@@ -209,7 +214,7 @@ func runCatchUp(ctx context.Context, src, dst *kafkatest.Cluster, topic string, 
 	secs := time.Since(start).Seconds()
 	cpu, rss := rusage(cmd)
 	return result{
-		Name: "clusterlink catch-up", Bytes: bytes, Records: records, Seconds: secs,
+		Name: name, Bytes: bytes, Records: records, Seconds: secs,
 		MBps: float64(bytes) / 1e6 / secs, RecordsPerS: float64(records) / secs,
 		CPUSeconds: cpu, CPUPerGiB: cpu / (float64(bytes) / (1 << 30)), PeakRSSMiB: rss,
 	}, nil
