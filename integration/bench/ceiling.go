@@ -1,7 +1,6 @@
 package main
 
 import (
-
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
