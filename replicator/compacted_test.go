@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -65,6 +66,7 @@ func compactedBatch(t *testing.T, base int64, lastDelta int32, codec kgo.Compres
 	binary.BigEndian.PutUint32(b[offBaseSequence:], uint32(h.BaseSequence))
 	binary.BigEndian.PutUint32(b[offRecordCount:], uint32(len(recs)))
 	b = append(b, records...)
+	binary.BigEndian.PutUint32(b[offCRC:], crc32.Checksum(b[offAttributes:], crc32c))
 	return RawBatch{Header: ParseBatchHeader(b), Bytes: b}
 }
 
