@@ -2,7 +2,6 @@ package integration
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -24,39 +23,6 @@ func waitMirror(t *testing.T, l *link, topic, what string, cond func(replicator.
 			t.Fatalf("mirror %s: timed out waiting for %s: %+v", topic, what, st)
 		}
 		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// TestMirror_TransactionalDataStopsThePartitionWithAReason: transactional batches cannot be produced as they are
-// yet, so the partition stops with UNSUPPORTED_BATCH naming the case, after copying everything before it.
-func TestMirror_TransactionalDataStopsThePartitionWithAReason(t *testing.T) {
-	src, dst := source(t), destination(t)
-	topic := uniqueTopic(t, "txn")
-	createTopic(t, src, topic, 1, nil)
-	produceMix(t, src, topic, 100, kgo.NoCompression(), 30)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	txn, err := kgo.NewClient(append(src.ClientOpts(), kgo.TransactionalID("txn-"+topic), kgo.DefaultProduceTopic(topic))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer txn.Close()
-	if err := txn.BeginTransaction(); err != nil {
-		t.Fatal(err)
-	}
-	if err := txn.ProduceSync(ctx, &kgo.Record{Value: []byte("in a transaction")}).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
-	if err := txn.EndTransaction(ctx, kgo.TryCommit); err != nil {
-		t.Fatal(err)
-	}
-	l := startLink(t, src, dst)
-	l.addMirror(t, replicator.MirrorSpec{MirrorTopic: topic})
-	st := waitMirror(t, l, topic, "FAILED", func(s replicator.MirrorStatus) bool { return s.Status == replicator.StatusFailed })
-	p := st.Partitions[0]
-	if p.ErrorCode != replicator.CodeUnsupportedBatch || !strings.Contains(p.ErrorMessage, "transactional data") || p.MirrorLogEndOffset != 100 {
-		t.Fatalf("got %s %q at mirror offset %d, want UNSUPPORTED_BATCH about transactional data after offset 100",
-			p.ErrorCode, p.ErrorMessage, p.MirrorLogEndOffset)
 	}
 }
 

@@ -79,6 +79,9 @@ func splitCompacted(b RawBatch, dec kgo.Decompressor) ([]RawBatch, error) {
 		}
 		nh := ParseBatchHeader(nb)
 		nh.BaseOffset = r.base
+		if h.IsTransactional() {
+			nh.ProducerID, nh.ProducerEpoch = h.ProducerID, h.ProducerEpoch // the transaction it is replayed in
+		}
 		out = append(out, RawBatch{Header: nh, Bytes: nb})
 	}
 	return out, nil

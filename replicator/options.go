@@ -28,6 +28,7 @@ type options struct {
 	sourceMissingThreshold  int
 	unexpectedTruncationAge time.Duration
 	observer                Observer
+	transactionalIDPrefix   string
 }
 
 // Observer is told about every fetch and produce request the replicator makes (for latency metrics). Its methods
@@ -42,6 +43,10 @@ type noObserver struct{}
 func (noObserver) FetchDone(int32, time.Duration, error)   {}
 func (noObserver) ProduceDone(int32, time.Duration, error) {}
 
+// TransactionalIDPrefix starts the transactional ids of the destination producers that replay source transactions
+// (prefix-topic-partition-slot); give each link its own. Default "clusterlink".
+func TransactionalIDPrefix(p string) Opt { return func(o *options) { o.transactionalIDPrefix = p } }
+
 // WithObserver sets the Observer of fetch and produce requests. Default: none.
 func WithObserver(o Observer) Opt { return func(opts *options) { opts.observer = o } }
 
@@ -49,6 +54,7 @@ func defaultOptions() options {
 	return options{
 		log:                     zap.NewNop(),
 		observer:                noObserver{},
+		transactionalIDPrefix:   "clusterlink",
 		fetchMaxBytes:           5 << 20,
 		fetchResponseMaxBytes:   10 << 20,
 		fetchMinBytes:           1,

@@ -69,6 +69,8 @@ type partition struct {
 	// stripProducers are source producer ids whose batches are written without producer fields: the destination
 	// refused their sequence (the source lost some of their batches).
 	stripProducers map[int64]bool
+	// txnSlots are the destination transactional producers replaying this partition's source transactions.
+	txnSlots []*destTxn
 
 	// The copy rate, sampled when the status is read.
 	rateAt     time.Time

@@ -33,6 +33,7 @@ type Replicator struct {
 	metadataPoke chan struct{}
 
 	markers      markerProducer
+	txn          txnClient
 	decompressor kgo.Decompressor
 }
 
@@ -120,6 +121,9 @@ func (r *Replicator) Run(ctx context.Context) error {
 
 	g.Go(func() error { return r.metadataLoop(gctx) })
 	err := g.Wait()
+	if r.txn.cl != nil {
+		r.txn.cl.Close()
+	}
 	r.mu.Lock()
 	r.running = false
 	r.fetchers = map[int32]*fetcher{}

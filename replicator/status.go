@@ -69,9 +69,13 @@ type Counters struct {
 	// MarkerOffsets are offsets filled with transaction markers: holes compaction left, and source transaction
 	// markers.
 	MarkerOffsets int64
-	// BatchesRewritten are source batches written with only their producer fields cleared (the destination refused
-	// their producer's sequence because the source lost some of its batches); the records are untouched.
+	// BatchesRewritten are source batches written with only their header's producer fields changed: transactional
+	// batches replayed with a destination producer, and batches whose producer sequence the destination refused
+	// (the source lost some of that producer's batches). The records are untouched.
 	BatchesRewritten int64
+	// TransactionsCommitted and TransactionsAborted count source transactions replayed on the destination.
+	TransactionsCommitted int64
+	TransactionsAborted   int64
 	// BatchesReencoded are contiguous runs of compacted source batches, re-encoded (same records, same codec).
 	BatchesReencoded int64
 }

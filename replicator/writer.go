@@ -89,6 +89,11 @@ type producePart struct {
 	// withoutProducer).
 	producerID int64
 	rewritten  bool
+	// txn: a transactional data batch replayed in this slot's transaction, or with endTxn the end of it (commit says
+	// how), which takes the source marker's offset.
+	txn    *destTxn
+	endTxn bool
+	commit bool
 }
 
 func (w *writer) run(ctx context.Context) error {
@@ -200,10 +205,21 @@ func (w *writer) nextPayloadLocked(p *partition, q *writeQueue) (producePart, bo
 			return markerPart(pp, h.BaseOffset), true
 		}
 		if h.IsControl() {
-			// A transaction marker of the source: a marker of the link's own takes its offset.
+			if t := p.openSlotLocked(h.ProducerID); t != nil {
+				commit, err := controlType(it.batch.Bytes)
+				if err != nil {
+					r.failLocked(p, CodeIllegalState, fmt.Sprintf("source %s[%d] transaction marker at offset %d: %v",
+						p.m.sourceTopic, p.id, h.BaseOffset, err))
+					return pp, false
+				}
+				pp.txn, pp.endTxn, pp.commit, pp.expected, pp.records = t, true, commit, h.BaseOffset, 1
+				return pp, true
+			}
+			// A marker of a transaction whose data the mirror did not replay: a marker of the link's own takes
+			// its offset.
 			return markerPart(pp, h.NextOffset()), true
 		}
-		if h.HasOffsetHoles() && !h.IsTransactional() {
+		if h.HasOffsetHoles() {
 			runs, err := splitCompacted(it.batch, r.decompressor)
 			if err != nil {
 				r.failLocked(p, CodeUnsupportedBatch, fmt.Sprintf("source %s[%d] compacted batch at offset %d cannot be split: %v",
@@ -218,10 +234,10 @@ func (w *writer) nextPayloadLocked(p *partition, q *writeQueue) (producePart, bo
 			q.items = append(split, q.items[1:]...)
 			continue
 		}
-		if reason := unsupportedBatch(h); reason != "" {
-			r.failLocked(p, CodeUnsupportedBatch, fmt.Sprintf("source %s[%d] batch at offset %d: %s",
-				p.m.sourceTopic, p.id, h.BaseOffset, reason))
-			return pp, false
+		if h.IsTransactional() {
+			pp.txn = p.slotLocked(r.opts.transactionalIDPrefix, h.ProducerID)
+			pp.payload, pp.expected, pp.records, pp.reencoded = it.batch.Bytes, h.BaseOffset, int64(h.LastOffsetDelta)+1, it.reencoded
+			return pp, true
 		}
 		// The base offset is the broker's to assign (it is outside the CRC); a client sends 0 there, and some
 		// brokers insist on it.
@@ -234,14 +250,6 @@ func (w *writer) nextPayloadLocked(p *partition, q *writeQueue) (producePart, bo
 		return pp, true
 	}
 	return pp, false
-}
-
-// unsupportedBatch says why a batch cannot be produced as it is yet, or "".
-func unsupportedBatch(h BatchHeader) string {
-	if h.IsTransactional() {
-		return fmt.Sprintf("transactional data (producer id %d, epoch %d) needs a destination transaction; transactional data is not replayed yet", h.ProducerID, h.ProducerEpoch)
-	}
-	return ""
 }
 
 // markerPart fills the mirror from its log end up to offset to (at most maxMarkersPerRequest at a time) with
@@ -270,16 +278,29 @@ func (r *Replicator) doneWritingLocked(p *partition) {
 
 func (w *writer) produce(ctx context.Context, parts []producePart) {
 	r := w.r
-	var data, markers []producePart
+	var data, markers, txns []producePart
 	for _, pp := range parts {
-		if pp.markers {
+		switch {
+		case pp.markers:
 			markers = append(markers, pp)
-		} else {
+		case pp.txn != nil:
+			txns = append(txns, pp)
+		default:
 			data = append(data, pp)
 		}
 	}
 	results := map[*partition]error{}
 	baseOffsets := map[*partition]int64{}
+	for _, pp := range txns {
+		rctx, cancel := context.WithTimeout(ctx, 2*r.opts.requestTimeout)
+		base, err := w.txnStep(rctx, pp)
+		cancel()
+		if err != nil {
+			results[pp.p] = err
+		} else {
+			baseOffsets[pp.p] = base
+		}
+	}
 	if len(data) > 0 {
 		w.sendProduce(ctx, data, results, baseOffsets)
 	}
@@ -402,6 +423,17 @@ func (w *writer) settle(ctx context.Context, parts []producePart, results map[*p
 		default:
 			p.nextOffset = pp.expected + pp.records
 			switch {
+			case pp.endTxn:
+				pp.txn.open = false
+				if pp.commit {
+					p.counters.TransactionsCommitted++
+				} else {
+					p.counters.TransactionsAborted++
+				}
+			case pp.txn != nil:
+				p.counters.BatchesRewritten++
+				p.counters.Records += pp.records
+				p.counters.Bytes += int64(len(pp.payload))
 			case pp.filler:
 				p.counters.FillerOffsets += pp.records
 				p.counters.FillerBatches++

@@ -1,0 +1,163 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/clusterlink/clusterlink/integration/kafkatest"
+	"github.com/clusterlink/clusterlink/replicator"
+)
+
+// readIsolated reads a partition from its start up to end with an isolation level; markers are never returned.
+func readIsolated(t *testing.T, c *kafkatest.Cluster, topic string, p int32, end int64, level kgo.IsolationLevel) []*kgo.Record {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(append(c.ClientOpts(), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {p: kgo.NewOffset().AtStart()}}),
+		kgo.FetchIsolationLevel(level))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var out []*kgo.Record
+	idle := 0
+	for idle < 3 {
+		fctx, fcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		fs := cl.PollFetches(fctx)
+		fcancel()
+		if ctx.Err() != nil {
+			t.Fatalf("read %s[%d]: %v", topic, p, ctx.Err())
+		}
+		n := 0
+		fs.EachRecord(func(r *kgo.Record) {
+			if r.Offset < end {
+				out = append(out, r)
+				n++
+			}
+		})
+		if n == 0 {
+			idle++
+		}
+	}
+	return out
+}
+
+// lastStableOffsets reads the last stable offset of each partition (ListOffsets latest, read_committed).
+func lastStableOffsets(t *testing.T, c *kafkatest.Cluster, topic string) map[int32]int64 {
+	t.Helper()
+	cl, err := kgo.NewClient(append(c.ClientOpts(), kgo.FetchIsolationLevel(kgo.ReadCommitted()))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(context.Background(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
+	return out
+}
+
+// TestMirror_TransactionsReplayAtIdenticalOffsets: two transactional producers write interleaved to the same six
+// partitions, committing and aborting at random, one transaction spanning every partition, with plain records in
+// between; the mirror has every record at its offset for read_committed and read_uncommitted readers alike, and the
+// same last stable offsets.
+func TestMirror_TransactionsReplayAtIdenticalOffsets(t *testing.T) {
+	src, dst := source(t), destination(t)
+	topic := uniqueTopic(t, "txn")
+	const partitions = 6
+	createTopic(t, src, topic, partitions, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	producer := func(id string) *kgo.Client {
+		cl, err := kgo.NewClient(append(src.ClientOpts(), kgo.TransactionalID(id+"-"+topic), kgo.DefaultProduceTopic(topic),
+			kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cl.Close)
+		return cl
+	}
+	a, b := producer("a"), producer("b")
+	plain := newClient(t, src)
+	rng := rand.New(rand.NewSource(7))
+	var committed, aborted int
+	produce := func(cl *kgo.Client, name string, round int, parts ...int32) {
+		for _, p := range parts {
+			for i := 0; i < 1+rng.Intn(3); i++ {
+				if err := cl.ProduceSync(ctx, &kgo.Record{Partition: p, Key: []byte(fmt.Sprint(name, "-", round)),
+					Value: []byte(fmt.Sprintf("%s round %d partition %d record %d", name, round, p, i))}).FirstErr(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	for round := 0; round < 12; round++ {
+		for _, cl := range []*kgo.Client{a, b} {
+			if err := cl.BeginTransaction(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Interleaved: a, b, plain, a, b on overlapping partitions.
+		if round == 5 {
+			produce(a, "a", round, 0, 1, 2, 3, 4, 5) // one transaction spanning every partition
+		} else {
+			produce(a, "a", round, int32(rng.Intn(partitions)), int32(rng.Intn(partitions)))
+		}
+		produce(b, "b", round, int32(rng.Intn(partitions)))
+		for p := int32(0); p < partitions; p++ {
+			if err := plain.ProduceSync(ctx, &kgo.Record{Topic: topic, Partition: p, Value: []byte(fmt.Sprint("plain ", round))}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		produce(a, "a", round, int32(rng.Intn(partitions)))
+		produce(b, "b", round, int32(rng.Intn(partitions)))
+		for _, cl := range []*kgo.Client{a, b} {
+			commit := kgo.TryCommit
+			if rng.Intn(3) == 0 {
+				commit = kgo.TryAbort
+				aborted++
+			} else {
+				committed++
+			}
+			if err := cl.EndTransaction(ctx, commit); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	t.Logf("source: %d transactions committed, %d aborted", committed, aborted)
+
+	l := startLink(t, src, dst)
+	l.addMirror(t, replicator.MirrorSpec{MirrorTopic: topic})
+	waitCaughtUp(t, l, src, topic, topic)
+
+	srcLSO, dstLSO := lastStableOffsets(t, src, topic), lastStableOffsets(t, dst, topic)
+	if fmt.Sprint(srcLSO) != fmt.Sprint(dstLSO) {
+		t.Fatalf("last stable offsets: source %v, mirror %v", srcLSO, dstLSO)
+	}
+	ends := sourceEnds(t, src, topic)
+	for p := int32(0); p < partitions; p++ {
+		for _, level := range []kgo.IsolationLevel{kgo.ReadCommitted(), kgo.ReadUncommitted()} {
+			compareRecords(t, p, readIsolated(t, src, topic, p, ends[p], level), readIsolated(t, dst, topic, p, ends[p], level))
+		}
+	}
+	st, _ := l.r.MirrorStatus(topic)
+	var c replicator.Counters
+	for _, p := range st.Partitions {
+		c.TransactionsCommitted += p.Counters.TransactionsCommitted
+		c.TransactionsAborted += p.Counters.TransactionsAborted
+		c.BatchesRewritten += p.Counters.BatchesRewritten
+	}
+	if c.TransactionsCommitted == 0 || c.TransactionsAborted == 0 {
+		t.Errorf("replayed %d committed and %d aborted partition transactions", c.TransactionsCommitted, c.TransactionsAborted)
+	}
+	t.Logf("mirror: %d partition transactions committed, %d aborted, %d batches rewritten", c.TransactionsCommitted,
+		c.TransactionsAborted, c.BatchesRewritten)
+}

@@ -1,0 +1,276 @@
+package replicator
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
+)
+
+// This file replays source transactions on the destination. Each source transaction in a mirror partition goes
+// through a destination transactional producer dedicated to that partition (a slot, so that interleaved
+// transactions of several source producers each have their own): its data batches are produced with the slot's
+// producer id, epoch and sequence (the records unchanged, the CRC recomputed), and when the source's COMMIT or ABORT
+// marker is reached the slot's transaction ends with the same result; the writer waits until the destination's
+// marker is written, so it takes the source marker's offset. A source transaction spanning several partitions
+// becomes one destination transaction per partition: each partition is exact, the atomicity across partitions is
+// eventual.
+//
+// The slots use transaction version 1 (EndTxn v4, AddPartitionsToTxn v3, Produce v11): the partition is added to
+// the transaction explicitly, and an empty abort would still write a marker.
+//
+// Not handled yet: a destination transaction left open by a crash of the daemon is aborted by InitProducerId when
+// its slot is used again, which writes a marker where the source has data: the partition then stops with
+// ILLEGAL_STATE instead of diverging silently.
+
+// txnTimeout is the destination transactions' timeout: the broker's maximum by default (15 minutes), so that a
+// source transaction that stays open as long as the source allows is not aborted on the destination.
+const txnTimeout = 15 * time.Minute
+
+// destTxn is one slot: a destination transactional producer of one mirror partition.
+type destTxn struct {
+	id          string // transactional id: prefix, mirror topic, partition, slot
+	sourcePID   int64  // the source producer whose transaction it replays now
+	pid         int64
+	epoch       int16
+	seq         int32
+	initialized bool
+	open        bool
+}
+
+// txnClient is the destination client of the slots, with the request versions of transaction version 1.
+type txnClient struct {
+	once sync.Once
+	cl   *kgo.Client
+	err  error
+}
+
+func (r *Replicator) txnClientFor() (*kgo.Client, error) {
+	r.txn.once.Do(func() {
+		vs := kversion.Stable()
+		vs.SetMaxKeyVersion(0, 11) // Produce
+		vs.SetMaxKeyVersion(24, 3) // AddPartitionsToTxn
+		vs.SetMaxKeyVersion(26, 4) // EndTxn
+		r.txn.cl, r.txn.err = kgo.NewClient(append(r.dst.Opts(), kgo.MaxVersions(vs))...)
+	})
+	return r.txn.cl, r.txn.err
+}
+
+// slotLocked returns the slot replaying sourcePID's transaction in p, taking a free one if needed. r.mu is held.
+func (p *partition) slotLocked(prefix string, sourcePID int64) *destTxn {
+	for _, t := range p.txnSlots {
+		if t.open && t.sourcePID == sourcePID {
+			return t
+		}
+	}
+	for _, t := range p.txnSlots {
+		if !t.open {
+			t.sourcePID = sourcePID
+			return t
+		}
+	}
+	t := &destTxn{id: fmt.Sprintf("%s-%s-%d-%d", prefix, p.m.topic, p.id, len(p.txnSlots)), sourcePID: sourcePID}
+	p.txnSlots = append(p.txnSlots, t)
+	return t
+}
+
+// openSlotLocked returns the slot with an open transaction of sourcePID, or nil. r.mu is held.
+func (p *partition) openSlotLocked(sourcePID int64) *destTxn {
+	for _, t := range p.txnSlots {
+		if t.open && t.sourcePID == sourcePID {
+			return t
+		}
+	}
+	return nil
+}
+
+// controlType reads a control batch's marker type: true for COMMIT, false for ABORT.
+func controlType(b []byte) (commit bool, err error) {
+	rest := b[batchHeaderSize:]
+	_, n := binary.Varint(rest) // record length
+	if n <= 0 {
+		return false, errors.New("bad control record")
+	}
+	rest = rest[n:]
+	if len(rest) < 1 {
+		return false, errors.New("bad control record")
+	}
+	rest = rest[1:] // attributes
+	for range 2 {   // timestamp delta, offset delta
+		_, n = binary.Varint(rest)
+		if n <= 0 {
+			return false, errors.New("bad control record")
+		}
+		rest = rest[n:]
+	}
+	keyLen, n := binary.Varint(rest)
+	if n <= 0 || keyLen < 4 || int64(len(rest)-n) < keyLen {
+		return false, errors.New("bad control record key")
+	}
+	key := rest[n:]
+	return binary.BigEndian.Uint16(key[2:4]) == 1, nil
+}
+
+// txnStep writes one transactional part: a data batch in the slot's transaction, or the end of it. It returns the
+// offset the batch (or the marker) got.
+func (w *writer) txnStep(ctx context.Context, pp producePart) (int64, error) {
+	cl, err := w.r.txnClientFor()
+	if err != nil {
+		return 0, fmt.Errorf("transactional client: %v", err)
+	}
+	t := pp.txn
+	if pp.endTxn {
+		err := retryConcurrent(ctx, func() error {
+			req := kmsg.NewPtrEndTxnRequest()
+			req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit = t.id, t.pid, t.epoch, pp.commit
+			resp, err := req.RequestWith(ctx, cl)
+			if err != nil {
+				return fmt.Errorf("end transaction %s: %v", t.id, err)
+			}
+			if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+				return fmt.Errorf("end transaction %s: %w", t.id, err)
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, err
+		}
+		// EndTxn answers before the coordinator has written the marker: wait for it.
+		for deadline := time.Now().Add(w.r.opts.requestTimeout); ; {
+			leo, err := w.logEndOffset(ctx, cl, pp)
+			if err == nil && leo > pp.expected {
+				return leo - 1, nil
+			}
+			if time.Now().After(deadline) {
+				return 0, fmt.Errorf("the marker of transaction %s did not reach %s[%d] within %s (log end offset %d, %v)",
+					t.id, pp.topic, pp.p.id, w.r.opts.requestTimeout, leo, err)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	if !t.initialized {
+		req := kmsg.NewPtrInitProducerIDRequest()
+		req.TransactionalID = kmsg.StringPtr(t.id)
+		req.TransactionTimeoutMillis = int32(txnTimeout / time.Millisecond)
+		var resp *kmsg.InitProducerIDResponse
+		err := retryConcurrent(ctx, func() error {
+			var err error
+			if resp, err = req.RequestWith(ctx, cl); err != nil {
+				return fmt.Errorf("init transactional producer %s: %v", t.id, err)
+			}
+			if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+				return fmt.Errorf("init transactional producer %s: %w", t.id, err)
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, err
+		}
+		t.pid, t.epoch, t.seq, t.initialized = resp.ProducerID, resp.ProducerEpoch, 0, true
+	}
+	if !t.open {
+		err := retryConcurrent(ctx, func() error {
+			req := kmsg.NewPtrAddPartitionsToTxnRequest()
+			req.TransactionalID, req.ProducerID, req.ProducerEpoch = t.id, t.pid, t.epoch
+			rt := kmsg.NewAddPartitionsToTxnRequestTopic()
+			rt.Topic, rt.Partitions = pp.topic, []int32{pp.p.id}
+			req.Topics = []kmsg.AddPartitionsToTxnRequestTopic{rt}
+			resp, err := req.RequestWith(ctx, cl)
+			if err != nil {
+				return fmt.Errorf("add %s[%d] to transaction %s: %v", pp.topic, pp.p.id, t.id, err)
+			}
+			for _, rt := range resp.Topics {
+				for _, rp := range rt.Partitions {
+					if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
+						return fmt.Errorf("add %s[%d] to transaction %s: %w", pp.topic, pp.p.id, t.id, err)
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, err
+		}
+		t.open = true
+	}
+	batch := append([]byte(nil), pp.payload...)
+	binary.BigEndian.PutUint64(batch[offBaseOffset:], 0)
+	binary.BigEndian.PutUint64(batch[offProducerID:], uint64(t.pid))
+	binary.BigEndian.PutUint16(batch[offProducerEpoch:], uint16(t.epoch))
+	binary.BigEndian.PutUint32(batch[offBaseSequence:], uint32(t.seq))
+	binary.BigEndian.PutUint32(batch[offCRC:], crc32.Checksum(batch[offAttributes:], crc32c))
+	req := kmsg.NewPtrProduceRequest()
+	req.TransactionID = kmsg.StringPtr(t.id)
+	req.Acks = -1
+	req.TimeoutMillis = int32(w.r.opts.requestTimeout / time.Millisecond)
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = pp.topic
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Partition, rp.Records = pp.p.id, batch
+	rt.Partitions = []kmsg.ProduceRequestTopicPartition{rp}
+	req.Topics = []kmsg.ProduceRequestTopic{rt}
+	kresp, err := cl.Broker(int(w.broker)).Request(ctx, req)
+	if err != nil {
+		return 0, fmt.Errorf("produce in transaction %s: %v", t.id, err)
+	}
+	for _, rt := range kresp.(*kmsg.ProduceResponse).Topics {
+		for _, rp := range rt.Partitions {
+			if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
+				return 0, fmt.Errorf("produce in transaction %s: %w", t.id, err)
+			}
+			t.seq += ParseBatchHeader(batch).NumRecords
+			return rp.BaseOffset, nil
+		}
+	}
+	return 0, fmt.Errorf("produce in transaction %s: no answer for %s[%d]", t.id, pp.topic, pp.p.id)
+}
+
+// logEndOffset reads a mirror partition's log end offset from its leader.
+func (w *writer) logEndOffset(ctx context.Context, cl *kgo.Client, pp producePart) (int64, error) {
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.ReplicaID = -1
+	rt := kmsg.NewListOffsetsRequestTopic()
+	rt.Topic = pp.topic
+	rp := kmsg.NewListOffsetsRequestTopicPartition()
+	rp.Partition, rp.Timestamp, rp.CurrentLeaderEpoch = pp.p.id, -1, -1
+	rt.Partitions = []kmsg.ListOffsetsRequestTopicPartition{rp}
+	req.Topics = []kmsg.ListOffsetsRequestTopic{rt}
+	kresp, err := cl.Broker(int(w.broker)).Request(ctx, req)
+	if err != nil {
+		return 0, err
+	}
+	for _, rt := range kresp.(*kmsg.ListOffsetsResponse).Topics {
+		for _, rp := range rt.Partitions {
+			if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
+				return 0, err
+			}
+			return rp.Offset, nil
+		}
+	}
+	return 0, errors.New("no answer")
+}
+
+// retryConcurrent retries fn while the coordinator answers CONCURRENT_TRANSACTIONS (it is still completing the
+// slot's previous transaction) or a coordinator is loading or moving, until ctx ends.
+func retryConcurrent(ctx context.Context, fn func() error) error {
+	for {
+		err := fn()
+		if err == nil || !(errors.Is(err, kerr.ConcurrentTransactions) || errors.Is(err, kerr.CoordinatorLoadInProgress) ||
+			errors.Is(err, kerr.NotCoordinator) || errors.Is(err, kerr.CoordinatorNotAvailable)) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
