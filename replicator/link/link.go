@@ -157,6 +157,8 @@ func New(o Options) (*Link, error) {
 		replicator.RequestTimeout(cfg.RequestTimeout),
 		replicator.RetryBackoff(cfg.RetryBackoff),
 		replicator.DefaultStartOffset(startOffset(cfg.MirrorStartOffsetSpec)),
+		// Stable across restarts and distinct per link, so that a link's transactional producers fence their own.
+		replicator.TransactionalIDPrefix("clusterlink-" + o.Name),
 	}, o.ReplicatorOpts...)
 	l := &Link{
 		name: o.Name, id: o.ID, cfg: cfg, dst: o.Destination, dstID: o.DestinationID, dstAdm: kadm.NewClient(o.Destination),
