@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"syscall"
 	"testing"
 	"time"
 
@@ -160,4 +161,82 @@ func TestMirror_TransactionsReplayAtIdenticalOffsets(t *testing.T) {
 	}
 	t.Logf("mirror: %d partition transactions committed, %d aborted, %d batches rewritten", c.TransactionsCommitted,
 		c.TransactionsAborted, c.BatchesRewritten)
+}
+
+// TestMirror_TransactionsSurviveKillsOfTheReplicator kills the replicator process (SIGKILL) four times while two
+// transactional producers keep committing and aborting interleaved transactions; each restart continues the
+// destination transactions left open instead of aborting them, and at the end every offset, both isolation levels
+// and the last stable offsets match the source.
+func TestMirror_TransactionsSurviveKillsOfTheReplicator(t *testing.T) {
+	src, dst := source(t), destination(t)
+	topic := uniqueTopic(t, "txn-kill")
+	const partitions = 3
+	createTopic(t, src, topic, partitions, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	produced := make(chan error, 2)
+	for w := 0; w < 2; w++ {
+		go func() {
+			cl, err := kgo.NewClient(append(src.ClientOpts(), kgo.TransactionalID(fmt.Sprintf("w%d-%s", w, topic)),
+				kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))...)
+			if err != nil {
+				produced <- err
+				return
+			}
+			defer cl.Close()
+			rng := rand.New(rand.NewSource(int64(w)))
+			for round := 0; ctx.Err() == nil; round++ {
+				if err := cl.BeginTransaction(); err != nil {
+					produced <- err
+					return
+				}
+				for i := 0; i < 2+rng.Intn(4); i++ {
+					r := &kgo.Record{Partition: int32(rng.Intn(partitions)), Value: []byte(fmt.Sprintf("w%d round %d record %d", w, round, i))}
+					if err := cl.ProduceSync(context.Background(), r).FirstErr(); err != nil {
+						produced <- err
+						return
+					}
+					time.Sleep(time.Duration(rng.Intn(20)) * time.Millisecond) // transactions stay open a while
+				}
+				commit := kgo.TryCommit
+				if rng.Intn(3) == 0 {
+					commit = kgo.TryAbort
+				}
+				if err := cl.EndTransaction(context.Background(), commit); err != nil {
+					produced <- err
+					return
+				}
+			}
+			produced <- nil
+		}()
+	}
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	for kill := 0; kill < 4; kill++ {
+		child := startChild(t, src, dst, topic)
+		time.Sleep(time.Duration(1500+rng.Intn(1500)) * time.Millisecond)
+		if err := child.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatalf("kill the replicator: %v", err)
+		}
+		_ = child.Wait()
+	}
+	cancel()
+	for range 2 {
+		if err := <-produced; err != nil {
+			t.Fatalf("transactional producer: %v", err)
+		}
+	}
+	l := startLink(t, src, dst)
+	l.addMirror(t, replicator.MirrorSpec{MirrorTopic: topic})
+	waitCaughtUp(t, l, src, topic, topic)
+	srcLSO, dstLSO := lastStableOffsets(t, src, topic), lastStableOffsets(t, dst, topic)
+	if fmt.Sprint(srcLSO) != fmt.Sprint(dstLSO) {
+		t.Fatalf("last stable offsets: source %v, mirror %v", srcLSO, dstLSO)
+	}
+	ends := sourceEnds(t, src, topic)
+	for p := int32(0); p < partitions; p++ {
+		for _, level := range []kgo.IsolationLevel{kgo.ReadCommitted(), kgo.ReadUncommitted()} {
+			compareRecords(t, p, readIsolated(t, src, topic, p, ends[p], level), readIsolated(t, dst, topic, p, ends[p], level))
+		}
+	}
+	st, _ := l.r.MirrorStatus(topic)
+	t.Logf("after 4 kills: %+v", st.Partitions[0].Counters)
 }

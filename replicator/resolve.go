@@ -127,6 +127,13 @@ func (r *Replicator) resolveOnce(ctx context.Context, p *partition, gen uint64) 
 	}
 
 	r.mu.Lock()
+	srcLeader, srcTopicID := p.srcLeader, p.m.sourceTopicID
+	r.mu.Unlock()
+	if err := r.reattachTransactions(ctx, p, topic, srcTopic, srcTopicID, srcLeader); err != nil {
+		return err
+	}
+
+	r.mu.Lock()
 	defer r.mu.Unlock()
 	if p.gen != gen || p.phase != phaseResolving {
 		return nil

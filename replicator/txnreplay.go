@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
+	"go.uber.org/zap"
 )
 
 // This file replays source transactions on the destination. Each source transaction in a mirror partition goes
@@ -27,8 +28,10 @@ import (
 // The slots use transaction version 1 (EndTxn v4, AddPartitionsToTxn v3, Produce v11): the partition is added to
 // the transaction explicitly, and an empty abort would still write a marker.
 //
-// Not handled yet: a destination transaction left open by a crash of the daemon is aborted by InitProducerId when
-// its slot is used again, which writes a marker where the source has data: the partition then stops with
+// After a crash (or a produce whose outcome was unknown), resolve reattaches the destination transactions still open
+// on the mirror partition (reattachTransactions), so that the replay continues them. If the daemon stays down
+// longer than the transaction timeout (txnTimeout), the destination coordinator aborts the open transaction and its
+// marker lands where the source has data: the next write sees the offset move and the partition stops with
 // ILLEGAL_STATE instead of diverging silently.
 
 // txnTimeout is the destination transactions' timeout: the broker's maximum by default (15 minutes), so that a
@@ -68,6 +71,12 @@ func (r *Replicator) txnClientFor() (*kgo.Client, error) {
 func (p *partition) slotLocked(prefix string, sourcePID int64) *destTxn {
 	for _, t := range p.txnSlots {
 		if t.open && t.sourcePID == sourcePID {
+			return t
+		}
+	}
+	for _, t := range p.txnSlots {
+		if t.open && t.sourcePID == -1 { // reattached with the partition added but no data yet: continue it
+			t.sourcePID = sourcePID
 			return t
 		}
 	}
@@ -273,4 +282,197 @@ func retryConcurrent(ctx context.Context, fn func() error) error {
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
+}
+
+// reattachTransactions brings the partition's slots in line with the destination before copying resumes: every
+// destination transaction still open on the mirror partition (a crash, or a produce whose outcome was unknown) is
+// found again, by its producer id among the link's transactional ids, with its next sequence, and tied to the source
+// producer whose batch starts it, so that the replay continues it instead of aborting it (an abort would put a
+// marker where the source has data). A transaction being completed is waited for (the caller retries).
+func (r *Replicator) reattachTransactions(ctx context.Context, p *partition, topic, srcTopic string, srcTopicID [16]byte, srcLeader int32) error {
+	cl, err := r.txnClientFor()
+	if err != nil {
+		return err
+	}
+	dreq := kmsg.NewPtrDescribeProducersRequest()
+	dt := kmsg.NewDescribeProducersRequestTopic()
+	dt.Topic, dt.Partitions = topic, []int32{p.id}
+	dreq.Topics = []kmsg.DescribeProducersRequestTopic{dt}
+	dresp, err := dreq.RequestWith(ctx, cl)
+	if err != nil {
+		return fmt.Errorf("describe the producers of %s[%d]: %w", topic, p.id, err)
+	}
+	ongoing := map[int64]kmsg.DescribeProducersResponseTopicPartitionActiveProducer{}
+	for _, t := range dresp.Topics {
+		for _, dp := range t.Partitions {
+			if err := kerr.ErrorForCode(dp.ErrorCode); err != nil {
+				return fmt.Errorf("describe the producers of %s[%d]: %w", topic, p.id, err)
+			}
+			for _, ap := range dp.ActiveProducers {
+				if ap.CurrentTxnStartOffset >= 0 {
+					ongoing[ap.ProducerID] = ap
+				}
+			}
+		}
+	}
+	r.mu.Lock()
+	slots := append([]*destTxn(nil), p.txnSlots...)
+	prefix := r.opts.transactionalIDPrefix
+	r.mu.Unlock()
+	known := map[int64]*destTxn{}
+	for _, t := range slots {
+		if t.initialized {
+			known[t.pid] = t
+		}
+	}
+	// Slots this process knows: open exactly when the destination says so, with the destination's next sequence.
+	for _, t := range slots {
+		ap, open := ongoing[t.pid]
+		if t.initialized {
+			t.open = open
+			if open {
+				t.seq = ap.LastSequence + 1
+			}
+		}
+	}
+	var unknown []kmsg.DescribeProducersResponseTopicPartitionActiveProducer
+	for pid, ap := range ongoing {
+		if _, ok := known[pid]; !ok {
+			unknown = append(unknown, ap)
+		}
+	}
+	if len(unknown) == 0 && len(known) > 0 {
+		return nil
+	}
+	// A new process (or producers it does not know): the slots' transactions are asked for by id. A transaction
+	// with this partition added but no data on it yet is invisible to DescribeProducers, and must be continued too:
+	// aborting it would write a marker here.
+	// After a restart: find the slots by their transactional ids.
+	n := len(slots) + 32
+	treq := kmsg.NewPtrDescribeTransactionsRequest()
+	for i := 0; i < n; i++ {
+		treq.TransactionalIDs = append(treq.TransactionalIDs, fmt.Sprintf("%s-%s-%d-%d", prefix, topic, p.id, i))
+	}
+	tresp, err := treq.RequestWith(ctx, cl)
+	if err != nil {
+		return fmt.Errorf("describe the transactions of %s[%d]: %w", topic, p.id, err)
+	}
+	byPID := map[int64]kmsg.DescribeTransactionsResponseTransactionState{}
+	for _, ts := range tresp.TransactionStates {
+		if ts.ErrorCode == 0 {
+			byPID[ts.ProducerID] = ts
+		}
+	}
+	for _, ts := range byPID {
+		if _, withData := ongoing[ts.ProducerID]; withData || !hasPartition(ts, topic, p.id) {
+			continue
+		}
+		if _, ok := known[ts.ProducerID]; ok {
+			continue
+		}
+		if ts.State != "Ongoing" {
+			return fmt.Errorf("transaction %s on %s[%d] is %s: waiting for it to complete", ts.TransactionalID, topic, p.id, ts.State)
+		}
+		slot, err := slotIndex(ts.TransactionalID, prefix, topic, p.id)
+		if err != nil {
+			return err
+		}
+		r.mu.Lock()
+		t := p.slotAtLocked(prefix, topic, slot)
+		t.sourcePID, t.pid, t.epoch, t.seq, t.initialized, t.open = -1, ts.ProducerID, ts.ProducerEpoch, 0, true, true
+		r.mu.Unlock()
+		r.log.Info("destination transaction reattached (partition added, no data yet)", zap.String("mirror_topic", topic),
+			zap.Int32("partition", p.id), zap.String("transactional_id", ts.TransactionalID))
+	}
+	for _, ap := range unknown {
+		ts, ok := byPID[ap.ProducerID]
+		if !ok {
+			return &partitionError{CodeIllegalState, fmt.Sprintf(
+				"mirror %s[%d] has an open transaction of producer %d starting at offset %d that is not one of this link's: something other than the link wrote to the mirror",
+				topic, p.id, ap.ProducerID, ap.CurrentTxnStartOffset)}
+		}
+		if ts.State != "Ongoing" {
+			return fmt.Errorf("transaction %s on %s[%d] is %s: waiting for it to complete", ts.TransactionalID, topic, p.id, ts.State)
+		}
+		slot, err := slotIndex(ts.TransactionalID, prefix, topic, p.id)
+		if err != nil {
+			return err
+		}
+		sourcePID, err := r.sourceProducerAt(ctx, srcTopic, srcTopicID, p.id, srcLeader, ap.CurrentTxnStartOffset)
+		if err != nil {
+			return err
+		}
+		r.mu.Lock()
+		t := p.slotAtLocked(prefix, topic, slot)
+		t.sourcePID, t.pid, t.epoch, t.seq = sourcePID, ap.ProducerID, int16(ap.ProducerEpoch), ap.LastSequence+1
+		t.initialized, t.open = true, true
+		r.mu.Unlock()
+		r.log.Info("destination transaction reattached", zap.String("mirror_topic", topic), zap.Int32("partition", p.id),
+			zap.String("transactional_id", t.id), zap.Int64("started_at", ap.CurrentTxnStartOffset))
+	}
+	return nil
+}
+
+// sourceProducerAt returns the producer id of the source batch holding offset.
+func (r *Replicator) sourceProducerAt(ctx context.Context, topic string, topicID [16]byte, partition, leader int32, offset int64) (int64, error) {
+	req := kmsg.NewPtrFetchRequest()
+	req.ReplicaID, req.ReplicaState.ID, req.ReplicaState.Epoch = -1, -1, -1
+	req.MaxWaitMillis, req.MinBytes, req.MaxBytes = 0, 1, 1<<20
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic, rt.TopicID = topic, topicID
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes = partition, offset, 1<<20
+	rp.CurrentLeaderEpoch, rp.LastFetchedEpoch, rp.LogStartOffset = -1, -1, -1
+	rt.Partitions = []kmsg.FetchRequestTopicPartition{rp}
+	req.Topics = []kmsg.FetchRequestTopic{rt}
+	kresp, err := r.src.Broker(int(leader)).Request(ctx, req)
+	if err != nil {
+		return 0, fmt.Errorf("read the source batch at %s[%d] offset %d: %w", topic, partition, offset, err)
+	}
+	for _, t := range kresp.(*kmsg.FetchResponse).Topics {
+		for _, fp := range t.Partitions {
+			if err := kerr.ErrorForCode(fp.ErrorCode); err != nil {
+				return 0, fmt.Errorf("read the source batch at %s[%d] offset %d: %w", topic, partition, offset, err)
+			}
+			batches, _, err := SplitBatches(fp.RecordBatches)
+			if err != nil {
+				return 0, err
+			}
+			for _, b := range batches {
+				if b.Header.BaseOffset <= offset && offset <= b.Header.LastOffset() {
+					return b.Header.ProducerID, nil
+				}
+			}
+		}
+	}
+	return 0, fmt.Errorf("the source has no batch at %s[%d] offset %d", topic, partition, offset)
+}
+
+func hasPartition(ts kmsg.DescribeTransactionsResponseTransactionState, topic string, partition int32) bool {
+	for _, t := range ts.Topics {
+		if t.Topic == topic {
+			for _, p := range t.Partitions {
+				if p == partition {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func slotIndex(txnID, prefix, topic string, partition int32) (int, error) {
+	var slot int
+	if _, err := fmt.Sscanf(txnID[len(fmt.Sprintf("%s-%s-%d-", prefix, topic, partition)):], "%d", &slot); err != nil {
+		return 0, fmt.Errorf("transactional id %s: %w", txnID, err)
+	}
+	return slot, nil
+}
+
+// slotAtLocked returns slot number n of p, creating the slots up to it. r.mu is held.
+func (p *partition) slotAtLocked(prefix, topic string, n int) *destTxn {
+	for len(p.txnSlots) <= n {
+		p.txnSlots = append(p.txnSlots, &destTxn{id: fmt.Sprintf("%s-%s-%d-%d", prefix, topic, p.id, len(p.txnSlots))})
+	}
+	return p.txnSlots[n]
 }
