@@ -164,9 +164,10 @@ func TestMirror_TransactionsReplayAtIdenticalOffsets(t *testing.T) {
 }
 
 // TestMirror_TransactionsSurviveKillsOfTheReplicator kills the replicator process (SIGKILL) four times while two
-// transactional producers keep committing and aborting interleaved transactions; each restart continues the
-// destination transactions left open instead of aborting them, and at the end every offset, both isolation levels
-// and the last stable offsets match the source.
+// transactional producers keep committing and aborting interleaved transactions and a Streams-style exactly-once
+// task writes a changelog and a repartition topic with its consumer offsets in its transactions; each restart
+// continues the destination transactions left open instead of aborting them, and at the end every offset, both
+// isolation levels and the last stable offsets of the three mirrors match the source.
 func TestMirror_TransactionsSurviveKillsOfTheReplicator(t *testing.T) {
 	src, dst := source(t), destination(t)
 	topic := uniqueTopic(t, "txn-kill")
@@ -209,9 +210,53 @@ func TestMirror_TransactionsSurviveKillsOfTheReplicator(t *testing.T) {
 			produced <- nil
 		}()
 	}
+	// A Kafka Streams-style exactly-once task beside them: it consumes an input topic and writes a changelog and a
+	// repartition topic in transactions that also commit its consumer offsets.
+	input, changelog, repartition := topic+"-input", topic+"-changelog", topic+"-repartition"
+	for _, tp := range []string{input, changelog, repartition} {
+		createTopic(t, src, tp, partitions, nil)
+	}
+	produceMix(t, src, input, 3000, kgo.Lz4Compression(), 5)
+	eosDone := make(chan error, 1)
+	go func() {
+		sess, err := kgo.NewGroupTransactSession(append(src.ClientOpts(), kgo.TransactionalID("eos-"+topic),
+			kgo.ConsumerGroup("eos-"+topic), kgo.ConsumeTopics(input), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.MaxBufferedRecords(200))...)
+		if err != nil {
+			eosDone <- err
+			return
+		}
+		defer sess.Close()
+		for ctx.Err() == nil {
+			pctx, pcancel := context.WithTimeout(ctx, 200*time.Millisecond)
+			fs := sess.PollFetches(pctx)
+			pcancel()
+			if len(fs.Records()) == 0 {
+				continue
+			}
+			if err := sess.Begin(); err != nil {
+				eosDone <- err
+				return
+			}
+			for i, r := range fs.Records() {
+				if i >= 100 {
+					break
+				}
+				sess.Produce(ctx, &kgo.Record{Topic: changelog, Key: r.Key, Value: r.Value}, nil)
+				sess.Produce(ctx, &kgo.Record{Topic: repartition, Key: r.Value[:min(8, len(r.Value))], Value: r.Key}, nil)
+			}
+			if _, err := sess.End(context.Background(), kgo.TryCommit); err != nil {
+				eosDone <- err
+				return
+			}
+		}
+		eosDone <- nil
+	}()
+	mirrored := []string{topic, changelog, repartition}
+
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
 	for kill := 0; kill < 4; kill++ {
-		child := startChild(t, src, dst, topic)
+		child := startChild(t, src, dst, mirrored...)
 		time.Sleep(time.Duration(1500+rng.Intn(1500)) * time.Millisecond)
 		if err := child.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatalf("kill the replicator: %v", err)
@@ -224,17 +269,31 @@ func TestMirror_TransactionsSurviveKillsOfTheReplicator(t *testing.T) {
 			t.Fatalf("transactional producer: %v", err)
 		}
 	}
-	l := startLink(t, src, dst)
-	l.addMirror(t, replicator.MirrorSpec{MirrorTopic: topic})
-	waitCaughtUp(t, l, src, topic, topic)
-	srcLSO, dstLSO := lastStableOffsets(t, src, topic), lastStableOffsets(t, dst, topic)
-	if fmt.Sprint(srcLSO) != fmt.Sprint(dstLSO) {
-		t.Fatalf("last stable offsets: source %v, mirror %v", srcLSO, dstLSO)
+	if err := <-eosDone; err != nil {
+		t.Fatalf("exactly-once task: %v", err)
 	}
-	ends := sourceEnds(t, src, topic)
-	for p := int32(0); p < partitions; p++ {
-		for _, level := range []kgo.IsolationLevel{kgo.ReadCommitted(), kgo.ReadUncommitted()} {
-			compareRecords(t, p, readIsolated(t, src, topic, p, ends[p], level), readIsolated(t, dst, topic, p, ends[p], level))
+	var written int64
+	for _, e := range sourceEnds(t, src, changelog) {
+		written += e
+	}
+	if written == 0 {
+		t.Fatal("the exactly-once task wrote nothing to its changelog")
+	}
+	l := startLink(t, src, dst)
+	for _, tp := range mirrored {
+		l.addMirror(t, replicator.MirrorSpec{MirrorTopic: tp})
+	}
+	for _, tp := range mirrored {
+		waitCaughtUp(t, l, src, tp, tp)
+		srcLSO, dstLSO := lastStableOffsets(t, src, tp), lastStableOffsets(t, dst, tp)
+		if fmt.Sprint(srcLSO) != fmt.Sprint(dstLSO) {
+			t.Fatalf("%s last stable offsets: source %v, mirror %v", tp, srcLSO, dstLSO)
+		}
+		ends := sourceEnds(t, src, tp)
+		for p := int32(0); p < partitions; p++ {
+			for _, level := range []kgo.IsolationLevel{kgo.ReadCommitted(), kgo.ReadUncommitted()} {
+				compareRecords(t, p, readIsolated(t, src, tp, p, ends[p], level), readIsolated(t, dst, tp, p, ends[p], level))
+			}
 		}
 	}
 	st, _ := l.r.MirrorStatus(topic)
