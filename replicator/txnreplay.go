@@ -303,12 +303,14 @@ func (r *Replicator) reattachTransactions(ctx context.Context, p *partition, top
 		return fmt.Errorf("describe the producers of %s[%d]: %w", topic, p.id, err)
 	}
 	ongoing := map[int64]kmsg.DescribeProducersResponseTopicPartitionActiveProducer{}
+	active := map[int64]kmsg.DescribeProducersResponseTopicPartitionActiveProducer{}
 	for _, t := range dresp.Topics {
 		for _, dp := range t.Partitions {
 			if err := kerr.ErrorForCode(dp.ErrorCode); err != nil {
 				return fmt.Errorf("describe the producers of %s[%d]: %w", topic, p.id, err)
 			}
 			for _, ap := range dp.ActiveProducers {
+				active[ap.ProducerID] = ap
 				if ap.CurrentTxnStartOffset >= 0 {
 					ongoing[ap.ProducerID] = ap
 				}
@@ -377,9 +379,14 @@ func (r *Replicator) reattachTransactions(ctx context.Context, p *partition, top
 		if err != nil {
 			return err
 		}
+		// Sequences run on across the producer's transactions: continue after its last batch on this partition.
+		seq := int32(0)
+		if ap, ok := active[ts.ProducerID]; ok && ap.ProducerEpoch == int32(ts.ProducerEpoch) {
+			seq = ap.LastSequence + 1
+		}
 		r.mu.Lock()
 		t := p.slotAtLocked(prefix, topic, slot)
-		t.sourcePID, t.pid, t.epoch, t.seq, t.initialized, t.open = -1, ts.ProducerID, ts.ProducerEpoch, 0, true, true
+		t.sourcePID, t.pid, t.epoch, t.seq, t.initialized, t.open = -1, ts.ProducerID, ts.ProducerEpoch, seq, true, true
 		r.mu.Unlock()
 		r.log.Info("destination transaction reattached (partition added, no data yet)", zap.String("mirror_topic", topic),
 			zap.Int32("partition", p.id), zap.String("transactional_id", ts.TransactionalID))
