@@ -158,8 +158,8 @@ func (r *Replicator) StopMirror(ctx context.Context, topic string) error {
 		busy := false
 		for _, w := range writers {
 			w.mu.Lock()
-			for p, in := range w.inflight {
-				if in && p.m == m {
+			for p, pipe := range w.pipes {
+				if pipe.n > 0 && p.m == m {
 					busy = true
 				}
 			}

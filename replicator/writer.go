@@ -30,24 +30,25 @@ type writeQueue struct {
 }
 
 // writer produces to one destination broker, acks=all. Each produce request carries at most one batch per
-// partition, and a partition never has two requests in flight, so every batch lands right after the previous one;
-// the writer checks that the broker assigned each batch its source base offset. A failed or timed-out produce sends
-// the partition back to resolve, which re-reads the mirror's log end offset before anything is written again, so
-// a retry never duplicates.
+// partition, and a partition has a second request in flight only where the broker's sequence checks make a batch
+// land right after the previous one or not at all (see pipeline.go); the writer checks that the broker assigned
+// each batch its source base offset. A failed or timed-out produce sends the partition back to resolve, once
+// nothing of it is in flight, which re-reads the mirror's log end offset before anything is written again, so a
+// retry never duplicates.
 type writer struct {
 	r      *Replicator
 	broker int32
 
-	mu       sync.Mutex
-	queues   map[*partition]*writeQueue
-	inflight map[*partition]bool
-	signal   chan struct{}
+	mu     sync.Mutex
+	queues map[*partition]*writeQueue
+	pipes  map[*partition]*partitionPipe
+	signal chan struct{}
 }
 
 func newWriter(r *Replicator, broker int32) *writer {
 	return &writer{
 		r: r, broker: broker,
-		queues: map[*partition]*writeQueue{}, inflight: map[*partition]bool{},
+		queues: map[*partition]*writeQueue{}, pipes: map[*partition]*partitionPipe{},
 		signal: make(chan struct{}, 1),
 	}
 }
@@ -94,6 +95,11 @@ type producePart struct {
 	txn    *destTxn
 	endTxn bool
 	commit bool
+	// run and firstSeq are an idempotent raw batch's producer and first sequence as the destination sees them;
+	// chainable says a later batch of the same run may be pipelined behind it.
+	run       producerRun
+	firstSeq  int32
+	chainable bool
 }
 
 func (w *writer) run(ctx context.Context) error {
@@ -117,14 +123,17 @@ func (w *writer) run(ctx context.Context) error {
 				<-slots
 				break
 			}
+			written := make(chan struct{})
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				// In-flight produces finish even when the replicator stops: their outcome must be known.
-				w.produce(context.WithoutCancel(ctx), parts)
+				w.produce(context.WithoutCancel(ctx), parts, written)
 				<-slots
 				w.poke()
 			}()
+			// A batch pipelined behind one of these must go out after them on the connection.
+			<-written
 		}
 	}
 }
@@ -140,12 +149,30 @@ func (w *writer) nextRequest() []producePart {
 	size := 0
 	var idle []*partition
 	for p, q := range w.queues {
-		if w.inflight[p] {
-			continue
-		}
 		if q.gen != p.gen || p.phase != phaseCopy {
 			delete(w.queues, p)
 			continue
+		}
+		pipe := w.pipes[p]
+		if pipe == nil {
+			pipe = &partitionPipe{gen: q.gen}
+			w.pipes[p] = pipe
+		}
+		if pipe.n > 0 {
+			if pipe.gen != q.gen {
+				continue // produces of an earlier generation are still in flight
+			}
+			pp, ok := w.pipelinedPayloadLocked(p, q, pipe)
+			if !ok || (size > 0 && size+len(pp.payload) > r.opts.maxProduceRequestBytes) {
+				continue
+			}
+			size += len(pp.payload)
+			pipe.sent(pp)
+			parts = append(parts, pp)
+			continue
+		}
+		if pipe.gen != q.gen {
+			pipe.reset(q.gen)
 		}
 		pp, ok := w.nextPayloadLocked(p, q)
 		if !ok {
@@ -159,7 +186,7 @@ func (w *writer) nextRequest() []producePart {
 			continue
 		}
 		size += len(pp.payload)
-		w.inflight[p] = true
+		pipe.sent(pp)
 		parts = append(parts, pp)
 	}
 	for _, p := range idle {
@@ -247,6 +274,10 @@ func (w *writer) nextPayloadLocked(p *partition, q *writeQueue) (producePart, bo
 		if h.ProducerID >= 0 && p.stripProducers[h.ProducerID] {
 			pp.payload, pp.rewritten = withoutProducer(it.batch.Bytes), true
 		}
+		if h.ProducerID >= 0 && !pp.rewritten && !it.reencoded {
+			pp.run = producerRun{id: h.ProducerID, epoch: h.ProducerEpoch, lastSeq: lastSequence(h.BaseSequence, h.LastOffsetDelta)}
+			pp.firstSeq, pp.chainable = h.BaseSequence, true
+		}
 		return pp, true
 	}
 	return pp, false
@@ -276,7 +307,9 @@ func (r *Replicator) doneWritingLocked(p *partition) {
 	}
 }
 
-func (w *writer) produce(ctx context.Context, parts []producePart) {
+// produce writes one round of parts; written is closed once the produce request of the data parts is on its way
+// to the broker (or will never be).
+func (w *writer) produce(ctx context.Context, parts []producePart, written chan struct{}) {
 	r := w.r
 	var data, markers, txns []producePart
 	for _, pp := range parts {
@@ -291,6 +324,11 @@ func (w *writer) produce(ctx context.Context, parts []producePart) {
 	}
 	results := map[*partition]error{}
 	baseOffsets := map[*partition]int64{}
+	if len(data) > 0 {
+		w.sendProduce(ctx, data, results, baseOffsets, written)
+	} else {
+		close(written)
+	}
 	for _, pp := range txns {
 		rctx, cancel := context.WithTimeout(ctx, 2*r.opts.requestTimeout)
 		base, err := w.txnStep(rctx, pp)
@@ -300,9 +338,6 @@ func (w *writer) produce(ctx context.Context, parts []producePart) {
 		} else {
 			baseOffsets[pp.p] = base
 		}
-	}
-	if len(data) > 0 {
-		w.sendProduce(ctx, data, results, baseOffsets)
 	}
 	if len(markers) > 0 {
 		rctx, cancel := context.WithTimeout(ctx, r.opts.requestTimeout+5*time.Second)
@@ -318,8 +353,9 @@ func (w *writer) produce(ctx context.Context, parts []producePart) {
 	w.settle(ctx, parts, results, baseOffsets)
 }
 
-// sendProduce sends the data parts in one produce request and records each partition's base offset or error.
-func (w *writer) sendProduce(ctx context.Context, parts []producePart, results map[*partition]error, baseOffsets map[*partition]int64) {
+// sendProduce sends the data parts in one produce request and records each partition's base offset or error;
+// written is closed once the request is serialized onto the connection, or failed before.
+func (w *writer) sendProduce(ctx context.Context, parts []producePart, results map[*partition]error, baseOffsets map[*partition]int64, written chan struct{}) {
 	r := w.r
 	req := kmsg.NewPtrProduceRequest()
 	req.Acks = -1
@@ -339,9 +375,11 @@ func (w *writer) sendProduce(ctx context.Context, parts []producePart, results m
 		rp.Records = pp.payload
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
 	}
+	ordered := newOrderedProduce(req, written)
 	rctx, cancel := context.WithTimeout(ctx, r.opts.requestTimeout+5*time.Second)
 	start := time.Now()
-	kresp, err := r.dst.Broker(int(w.broker)).Request(rctx, req)
+	kresp, err := r.dst.Broker(int(w.broker)).Request(rctx, ordered)
+	ordered.markWritten()
 	r.opts.observer.ProduceDone(w.broker, time.Since(start), err)
 	cancel()
 	if err != nil {
@@ -389,8 +427,12 @@ func (w *writer) settle(ctx context.Context, parts []producePart, results map[*p
 	w.mu.Lock()
 	for _, pp := range parts {
 		p := pp.p
-		delete(w.inflight, p)
+		pipe := w.pipes[p]
+		pipe.n--
 		if p.gen != pp.gen || p.phase != phaseCopy {
+			if pipe.n == 0 {
+				pipe.failure = nil
+			}
 			continue
 		}
 		perr := results[p]
@@ -398,64 +440,47 @@ func (w *writer) settle(ctx context.Context, parts []producePart, results map[*p
 		if perr == nil && !answered {
 			perr = fmt.Errorf("no answer for %s[%d] in the produce response", pp.topic, p.id)
 		}
+		if perr != nil || base != pp.expected {
+			// With produces pipelined, the first failure in offset order is the cause (those behind it fail the
+			// broker's sequence check); it is acted on once none is in flight. A batch that landed at another
+			// offset than its own outranks every error: the mirror has diverged.
+			misplaced := perr == nil
+			if pipe.failure == nil || (misplaced && pipe.failErr != nil) ||
+				(misplaced == (pipe.failErr == nil) && pp.expected < pipe.failure.expected) {
+				f := pp
+				pipe.failure, pipe.failErr, pipe.failAt = &f, perr, base
+			}
+		} else {
+			w.advanceLocked(pp)
+			if target := min(p.fillBelow, p.nextOffset); p.mirrorLogStart < target {
+				pp.expected = target // reused as the DeleteRecords target
+				deletes = append(deletes, pp)
+			}
+		}
+		if pipe.n > 0 || pipe.failure == nil {
+			continue
+		}
+		failed, perr, base := *pipe.failure, pipe.failErr, pipe.failAt
+		pipe.failure = nil
+		delete(w.queues, p)
 		switch {
-		case perr != nil && pp.producerID >= 0 && !pp.rewritten && isSequenceError(perr):
+		case perr != nil && failed.producerID >= 0 && !failed.rewritten && isSequenceError(perr):
 			// The destination keeps the source producer's sequence state, and the source no longer has some of its
 			// batches (compaction, retention, a later start): this producer's batches go on without producer fields.
 			if p.stripProducers == nil {
 				p.stripProducers = map[int64]bool{}
 			}
-			p.stripProducers[pp.producerID] = true
-			delete(w.queues, p)
-			r.resyncLocked(p, pp.gen, "produce: "+perr.Error())
+			p.stripProducers[failed.producerID] = true
+			r.resyncLocked(p, failed.gen, "produce: "+perr.Error())
 		case perr != nil && (kerr.IsRetriable(perr) || !isKafkaError(perr)):
-			delete(w.queues, p)
-			r.resyncLocked(p, pp.gen, "produce: "+perr.Error())
+			r.resyncLocked(p, failed.gen, "produce: "+perr.Error())
 		case perr != nil:
-			delete(w.queues, p)
 			r.failLocked(p, CodeDestinationRejected, fmt.Sprintf(
-				"mirror %s[%d]: the destination refused the batch at offset %d: %v", pp.topic, p.id, pp.expected, perr))
-		case base != pp.expected:
-			delete(w.queues, p)
+				"mirror %s[%d]: the destination refused the batch at offset %d: %v", failed.topic, p.id, failed.expected, perr))
+		default:
 			r.failLocked(p, CodeIllegalState, fmt.Sprintf(
 				"mirror %s[%d]: expected the batch at offset %d, the destination assigned offset %d: something other than this link wrote to the mirror topic",
-				pp.topic, p.id, pp.expected, base))
-		default:
-			p.nextOffset = pp.expected + pp.records
-			switch {
-			case pp.endTxn:
-				pp.txn.open = false
-				if pp.commit {
-					p.counters.TransactionsCommitted++
-				} else {
-					p.counters.TransactionsAborted++
-				}
-			case pp.txn != nil:
-				p.counters.BatchesRewritten++
-				p.counters.Records += pp.records
-				p.counters.Bytes += int64(len(pp.payload))
-			case pp.filler:
-				p.counters.FillerOffsets += pp.records
-				p.counters.FillerBatches++
-			case pp.markers:
-				p.counters.MarkerOffsets += pp.records
-			case pp.rewritten:
-				p.counters.BatchesRewritten++
-				p.counters.Records += pp.records
-				p.counters.Bytes += int64(len(pp.payload))
-			case pp.reencoded:
-				p.counters.BatchesReencoded++
-				p.counters.Records += int64(ParseBatchHeader(pp.payload).NumRecords)
-				p.counters.Bytes += int64(len(pp.payload))
-			default:
-				p.counters.BatchesRaw++
-				p.counters.Records += pp.records
-				p.counters.Bytes += int64(len(pp.payload))
-			}
-			if target := min(p.fillBelow, p.nextOffset); p.mirrorLogStart < target {
-				pp.expected = target // reused as the DeleteRecords target
-				deletes = append(deletes, pp)
-			}
+				failed.topic, p.id, failed.expected, base))
 		}
 	}
 	w.mu.Unlock()
@@ -472,6 +497,42 @@ func (w *writer) settle(ctx context.Context, parts []producePart, results map[*p
 			pp.p.mirrorLogStart = max(pp.p.mirrorLogStart, pp.expected)
 		}
 		r.mu.Unlock()
+	}
+}
+
+// advanceLocked records a part the destination took at its offset: position and counters. r.mu and w.mu are held.
+func (w *writer) advanceLocked(pp producePart) {
+	p := pp.p
+	p.nextOffset = max(p.nextOffset, pp.expected+pp.records)
+	switch {
+	case pp.endTxn:
+		pp.txn.open = false
+		if pp.commit {
+			p.counters.TransactionsCommitted++
+		} else {
+			p.counters.TransactionsAborted++
+		}
+	case pp.txn != nil:
+		p.counters.BatchesRewritten++
+		p.counters.Records += pp.records
+		p.counters.Bytes += int64(len(pp.payload))
+	case pp.filler:
+		p.counters.FillerOffsets += pp.records
+		p.counters.FillerBatches++
+	case pp.markers:
+		p.counters.MarkerOffsets += pp.records
+	case pp.rewritten:
+		p.counters.BatchesRewritten++
+		p.counters.Records += pp.records
+		p.counters.Bytes += int64(len(pp.payload))
+	case pp.reencoded:
+		p.counters.BatchesReencoded++
+		p.counters.Records += int64(ParseBatchHeader(pp.payload).NumRecords)
+		p.counters.Bytes += int64(len(pp.payload))
+	default:
+		p.counters.BatchesRaw++
+		p.counters.Records += pp.records
+		p.counters.Bytes += int64(len(pp.payload))
 	}
 }
 

@@ -1,0 +1,126 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/clusterlink/clusterlink/replicator"
+)
+
+// produceInflight counts a client's produce requests in flight.
+type produceInflight struct{ now, max atomic.Int64 }
+
+func (c *produceInflight) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
+	if key == 0 && err == nil {
+		n := c.now.Add(1)
+		for m := c.max.Load(); n > m && !c.max.CompareAndSwap(m, n); m = c.max.Load() {
+		}
+	}
+}
+
+func (c *produceInflight) OnBrokerRead(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, _ error) {
+	if key == 0 {
+		c.now.Add(-1)
+	}
+}
+
+// TestMirror_PipelinedBatchesNeverLandBehindARefusedOne makes a real destination refuse one batch in the middle of a
+// backlog of one idempotent producer's batches, which the writer pipelines (several produces in flight for the
+// partition). Kafka must refuse every batch sent behind the refused one (their sequences no longer follow), so the
+// mirror ends exactly before the refused batch, identical to the source up to there, and the partition reports the
+// refusal.
+func TestMirror_PipelinedBatchesNeverLandBehindARefusedOne(t *testing.T) {
+	src, dst := source(t), destination(t)
+	topic := uniqueTopic(t, "piped")
+	createTopic(t, src, topic, 1, map[string]*string{"max.message.bytes": kadm.StringPtr("2097152")})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	p, err := kgo.NewClient(append(src.ClientOpts(), kgo.DefaultProduceTopic(topic), kgo.ProducerBatchMaxBytes(2097152-1024))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	const small = 40 // batches of one record before and after the large one
+	produceOne := func(key string, value []byte) {
+		if err := p.ProduceSync(ctx, &kgo.Record{Key: []byte(key), Value: value}).FirstErr(); err != nil {
+			t.Fatalf("produce %s: %v", key, err)
+		}
+	}
+	for i := 0; i < small; i++ {
+		produceOne(fmt.Sprint("before-", i), []byte(strings.Repeat("x", 100+i)))
+	}
+	large := make([]byte, 1500000) // incompressible, above the 1 MiB the mirror will accept
+	rand.New(rand.NewSource(3)).Read(large)
+	produceOne("large", large)
+	for i := 0; i < small; i++ {
+		produceOne(fmt.Sprint("after-", i), []byte(strings.Repeat("y", 100+i)))
+	}
+
+	var inflight produceInflight
+	dstCl, err := dst.Client(kgo.WithHooks(&inflight))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dstCl.Close)
+	r := replicator.New(newClient(t, src), dstCl, replicator.Logger(zaptest.NewLogger(t)), replicator.MetadataRefresh(time.Second))
+	rctx, rcancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(rctx) }()
+	defer func() {
+		rcancel()
+		if err := <-done; err != nil {
+			t.Errorf("replicator stopped with %v", err)
+		}
+	}()
+	if err := r.AddMirror(ctx, replicator.MirrorSpec{MirrorTopic: topic, Paused: true}); err != nil {
+		t.Fatal(err)
+	}
+	// The mirror was created accepting the source's 2 MiB batches; lower it so the large batch is refused.
+	resp, err := kadm.NewClient(newClient(t, dst)).AlterTopicConfigs(ctx,
+		[]kadm.AlterConfig{{Op: kadm.SetConfig, Name: "max.message.bytes", Value: kadm.StringPtr("1048576")}}, topic)
+	if err == nil {
+		_, err = resp.On(topic, nil)
+	}
+	if err != nil {
+		t.Fatalf("lower the mirror's max.message.bytes: %v", err)
+	}
+	if err := r.ResumeMirror(topic); err != nil {
+		t.Fatal(err)
+	}
+
+	var st replicator.PartitionStatus
+	for st.Status != replicator.StatusFailed {
+		ms, _ := r.MirrorStatus(topic)
+		if len(ms.Partitions) == 1 {
+			st = ms.Partitions[0]
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the partition did not report the refused batch: %+v", st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if st.ErrorCode != replicator.CodeDestinationRejected || !strings.Contains(st.ErrorMessage, fmt.Sprintf("batch at offset %d", small)) ||
+		!strings.Contains(st.ErrorMessage, "MESSAGE_TOO_LARGE") {
+		t.Fatalf("partition failed with %s %q, want %s naming offset %d and MESSAGE_TOO_LARGE", st.ErrorCode, st.ErrorMessage,
+			replicator.CodeDestinationRejected, small)
+	}
+	if m := inflight.max.Load(); m < 2 {
+		t.Fatalf("at most %d produce in flight: the batches were not pipelined, the test proves nothing", m)
+	}
+	dstB := partitionBounds(t, ctx, newClient(t, dst), topic)[0]
+	if dstB.end != small || st.MirrorLogEndOffset != small {
+		t.Fatalf("the mirror ends at %d (status %d), want %d: batches behind the refused one landed", dstB.end, st.MirrorLogEndOffset, small)
+	}
+	want := bounds{0, small}
+	compareRecords(t, 0, below(readRecords(t, ctx, newClient(t, src), topic, 0, want), small), readRecords(t, ctx, newClient(t, dst), topic, 0, want))
+}

@@ -1,0 +1,140 @@
+package replicator
+
+import (
+	"encoding/binary"
+	"math"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Pipelining: Kafka takes one batch per partition in a produce request, so a partition limited to one produce in
+// flight copies one source batch per destination round trip. A partition may have several produces in flight only
+// where the destination broker itself guarantees that a later batch cannot land if an earlier one did not: the
+// batches in flight are consecutive batches of one idempotent source producer (same producer id and epoch,
+// sequences following on), and the batch before them, from that producer too, is already confirmed on the mirror,
+// so the broker holds that producer's state. If one of them is refused (or lost), every later one fails the
+// broker's sequence check (OUT_OF_ORDER_SEQUENCE_NUMBER) instead of landing at the wrong offset. Requests go out
+// in order on one connection (see orderedProduce); a failure in the pipeline is acted on only when every produce
+// in flight for the partition has been answered, so resolve re-reads a log end nothing is still writing to.
+// Batches without a producer id, transactional batches, control batches, markers, fillers and re-encoded runs
+// always go one at a time.
+
+// maxPartitionInflight bounds the produces in flight for one partition: Kafka keeps the metadata of a producer's
+// last five batches per partition, and its own idempotent producer never has more in flight.
+const maxPartitionInflight = 5
+
+// producerRun is the producer of a batch as the destination sees it.
+type producerRun struct {
+	id      int64
+	epoch   int16
+	lastSeq int32 // the sequence of the batch's last record
+}
+
+// partitionPipe is what one partition has in flight on a writer.
+type partitionPipe struct {
+	n   int    // produces in flight, of any generation
+	gen uint64 // the generation of the chain below
+	// sentTo is the offset right after the last batch sent; last is that batch's producer, valid when chainable.
+	sentTo    int64
+	last      producerRun
+	chainable bool
+	// anchored: the batches in flight follow a confirmed batch of the same producer run, so the broker holds its
+	// state and checks their sequences.
+	anchored bool
+	// failure is the first failed produce of the pipeline, acted on once nothing is in flight.
+	failure *producePart
+	failErr error
+	failAt  int64
+}
+
+// reset starts a new chain for generation gen.
+func (pp *partitionPipe) reset(gen uint64) {
+	n := pp.n
+	*pp = partitionPipe{n: n, gen: gen}
+}
+
+// follows reports whether a batch of producer run next, first sequence firstSeq, may go right behind the last
+// batch sent.
+func (pp *partitionPipe) follows(next producerRun, firstSeq int32) bool {
+	return pp.chainable && pp.last.id == next.id && pp.last.epoch == next.epoch && inSequence(pp.last.lastSeq, firstSeq)
+}
+
+// sent records a part handed to a produce request.
+func (pp *partitionPipe) sent(part producePart) {
+	if pp.n == 0 {
+		// Everything before it is confirmed: its producer's state is on the broker if the last batch was its.
+		pp.anchored = part.chainable && pp.follows(part.run, part.firstSeq) && pp.sentTo == part.expected
+	}
+	pp.n++
+	pp.sentTo = part.expected + part.records
+	pp.last, pp.chainable = part.run, part.chainable
+}
+
+// inSequence reports whether next is the sequence right after last (sequences wrap at MaxInt32 to 0).
+func inSequence(last, next int32) bool {
+	if last == math.MaxInt32 {
+		return next == 0
+	}
+	return next == last+1
+}
+
+// lastSequence is the sequence of the last record of a batch with base sequence base and the given last offset
+// delta.
+func lastSequence(base, lastOffsetDelta int32) int32 {
+	return int32((int64(base) + int64(lastOffsetDelta)) % (math.MaxInt32 + 1))
+}
+
+// pipelinedPayloadLocked returns the batch of p that may go right behind those in flight, if there is one. The
+// queue is not popped: items leave it when their offsets are confirmed. r.mu and w.mu are held.
+func (w *writer) pipelinedPayloadLocked(p *partition, q *writeQueue, pipe *partitionPipe) (producePart, bool) {
+	if !pipe.anchored || pipe.failure != nil || pipe.n >= min(maxPartitionInflight, w.r.opts.maxProduceInflight) {
+		return producePart{}, false
+	}
+	for _, it := range q.items {
+		if it.fillTo > 0 || it.markTo > 0 {
+			return producePart{}, false
+		}
+		h := it.batch.Header
+		if h.NextOffset() <= pipe.sentTo {
+			continue // in flight or confirmed
+		}
+		if h.BaseOffset != pipe.sentTo || it.reencoded || h.IsControl() || h.IsTransactional() || h.HasOffsetHoles() ||
+			h.ProducerID < 0 || p.stripProducers[h.ProducerID] {
+			return producePart{}, false
+		}
+		run := producerRun{id: h.ProducerID, epoch: h.ProducerEpoch, lastSeq: lastSequence(h.BaseSequence, h.LastOffsetDelta)}
+		if !pipe.follows(run, h.BaseSequence) {
+			return producePart{}, false
+		}
+		binary.BigEndian.PutUint64(it.batch.Bytes[offBaseOffset:], 0)
+		return producePart{
+			p: p, gen: q.gen, topic: p.m.topic, topicID: p.m.mirrorTopicID,
+			payload: it.batch.Bytes, expected: h.BaseOffset, records: int64(h.LastOffsetDelta) + 1,
+			producerID: h.ProducerID, run: run, firstSeq: h.BaseSequence, chainable: true,
+		}, true
+	}
+	return producePart{}, false
+}
+
+// orderedProduce is a produce request that tells when the client serializes it onto the broker connection. The
+// client writes a broker's requests one at a time in the order they were issued, so a request issued after that
+// moment goes out behind this one on the same connection, and the broker handles a connection's requests in order.
+type orderedProduce struct {
+	*kmsg.ProduceRequest
+	once    sync.Once
+	written chan struct{}
+}
+
+// newOrderedProduce wraps req; written is closed when the client serializes it (or by markWritten).
+func newOrderedProduce(req *kmsg.ProduceRequest, written chan struct{}) *orderedProduce {
+	return &orderedProduce{ProduceRequest: req, written: written}
+}
+
+// AppendTo serializes the request, marking it written.
+func (o *orderedProduce) AppendTo(dst []byte) []byte {
+	o.markWritten()
+	return o.ProduceRequest.AppendTo(dst)
+}
+
+func (o *orderedProduce) markWritten() { o.once.Do(func() { close(o.written) }) }

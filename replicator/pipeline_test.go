@@ -1,0 +1,169 @@
+package replicator
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap/zaptest"
+)
+
+func TestPartitionPipe_ChainsOnlyConfirmedRunsOfOneProducer(t *testing.T) {
+	part := func(expected, records int64, id int64, epoch int16, firstSeq int32, chainable bool) producePart {
+		return producePart{expected: expected, records: records, chainable: chainable, firstSeq: firstSeq,
+			run: producerRun{id: id, epoch: epoch, lastSeq: lastSequence(firstSeq, int32(records-1))}}
+	}
+	tests := []struct {
+		name       string
+		confirmed  producePart // sent alone and confirmed before
+		first      producePart // sent with nothing in flight
+		next       producePart // candidate to go behind first
+		wantChains bool
+	}{
+		{"same producer, sequences follow", part(0, 10, 7, 0, 0, true), part(10, 5, 7, 0, 10, true), part(15, 5, 7, 0, 15, true), true},
+		{"first batch of a producer: no state on the broker yet", part(0, 10, 8, 0, 0, true), part(10, 5, 7, 0, 10, true), part(15, 5, 7, 0, 15, true), false},
+		{"another producer behind", part(0, 10, 7, 0, 0, true), part(10, 5, 7, 0, 10, true), part(15, 5, 9, 0, 15, true), false},
+		{"new epoch", part(0, 10, 7, 0, 0, true), part(10, 5, 7, 0, 10, true), part(15, 5, 7, 1, 0, true), false},
+		{"sequence gap", part(0, 10, 7, 0, 0, true), part(10, 5, 7, 0, 10, true), part(15, 5, 7, 0, 16, true), false},
+		{"confirmed batch was not chainable (no producer)", part(0, 10, -1, -1, -1, false), part(10, 5, 7, 0, 10, true), part(15, 5, 7, 0, 15, true), false},
+		{"sequence wraps", part(0, 10, 7, 0, 2147483637, true), part(10, 1, 7, 0, 2147483647, true), part(11, 5, 7, 0, 0, true), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var pipe partitionPipe
+			pipe.sent(tt.confirmed)
+			pipe.n-- // confirmed
+			pipe.sent(tt.first)
+			got := pipe.anchored && pipe.follows(tt.next.run, tt.next.firstSeq)
+			if got != tt.wantChains {
+				t.Fatalf("chains = %v, want %v (pipe %+v)", got, tt.wantChains, pipe)
+			}
+		})
+	}
+}
+
+// inflightCounter counts a client's produce requests in flight to any broker.
+type inflightCounter struct {
+	now, max atomic.Int64
+}
+
+func (c *inflightCounter) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
+	if key == 0 && err == nil {
+		n := c.now.Add(1)
+		for m := c.max.Load(); n > m && !c.max.CompareAndSwap(m, n); m = c.max.Load() {
+		}
+	}
+}
+
+func (c *inflightCounter) OnBrokerRead(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, _ error) {
+	if key == 0 {
+		c.now.Add(-1)
+	}
+}
+
+// TestReplicator_PipelinedProducesNeverLandBehindARefusal has the destination refuse one produce in the middle of
+// a pipeline of one idempotent producer's batches: the batches in flight behind it must fail the broker's sequence
+// check rather than land at the wrong offsets, and the mirror must end identical.
+func TestReplicator_PipelinedProducesNeverLandBehindARefusal(t *testing.T) {
+	srcCluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "piped"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srcCluster.Close)
+	dstCluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dstCluster.Close)
+
+	src, err := kgo.NewClient(kgo.SeedBrokers(srcCluster.ListenAddrs()...), kgo.DefaultProduceTopic("piped"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(src.Close)
+	const batches = 120
+	for i := 0; i < batches; i++ { // one batch each, all of one idempotent producer
+		if err := src.ProduceSync(context.Background(), &kgo.Record{Key: []byte(fmt.Sprint(i)), Value: []byte(fmt.Sprintf("v%d", i))}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The destination answers produces slowly, so several are in flight, and refuses the 30th and the 70th.
+	var mu sync.Mutex
+	produces, refused := 0, 0
+	dstCluster.ControlKey(int16(kmsg.Produce), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		dstCluster.KeepControl()
+		req := kreq.(*kmsg.ProduceRequest)
+		mu.Lock()
+		defer mu.Unlock()
+		time.Sleep(2 * time.Millisecond)
+		if len(req.Topics) == 0 || req.TransactionID != nil {
+			return nil, nil, false
+		}
+		produces++
+		if produces != 30 && produces != 70 {
+			return nil, nil, false
+		}
+		refused++
+		resp := req.ResponseKind().(*kmsg.ProduceResponse)
+		for _, rt := range req.Topics {
+			st := kmsg.NewProduceResponseTopic()
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition, sp.ErrorCode = rp.Partition, kerr.NotEnoughReplicas.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	var counter inflightCounter
+	dst, err := kgo.NewClient(kgo.SeedBrokers(dstCluster.ListenAddrs()...), kgo.WithHooks(&counter))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dst.Close)
+	r := New(src, dst, Logger(zaptest.NewLogger(t)), MetadataRefresh(100*time.Millisecond), RetryBackoff(10*time.Millisecond),
+		FetchMaxBytes(64<<10))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	if err := r.AddMirror(context.Background(), MirrorSpec{MirrorTopic: "piped"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "catch-up", func() bool {
+		st, _ := r.MirrorStatus("piped")
+		if st.Status == StatusFailed {
+			t.Fatalf("mirror failed: %+v", st.Partitions)
+		}
+		return len(st.Partitions) == 1 && st.Partitions[0].MirrorLogEndOffset == batches
+	})
+	s, d := readAll(t, src, "piped", 0, batches), readAll(t, dst, "piped", 0, batches)
+	for i := range s {
+		if s[i].Offset != d[i].Offset || string(s[i].Key) != string(d[i].Key) || string(s[i].Value) != string(d[i].Value) {
+			t.Fatalf("record %d differs: %+v vs %+v", i, s[i], d[i])
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if refused != 2 {
+		t.Fatalf("the destination refused %d produces, want 2", refused)
+	}
+	if m := counter.max.Load(); m < 2 {
+		t.Fatalf("at most %d produce in flight: the batches were not pipelined", m)
+	}
+}
