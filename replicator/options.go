@@ -22,6 +22,7 @@ type options struct {
 	startOffset             StartOffset
 	replicationFactor       int16
 	maxProduceInflight      int
+	pipelineMaxAge          time.Duration
 	maxProduceRequestBytes  int
 	fillerBatchBytes        int
 	resolveStableWait       time.Duration
@@ -66,6 +67,7 @@ func defaultOptions() options {
 		startOffset:             StartOffset{Kind: StartEarliest},
 		replicationFactor:       -1,
 		maxProduceInflight:      4,
+		pipelineMaxAge:          time.Hour,
 		maxProduceRequestBytes:  32 << 20,
 		fillerBatchBytes:        512 << 10,
 		resolveStableWait:       30 * time.Second,
@@ -113,6 +115,13 @@ func DefaultStartOffset(s StartOffset) Opt { return func(o *options) { o.startOf
 // destination's default.replication.factor.
 func ReplicationFactor(rf int16) Opt { return func(o *options) { o.replicationFactor = rf } }
 
-// MaxProduceInflight is how many produce requests may be in flight to one destination broker at once; each holds
-// a different set of partitions, so a partition never has two. Default 4.
+// MaxProduceInflight is how many produce requests may be in flight to one destination broker at once, and so how
+// many produces one partition may have in flight where pipelining is safe (see pipeline.go; at most 5). Default 4.
+// 1 turns pipelining off.
 func MaxProduceInflight(n int) Opt { return func(o *options) { o.maxProduceInflight = n } }
+
+// PipelineMaxAge is how old (by their timestamps) batches may be and still be pipelined. The broker forgets an
+// idempotent producer whose last batch's timestamp is older than its producer.id.expiration.ms (default 24 h), and
+// then accepts any sequence from it, which would let a batch land behind a refused one. It must stay well below
+// the destination's producer.id.expiration.ms. Default 1 h; 0 turns pipelining off.
+func PipelineMaxAge(d time.Duration) Opt { return func(o *options) { o.pipelineMaxAge = d } }

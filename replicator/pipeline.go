@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -14,7 +15,10 @@ import (
 // batches in flight are consecutive batches of one idempotent source producer (same producer id and epoch,
 // sequences following on), and the batch before them, from that producer too, is already confirmed on the mirror,
 // so the broker holds that producer's state. If one of them is refused (or lost), every later one fails the
-// broker's sequence check (OUT_OF_ORDER_SEQUENCE_NUMBER) instead of landing at the wrong offset. Requests go out
+// broker's sequence check (OUT_OF_ORDER_SEQUENCE_NUMBER) instead of landing at the wrong offset. The broker drops a
+// producer's state when the timestamp of its last batch is older than producer.id.expiration.ms (24 h by default,
+// checked every 10 minutes) and then accepts any sequence, so only batches with recent timestamps (PipelineMaxAge)
+// are pipelined; an old backlog goes one batch per round trip, in batches that are large anyway. Requests go out
 // in order on one connection (see orderedProduce); a failure in the pipeline is acted on only when every produce
 // in flight for the partition has been answered, so resolve re-reads a log end nothing is still writing to.
 // Batches without a producer id, transactional batches, control batches, markers, fillers and re-encoded runs
@@ -100,7 +104,7 @@ func (w *writer) pipelinedPayloadLocked(p *partition, q *writeQueue, pipe *parti
 			continue // in flight or confirmed
 		}
 		if h.BaseOffset != pipe.sentTo || it.reencoded || h.IsControl() || h.IsTransactional() || h.HasOffsetHoles() ||
-			h.ProducerID < 0 || p.stripProducers[h.ProducerID] {
+			h.ProducerID < 0 || p.stripProducers[h.ProducerID] || !w.recentEnough(h) {
 			return producePart{}, false
 		}
 		run := producerRun{id: h.ProducerID, epoch: h.ProducerEpoch, lastSeq: lastSequence(h.BaseSequence, h.LastOffsetDelta)}
@@ -115,6 +119,13 @@ func (w *writer) pipelinedPayloadLocked(p *partition, q *writeQueue, pipe *parti
 		}, true
 	}
 	return producePart{}, false
+}
+
+// recentEnough reports whether a batch's timestamps are recent enough for its producer's state to stay on the
+// destination while it is pipelined (see PipelineMaxAge).
+func (w *writer) recentEnough(h BatchHeader) bool {
+	maxAge := w.r.opts.pipelineMaxAge
+	return maxAge > 0 && h.MaxTimestamp >= time.Now().Add(-maxAge).UnixMilli()
 }
 
 // orderedProduce is a produce request that tells when the client serializes it onto the broker connection. The

@@ -167,3 +167,29 @@ func TestReplicator_PipelinedProducesNeverLandBehindARefusal(t *testing.T) {
 		t.Fatalf("at most %d produce in flight: the batches were not pipelined", m)
 	}
 }
+
+func TestWriter_PipelinesOnlyRecentBatches(t *testing.T) {
+	now := time.Now()
+	tests := []struct {
+		name   string
+		maxAge time.Duration
+		ts     time.Time
+		want   bool
+	}{
+		{"just written", time.Hour, now, true},
+		{"within the age", time.Hour, now.Add(-59 * time.Minute), true},
+		{"older: the broker may expire its producer", time.Hour, now.Add(-2 * time.Hour), false},
+		{"timestamps in the future", time.Hour, now.Add(time.Hour), true},
+		{"pipelining off", 0, now, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := defaultOptions()
+			o.pipelineMaxAge = tt.maxAge
+			w := &writer{r: &Replicator{opts: o}}
+			if got := w.recentEnough(BatchHeader{MaxTimestamp: tt.ts.UnixMilli()}); got != tt.want {
+				t.Fatalf("recentEnough = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -274,7 +274,7 @@ func (w *writer) nextPayloadLocked(p *partition, q *writeQueue) (producePart, bo
 		if h.ProducerID >= 0 && p.stripProducers[h.ProducerID] {
 			pp.payload, pp.rewritten = withoutProducer(it.batch.Bytes), true
 		}
-		if h.ProducerID >= 0 && !pp.rewritten && !it.reencoded {
+		if h.ProducerID >= 0 && !pp.rewritten && !it.reencoded && w.recentEnough(h) {
 			pp.run = producerRun{id: h.ProducerID, epoch: h.ProducerEpoch, lastSeq: lastSequence(h.BaseSequence, h.LastOffsetDelta)}
 			pp.firstSeq, pp.chainable = h.BaseSequence, true
 		}
