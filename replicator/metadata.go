@@ -148,7 +148,18 @@ func (r *Replicator) refreshMetadata(ctx context.Context) error {
 			if p.phase == phaseResolve && r.running {
 				p.phase = phaseResolving
 				gen := p.gen
-				r.group.Go(func() error { r.resolve(r.runCtx, p, gen); return nil })
+				p.resolving++
+				rctx, cancel := context.WithCancel(r.runCtx)
+				stopResolve := context.AfterFunc(p.m.stopped, cancel)
+				r.group.Go(func() error {
+					defer cancel()
+					defer stopResolve()
+					r.resolve(rctx, p, gen)
+					r.mu.Lock()
+					p.resolving--
+					r.mu.Unlock()
+					return nil
+				})
 			}
 		}
 	}

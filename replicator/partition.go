@@ -1,6 +1,7 @@
 package replicator
 
 import (
+	"context"
 	"time"
 
 	"go.uber.org/zap"
@@ -29,6 +30,9 @@ type mirror struct {
 	sourceTopicID      [16]byte
 	mirrorTopicID      [16]byte
 	partitions         []*partition
+	// stopped ends when StopMirror is called: resolves of the mirror's partitions still working give up.
+	stopped context.Context
+	stop    context.CancelFunc
 
 	paused        bool // PauseMirror: partitions are parked
 	sourceMissing int  // consecutive metadata refreshes that did not find the source topic
@@ -64,8 +68,11 @@ type partition struct {
 	errCode, errMsg string
 	firstTruncation time.Time // when the mirror was first seen ahead of the source
 	resolveFailures int
-	counters        Counters
-	everResolved    bool
+	// resolving counts resolve runs of the partition still working (any generation): StopMirror waits for them, as
+	// a resolve may still move the mirror's log start.
+	resolving    int
+	counters     Counters
+	everResolved bool
 	// stripProducers are source producer ids whose batches are written without producer fields: the destination
 	// refused their sequence (the source lost some of their batches).
 	stripProducers map[int64]bool

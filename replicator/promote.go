@@ -133,7 +133,8 @@ func (r *Replicator) reached(topic string, targets map[int32]int64) (bool, error
 }
 
 // StopMirror stops copying a mirror for good and forgets it: once it returns, no produce of the replicator to the
-// mirror topic is in flight, so the topic can be handed to producers.
+// mirror topic is in flight and no resolve of its partitions is still working, so the topic can be handed to
+// producers.
 func (r *Replicator) StopMirror(ctx context.Context, topic string) error {
 	r.mu.Lock()
 	m, ok := r.mirrors[topic]
@@ -146,6 +147,7 @@ func (r *Replicator) StopMirror(ctx context.Context, topic string) error {
 		p.phase = phaseFailed // never resolved or copied again, even by work started before
 	}
 	delete(r.mirrors, topic)
+	m.stop() // resolves still working give up
 	writers := make([]*writer, 0, len(r.writers))
 	for _, w := range r.writers {
 		writers = append(writers, w)
@@ -156,6 +158,11 @@ func (r *Replicator) StopMirror(ctx context.Context, topic string) error {
 	defer tick.Stop()
 	for {
 		busy := false
+		r.mu.Lock()
+		for _, p := range m.partitions {
+			busy = busy || p.resolving > 0
+		}
+		r.mu.Unlock()
 		for _, w := range writers {
 			w.mu.Lock()
 			for p, pipe := range w.pipes {
@@ -171,7 +178,7 @@ func (r *Replicator) StopMirror(ctx context.Context, topic string) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("stop mirror %s: wait for its produces in flight: %w", topic, ctx.Err())
+			return fmt.Errorf("stop mirror %s: wait for its produces and resolves in flight: %w", topic, ctx.Err())
 		case <-tick.C:
 		}
 	}

@@ -92,6 +92,7 @@ func (r *Replicator) AddMirror(ctx context.Context, spec MirrorSpec) error {
 		topic: spec.MirrorTopic, sourceTopic: spec.SourceTopic, start: start,
 		sourceTopicID: src.topicID, statusTime: time.Now(),
 	}
+	m.stopped, m.stop = context.WithCancel(context.Background())
 	m.paused = spec.Paused
 	for p := int32(0); p < src.partitions; p++ {
 		m.partitions = append(m.partitions, m.newPartition(p))

@@ -3,12 +3,14 @@ package replicator
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap/zaptest"
 )
 
@@ -205,5 +207,86 @@ func TestMirrorTopicConfigs(t *testing.T) {
 		if got[k] == nil || *got[k] != v {
 			t.Errorf("%s = %v, want %s", k, got[k], v)
 		}
+	}
+}
+
+// TestReplicator_StopMirrorEndsResolvesInFlight stops a mirror while one of its partitions is resolving against a
+// source that does not answer: StopMirror must end that resolve (it could still move the mirror's log start) and
+// return without waiting for the source.
+func TestReplicator_StopMirrorEndsResolvesInFlight(t *testing.T) {
+	srcCluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "stopping"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srcCluster.Close)
+	dstCluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dstCluster.Close)
+	src, err := kgo.NewClient(kgo.SeedBrokers(srcCluster.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(src.Close)
+	dst, err := kgo.NewClient(kgo.SeedBrokers(dstCluster.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dst.Close)
+	r := New(src, dst, Logger(zaptest.NewLogger(t)), MetadataRefresh(100*time.Millisecond), RetryBackoff(10*time.Millisecond))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	produce(t, src, "stopping", 0, 10)
+	if err := r.AddMirror(context.Background(), MirrorSpec{MirrorTopic: "stopping"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "catch-up", func() bool {
+		st, _ := r.MirrorStatus("stopping")
+		return st.Status == StatusActive && st.MaxLag() == 0 && len(st.Partitions) == 1 && st.Partitions[0].MirrorLogEndOffset == 10
+	})
+
+	// From now on the source holds every ListOffsets until the test ends.
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	var held atomic.Int32
+	srcCluster.ControlKey(int16(kmsg.ListOffsets), func(kmsg.Request) (kmsg.Response, error, bool) {
+		srcCluster.KeepControl()
+		held.Add(1)
+		srcCluster.SleepControl(func() { <-release })
+		return nil, nil, false
+	})
+	if err := r.PauseMirror("stopping"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.ResumeMirror("stopping"); err != nil { // the partition resolves again, and waits for the source
+		t.Fatal(err)
+	}
+	waitFor(t, "a resolve waiting for the source", func() bool { return held.Load() > 0 })
+	r.mu.Lock()
+	p := r.mirrors["stopping"].partitions[0]
+	r.mu.Unlock()
+
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer scancel()
+	start := time.Now()
+	if err := r.StopMirror(sctx, "stopping"); err != nil {
+		t.Fatalf("StopMirror: %v", err)
+	}
+	r.mu.Lock()
+	resolving := p.resolving
+	r.mu.Unlock()
+	if resolving != 0 {
+		t.Fatalf("StopMirror returned with %d resolve(s) of the partition still working", resolving)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("StopMirror took %s: it waited for the source instead of ending the resolve", took)
 	}
 }
