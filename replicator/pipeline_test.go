@@ -12,7 +12,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
-	"go.uber.org/zap/zaptest"
 )
 
 func TestPartitionPipe_ChainsOnlyConfirmedRunsOfOneProducer(t *testing.T) {
@@ -72,22 +71,8 @@ func (c *inflightCounter) OnBrokerRead(_ kgo.BrokerMetadata, key int16, _ int, _
 // a pipeline of one idempotent producer's batches: the batches in flight behind it must fail the broker's sequence
 // check rather than land at the wrong offsets, and the mirror must end identical.
 func TestReplicator_PipelinedProducesNeverLandBehindARefusal(t *testing.T) {
-	srcCluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "piped"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srcCluster.Close)
-	dstCluster, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(dstCluster.Close)
-
-	src, err := kgo.NewClient(kgo.SeedBrokers(srcCluster.ListenAddrs()...), kgo.DefaultProduceTopic("piped"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(src.Close)
+	srcCluster, dstCluster := fakeClusters(t, kfake.SeedTopics(1, "piped"))
+	src := fakeClient(t, srcCluster, kgo.DefaultProduceTopic("piped"))
 	const batches = 120
 	for i := 0; i < batches; i++ { // one batch each, all of one idempotent producer
 		if err := src.ProduceSync(context.Background(), &kgo.Record{Key: []byte(fmt.Sprint(i)), Value: []byte(fmt.Sprintf("v%d", i))}).FirstErr(); err != nil {
@@ -126,22 +111,8 @@ func TestReplicator_PipelinedProducesNeverLandBehindARefusal(t *testing.T) {
 		return resp, nil, true
 	})
 	var counter inflightCounter
-	dst, err := kgo.NewClient(kgo.SeedBrokers(dstCluster.ListenAddrs()...), kgo.WithHooks(&counter))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(dst.Close)
-	r := New(src, dst, Logger(zaptest.NewLogger(t)), MetadataRefresh(100*time.Millisecond), RetryBackoff(10*time.Millisecond),
-		FetchMaxBytes(64<<10))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
+	dst := fakeClient(t, dstCluster, kgo.WithHooks(&counter))
+	r := runReplicator(t, src, dst, FetchMaxBytes(64<<10))
 	if err := r.AddMirror(context.Background(), MirrorSpec{MirrorTopic: "piped"}); err != nil {
 		t.Fatal(err)
 	}

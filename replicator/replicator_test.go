@@ -24,32 +24,49 @@ type fakeLink struct {
 
 func startFakeLink(t *testing.T, srcTopics map[string]int32) *fakeLink {
 	t.Helper()
-	srcCluster, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srcCluster.Close)
-	dstCluster, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(dstCluster.Close)
+	srcCluster, dstCluster := fakeClusters(t)
 	for topic, n := range srcTopics {
 		if err := srcCluster.CreateTopic(topic, n, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
-	src, err := kgo.NewClient(kgo.SeedBrokers(srcCluster.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	src := fakeClient(t, srcCluster, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	dst := fakeClient(t, dstCluster, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	return &fakeLink{src: src, dst: dst, r: runReplicator(t, src, dst)}
+}
+
+// fakeClusters starts a one-broker source and destination, closed when the test ends.
+func fakeClusters(t *testing.T, srcOpts ...kfake.Opt) (src, dst *kfake.Cluster) {
+	t.Helper()
+	src, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1)}, srcOpts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(src.Close)
-	dst, err := kgo.NewClient(kgo.SeedBrokers(dstCluster.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	dst, err = kfake.NewCluster(kfake.NumBrokers(1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(dst.Close)
-	r := New(src, dst, Logger(zaptest.NewLogger(t)), MetadataRefresh(100*time.Millisecond), RetryBackoff(10*time.Millisecond))
+	return src, dst
+}
+
+// fakeClient is a client of c, closed when the test ends.
+func fakeClient(t *testing.T, c *kfake.Cluster, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// runReplicator runs a replicator from src to dst until the test ends, with fast metadata refreshes and retries.
+func runReplicator(t *testing.T, src, dst *kgo.Client, opts ...Opt) *Replicator {
+	t.Helper()
+	r := New(src, dst, append([]Opt{Logger(zaptest.NewLogger(t)), MetadataRefresh(100 * time.Millisecond),
+		RetryBackoff(10 * time.Millisecond)}, opts...)...)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
@@ -59,7 +76,7 @@ func startFakeLink(t *testing.T, srcTopics map[string]int32) *fakeLink {
 			t.Errorf("Run: %v", err)
 		}
 	})
-	return &fakeLink{src: src, dst: dst, r: r}
+	return r
 }
 
 func produce(t *testing.T, cl *kgo.Client, topic string, partition int32, n int) {
@@ -214,36 +231,9 @@ func TestMirrorTopicConfigs(t *testing.T) {
 // source that does not answer: StopMirror must end that resolve (it could still move the mirror's log start) and
 // return without waiting for the source.
 func TestReplicator_StopMirrorEndsResolvesInFlight(t *testing.T) {
-	srcCluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "stopping"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srcCluster.Close)
-	dstCluster, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(dstCluster.Close)
-	src, err := kgo.NewClient(kgo.SeedBrokers(srcCluster.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(src.Close)
-	dst, err := kgo.NewClient(kgo.SeedBrokers(dstCluster.ListenAddrs()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(dst.Close)
-	r := New(src, dst, Logger(zaptest.NewLogger(t)), MetadataRefresh(100*time.Millisecond), RetryBackoff(10*time.Millisecond))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
+	srcCluster, dstCluster := fakeClusters(t, kfake.SeedTopics(1, "stopping"))
+	src := fakeClient(t, srcCluster, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	r := runReplicator(t, src, fakeClient(t, dstCluster))
 	produce(t, src, "stopping", 0, 10)
 	if err := r.AddMirror(context.Background(), MirrorSpec{MirrorTopic: "stopping"}); err != nil {
 		t.Fatal(err)
