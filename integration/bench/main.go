@@ -41,8 +41,8 @@ type result struct {
 	// StartupSeconds is how long the process took before the first record reached the destination.
 	StartupSeconds float64 `json:"startup_seconds,omitempty"`
 	OfLimit        float64 `json:"percent_of_ingest_limit,omitempty"`
-	// Latency (steady state only), milliseconds from the producer's CreateTime to the record being read on the
-	// destination.
+	// Latency (steady state only), milliseconds from a record being readable on the source to it being readable on
+	// the mirror.
 	P50ms, P99ms, MaxMs float64 `json:",omitempty"`
 }
 
@@ -56,6 +56,7 @@ type options struct {
 	mm2         bool
 	latency     time.Duration
 	ceiling     int64
+	hole        int64
 	rate        float64
 }
 
@@ -75,6 +76,7 @@ func main() {
 	flag.BoolVar(&o.mm2, "mm2", true, "also measure MirrorMaker 2")
 	flag.DurationVar(&o.latency, "latency", 20*time.Second, "steady-state run length (0 to skip)")
 	flag.Int64Var(&o.ceiling, "ceiling", 4<<30, "bytes for the ceiling run against kfake (0 to skip)")
+	flag.Int64Var(&o.hole, "hole", 100000, "offsets of the compacted-away hole clusterlink fills (0 to skip)")
 	flag.Float64Var(&o.rate, "rate", 0, "steady-state produce rate in MB/s (default: half the measured ingest limit)")
 	flag.Parse()
 	if *quick {
@@ -128,7 +130,9 @@ func run(o options) error {
 		}
 	}
 	fmt.Printf("starting a source and a destination broker (Kafka KRaft, 2 GiB heap each)...\n")
-	clusters, err := kafkatest.StartMany(ctx, []kafkatest.Opt{kafkatest.Heap("2g")}, []kafkatest.Opt{kafkatest.Heap("2g")})
+	// The source's cleaner looks for work every 100 ms (for the hole run; the other topics are not compacted).
+	clusters, err := kafkatest.StartMany(ctx, []kafkatest.Opt{kafkatest.Heap("2g"), kafkatest.BrokerConfig("log.cleaner.backoff.ms", "100")},
+		[]kafkatest.Opt{kafkatest.Heap("2g")})
 	defer func() {
 		for _, c := range clusters {
 			if c != nil {
@@ -171,6 +175,15 @@ func run(o options) error {
 			return fmt.Errorf("steady state: %w", err)
 		}
 		r.Scenario = scenario
+		results = append(results, r)
+	}
+	if o.hole > 0 {
+		fmt.Printf("\n== hole: %d offsets compacted away in the source\n", o.hole)
+		r, err := holeFill(ctx, src, dst, o.hole)
+		if err != nil {
+			return fmt.Errorf("hole: %w", err)
+		}
+		r.Scenario = "compacted"
 		results = append(results, r)
 	}
 	if o.ceiling > 0 {
