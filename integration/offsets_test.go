@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -10,6 +11,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/clusterlink/clusterlink/cmd/api"
+	"github.com/clusterlink/clusterlink/config"
+	"github.com/clusterlink/clusterlink/integration/kafkatest"
+	"github.com/clusterlink/clusterlink/offsets"
+	"github.com/clusterlink/clusterlink/replicator"
 )
 
 func commitOffsets(t *testing.T, cl *kgo.Client, group, topic string, offsets map[int32]int64) {
@@ -155,5 +160,90 @@ func TestOffsetSync_DaemonCopiesAdmittedGroupsAndAConsumerResumesAfterFailover(t
 	if s.Offset != 20 || m.Offset != 20 || string(s.Key) != string(m.Key) || string(s.Value) != string(m.Value) {
 		t.Errorf("next record of partition 0: source offset %d key %q, destination offset %d key %q; want both at 20, equal",
 			s.Offset, s.Key, m.Offset, m.Key)
+	}
+}
+
+// TestOffsetSync_KIP848ConsumerGroups syncs a group that uses the KIP-848 consumer protocol on the source, then
+// leaves it alone once a KIP-848 consumer of that group is active on the destination: the classic DescribeGroups
+// does not describe such groups, so the sync must ask ConsumerGroupDescribe, skip the group, and not report an
+// error.
+func TestOffsetSync_KIP848ConsumerGroups(t *testing.T) {
+	ctx := context.Background()
+	src, dst := source(t), destination(t)
+	topic := uniqueTopic(t, "kip848")
+	createTopic(t, src, topic, 2, nil)
+	produceMix(t, src, topic, 400, kgo.NoCompression(), 12)
+	l := startLink(t, src, dst)
+	l.addMirror(t, replicator.MirrorSpec{MirrorTopic: topic})
+	waitCaughtUp(t, l, src, topic, topic)
+	group := uniqueTopic(t, "g848")
+	srcCl, dstCl := newClient(t, src), newClient(t, dst)
+
+	consume := func(c *kafkatest.Cluster, atLeast int) *kgo.Client {
+		t.Helper()
+		cl, err := kgo.NewClient(append(c.ClientOpts(), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
+			kgo.ServerSideBalancer(), kgo.Balancers(kgo.RangeBalancer()), kgo.DisableAutoCommit(),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		for n := 0; n < atLeast; {
+			fs := cl.PollRecords(pctx, 50)
+			if pctx.Err() != nil {
+				t.Fatalf("consume %s as group %s: %d records", topic, group, n)
+			}
+			n += fs.NumRecords()
+		}
+		return cl
+	}
+	// On the source the group is a KIP-848 consumer group with committed offsets, and empty once its consumer left.
+	srcConsumer := consume(src, 100)
+	if err := srcConsumer.CommitUncommittedOffsets(ctx); err != nil {
+		t.Fatalf("commit on the source: %v", err)
+	}
+	srcConsumer.Close()
+	listed, err := kadm.NewClient(srcCl).ListGroupsByType(ctx, []string{"consumer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := listed[group]; !ok {
+		t.Fatalf("%s is not a KIP-848 consumer group on the source: %v", group, listed)
+	}
+	want := fetchCommitted(t, srcCl, group, topic)
+	if len(want) == 0 {
+		t.Fatalf("the source group committed nothing")
+	}
+
+	filters, err := config.ParseGroupFilters(`{"groupFilters":[{"name":"*","patternType":"LITERAL","filterType":"INCLUDE"}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	syncer := offsets.New(offsets.Config{Source: srcCl, Destination: dstCl, Groups: filters, Interval: time.Hour,
+		Topics: func() []offsets.Topic { return []offsets.Topic{{Source: topic, Mirror: topic}} }})
+	if err := syncer.SyncOnce(ctx); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	if got := fetchCommitted(t, dstCl, group, topic); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("destination group %s committed %v, want the source's %v", group, got, want)
+	}
+
+	// A KIP-848 consumer of the group runs on the destination: its offsets are its own.
+	dstConsumer := consume(dst, 1)
+	defer dstConsumer.Close()
+	described, err := kadm.NewClient(dstCl).DescribeConsumerGroups(ctx, group)
+	if err != nil || described[group].Err != nil || len(described[group].Members) == 0 {
+		t.Fatalf("the destination group has no active KIP-848 member: %v %+v", err, described[group])
+	}
+	commitOffsets(t, srcCl, group, topic, map[int32]int64{0: 190, 1: 190})
+	if err := syncer.SyncOnce(ctx); err != nil {
+		t.Fatalf("sync with the group active on the destination: %v", err)
+	}
+	if st := syncer.Status(); !slices.Contains(st.SkippedGroups, group) {
+		t.Fatalf("the active destination group was not reported skipped: %+v", st)
+	}
+	if got := fetchCommitted(t, dstCl, group, topic); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("the active destination group's offsets changed to %v (had %v)", got, want)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -199,7 +200,9 @@ func (s *Syncer) syncTopics(ctx context.Context, topics []Topic) (result, error)
 		mirrorOf[t.Source] = t.Mirror
 		mirrors = append(mirrors, t.Mirror)
 	}
-	listed, err := s.src.ListGroups(ctx)
+	// Classic groups and KIP-848 consumer groups; share groups have no committed offsets to copy, and KIP-1071
+	// streams groups are left out (their destination group could not be taken over by the streams protocol).
+	listed, err := s.src.ListGroupsByType(ctx, []string{"classic", "consumer"})
 	if err != nil {
 		return res, fmt.Errorf("list source consumer groups: %w", err)
 	}
@@ -262,12 +265,12 @@ func (s *Syncer) syncTopics(ctx context.Context, topics []Topic) (result, error)
 	}
 
 	dstGroups := slices.Sorted(maps.Keys(want))
-	described, err := s.dst.DescribeGroups(ctx, dstGroups...)
-	if err != nil && len(described) == 0 {
-		return res, fmt.Errorf("describe destination groups: %w", err)
+	active, err := s.activeGroups(ctx, dstGroups)
+	if err != nil {
+		return res, err
 	}
 	for _, g := range dstGroups {
-		if d, ok := described[g]; ok && d.Err == nil && (len(d.Members) > 0 || (d.State != "Empty" && d.State != "Dead" && d.State != "")) {
+		if active[g] {
 			res.skipped = append(res.skipped, g) // its consumers own its offsets
 			continue
 		}
@@ -281,6 +284,65 @@ func (s *Syncer) syncTopics(ctx context.Context, topics []Topic) (result, error)
 		}
 	}
 	return res, errors.Join(errs...)
+}
+
+// activeGroups returns which of the destination groups have members. A group coordinator that is not ready yet (a
+// destination whose __consumer_offsets is still being created) is waited for a few times before the cycle gives up.
+func (s *Syncer) activeGroups(ctx context.Context, groups []string) (map[string]bool, error) {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(time.Duration(attempt) * 500 * time.Millisecond):
+			}
+		}
+		var active map[string]bool
+		if active, err = s.describeActive(ctx, groups); err == nil || !kerr.IsRetriable(err) {
+			return active, err
+		}
+	}
+	return nil, err
+}
+
+// describeActive describes the groups as classic groups (DescribeGroups) and as KIP-848 consumer groups
+// (ConsumerGroupDescribe: DescribeGroups does not describe those), and returns those with members.
+func (s *Syncer) describeActive(ctx context.Context, groups []string) (map[string]bool, error) {
+	busy := func(state string, members int) bool {
+		return members > 0 || (state != "Empty" && state != "Dead" && state != "")
+	}
+	active := map[string]bool{}
+	classic, err := s.dst.DescribeGroups(ctx, groups...)
+	if err != nil && len(classic) == 0 {
+		return nil, fmt.Errorf("describe destination groups: %w", err)
+	}
+	for _, g := range groups {
+		d, ok := classic[g]
+		switch {
+		case !ok:
+		case d.Err != nil && kerr.IsRetriable(d.Err):
+			return nil, fmt.Errorf("describe destination group %s: %w", g, d.Err)
+		case d.Err == nil && busy(d.State, len(d.Members)):
+			active[g] = true
+		}
+	}
+	consumer, err := s.dst.DescribeConsumerGroups(ctx, groups...)
+	if err != nil && len(consumer) == 0 && !brokerTooOld(err) {
+		return nil, fmt.Errorf("describe destination consumer groups: %w", err)
+	}
+	for _, g := range groups {
+		if d, ok := consumer[g]; ok && d.Err == nil && busy(d.State, len(d.Members)) {
+			active[g] = true
+		}
+	}
+	return active, nil
+}
+
+// brokerTooOld reports a request the destination does not support (ConsumerGroupDescribe before Kafka 4.0): such a
+// broker has no KIP-848 groups. franz-go does not export the error it returns then.
+func brokerTooOld(err error) bool {
+	return errors.Is(err, kerr.UnsupportedVersion) || strings.Contains(err.Error(), "broker is too old")
 }
 
 // commitChanged commits the offsets that differ from what the destination group has committed (so an unchanged
