@@ -173,6 +173,15 @@ func (r *Replicator) StopMirror(ctx context.Context, topic string) error {
 			w.mu.Unlock()
 		}
 		if !busy {
+			for _, w := range writers {
+				w.mu.Lock()
+				for p := range w.pipes {
+					if p.m == m {
+						delete(w.pipes, p)
+					}
+				}
+				w.mu.Unlock()
+			}
 			r.log.Info("mirror stopped", zap.String("mirror_topic", topic))
 			return nil
 		}

@@ -151,6 +151,9 @@ func (w *writer) nextRequest() []producePart {
 	for p, q := range w.queues {
 		if q.gen != p.gen || p.phase != phaseCopy {
 			delete(w.queues, p)
+			if pipe := w.pipes[p]; pipe != nil && pipe.n == 0 {
+				delete(w.pipes, p) // a new generation starts a new chain anyway
+			}
 			continue
 		}
 		pipe := w.pipes[p]
