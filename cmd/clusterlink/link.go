@@ -272,7 +272,7 @@ func newLinkConfigurationCommand(f *clientFlags) *cobra.Command {
 	var dryRun bool
 	update := &cobra.Command{
 		Use:   "update LINK",
-		Short: "Change a link's configs (the link restarts and resumes from each mirror's log end offset)",
+		Short: "Change a link's configs (sync loops and intervals live; others restart the link, which resumes where it was)",
 		Example: `  clusterlink link configuration update my-link --config consumer.offset.sync.ms=10000
   clusterlink link configuration update my-link --reset acl.sync.ms --dry-run`,
 		Args: cobra.ExactArgs(1),

@@ -281,7 +281,7 @@ func (d *Daemon) startLink(ctx context.Context, rec state.Link, cfg *config.Link
 	if err != nil {
 		return err
 	}
-	l.SetSyncers(d.syncersFor(l))
+	l.SetSyncers(d.syncersFor(l, nil))
 	lctx, cancel := context.WithCancel(ctx)
 	r := &running{l: l, origin: rec.Origin, cancel: cancel, done: make(chan struct{})}
 	go func() {

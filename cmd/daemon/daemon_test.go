@@ -21,6 +21,7 @@ import (
 	"github.com/clusterlink/clusterlink/cmd/api"
 	"github.com/clusterlink/clusterlink/config"
 	"github.com/clusterlink/clusterlink/replicator"
+	"github.com/clusterlink/clusterlink/replicator/link"
 )
 
 type fixture struct {
@@ -31,6 +32,7 @@ type fixture struct {
 	stop         func()
 	linkName     string
 	addr         string
+	d            *Daemon
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -108,6 +110,7 @@ func (f *fixture) start(t *testing.T) {
 	}
 	f.addr = d.Addr().String()
 	f.client = api.NewClient(f.addr, f.cfg.Admin.Token)
+	f.d = d
 }
 
 func (f *fixture) clientAddress() string { return f.addr }
@@ -362,5 +365,95 @@ func TestGrafanaDashboardUsesExportedMetrics(t *testing.T) {
 		if !strings.Contains(string(source), `"`+name+`"`) {
 			t.Errorf("the dashboard queries %s, which metrics.go does not define", name)
 		}
+	}
+}
+
+// TestDaemon_LinkConfigChangesApplyLiveOrRestartTheLink changes a running link's configs through the API: changes to
+// the sync loops and intervals apply to the running link (the same link keeps copying, the offset sync task turns
+// on), a change to the fetch settings restarts it; the mirror keeps copying through both.
+func TestDaemon_LinkConfigChangesApplyLiveOrRestartTheLink(t *testing.T) {
+	f := newFixture(t)
+	delete(f.cfg.Links[0].Raw, "consumer.offset.sync.enable")
+	l, err := config.ParseLink(f.linkName, f.cfg.Links[0].Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.cfg.Links[0] = l
+	ctx := context.Background()
+	if err := f.src.CreateTopic("auto-live", 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	f.produce(t, f.srcCl, "auto-live", 40)
+	f.start(t)
+	f.waitMirror(t, "auto-live", copied(40))
+	running := func() *link.Link {
+		r, err := f.d.link(f.linkName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.l
+	}
+	task := func(name string) string {
+		lk, err := f.client.Link(ctx, f.linkName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tk := range lk.Tasks {
+			if tk.TaskName == name {
+				return tk.State
+			}
+		}
+		return ""
+	}
+	if st := task(link.TaskConsumerOffsetSync); st != link.TaskNotConfigured {
+		t.Fatalf("offset sync task %s before the change, want %s", st, link.TaskNotConfigured)
+	}
+	before := running()
+
+	live := api.AlterConfigsRequest{Data: []api.ConfigValue{
+		{Name: "consumer.offset.sync.enable", Value: "true"}, {Name: "consumer.offset.sync.ms", Value: "2000"},
+		{Name: "topic.config.sync.ms", Value: "2000"},
+	}}
+	if err := f.client.AlterLinkConfigs(ctx, f.linkName, live, false); err != nil {
+		t.Fatal(err)
+	}
+	if running() != before {
+		t.Fatal("a change to the sync loops restarted the link")
+	}
+	if cfg := running().Config(); !cfg.ConsumerOffsetSyncEnable || cfg.ConsumerOffsetSyncInterval != 2*time.Second {
+		t.Fatalf("the running link's config was not updated: %v %v", cfg.ConsumerOffsetSyncEnable, cfg.ConsumerOffsetSyncInterval)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for task(link.TaskConsumerOffsetSync) != link.TaskActive {
+		if time.Now().After(deadline) {
+			t.Fatalf("offset sync task %s after the change, want %s", task(link.TaskConsumerOffsetSync), link.TaskActive)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	f.produce(t, f.srcCl, "auto-live", 40)
+	f.waitMirror(t, "auto-live", copied(80))
+
+	restart := api.AlterConfigsRequest{Data: []api.ConfigValue{{Name: "replica.fetch.max.bytes", Value: "2097152"}}}
+	if err := f.client.AlterLinkConfigs(ctx, f.linkName, restart, false); err != nil {
+		t.Fatal(err)
+	}
+	if running() == before {
+		t.Fatal("a change to the fetch settings did not restart the link")
+	}
+	if cfg := running().Config(); cfg.ReplicaFetchMaxBytes != 2097152 || !cfg.ConsumerOffsetSyncEnable {
+		t.Fatalf("the restarted link's config: fetch max bytes %d, offset sync %v", cfg.ReplicaFetchMaxBytes, cfg.ConsumerOffsetSyncEnable)
+	}
+	f.produce(t, f.srcCl, "auto-live", 40)
+	f.waitMirror(t, "auto-live", copied(120))
+}
+
+// copied says whether the mirror's partitions hold n records in all.
+func copied(n int64) func(api.Mirror) bool {
+	return func(m api.Mirror) bool {
+		var sum int64
+		for _, l := range m.MirrorLags {
+			sum += l.MirrorLogEndOffset
+		}
+		return sum == n
 	}
 }

@@ -22,7 +22,9 @@ import (
 // This file builds a link's extra loops from its config: consumer offset sync and ACL sync.
 
 // syncersFor returns the link's loops and the hooks its promote and failover use.
-func (d *Daemon) syncersFor(l *link.Link) ([]link.Syncer, link.MirrorHooks) {
+// syncersFor builds a link's sync loops from its config. guard is the link's read-only mirror guard, kept across
+// reconfigurations (it knows which mirrors it guards); nil makes a new one.
+func (d *Daemon) syncersFor(l *link.Link, guard *mirrorGuard) ([]link.Syncer, link.MirrorHooks) {
 	cfg := l.Config()
 	var syncers []link.Syncer
 	var hooks link.MirrorHooks
@@ -50,7 +52,10 @@ func (d *Daemon) syncersFor(l *link.Link) ([]link.Syncer, link.MirrorHooks) {
 		syncers = append(syncers, notConfigured(link.TaskConsumerOffsetSync))
 	}
 
-	acls := &aclTask{guard: &mirrorGuard{dst: d.dst, log: log, guarded: map[string]bool{}}}
+	if guard == nil {
+		guard = &mirrorGuard{dst: d.dst, log: log, guarded: map[string]bool{}}
+	}
+	acls := &aclTask{guard: guard}
 	if cfg.ACLSyncEnable {
 		acls.s = aclsync.New(aclsync.Config{
 			Source: l.Source(), Destination: d.dst, Filters: cfg.ACLFilters, Interval: cfg.ACLSyncInterval,
@@ -60,6 +65,16 @@ func (d *Daemon) syncersFor(l *link.Link) ([]link.Syncer, link.MirrorHooks) {
 	syncers = append(syncers, acls)
 	hooks.Protect, hooks.Unprotect = acls.guard.protect, acls.guard.unprotect
 	return syncers, hooks
+}
+
+// guardOf returns the read-only mirror guard of a link's current syncers, if it has one.
+func guardOf(l *link.Link) *mirrorGuard {
+	for _, s := range l.Syncers() {
+		if t, ok := s.(*aclTask); ok {
+			return t.guard
+		}
+	}
+	return nil
 }
 
 // aclTask is the ACL sync loop (when acl.sync.enable) and the read-only guards of the link's mirror topics.

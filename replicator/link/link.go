@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -103,14 +104,21 @@ type Options struct {
 // Link is one running cluster link.
 type Link struct {
 	name, id string
-	cfg      *config.Link
+	cfg      atomic.Pointer[config.Link] // replaced by Reconfigure
 	dst      *kgo.Client
 	dstID    string
 	dstAdm   *kadm.Client
 	store    *state.Store
 	log      *zap.Logger
+
+	// syncMu serialises Reconfigure with the start and stop of the syncers. syncers and hooks are guarded by mu.
+	syncMu   sync.Mutex
 	syncers  []Syncer
 	hooks    MirrorHooks
+	runCtx   context.Context    // Run's context, once Run started
+	syncStop context.CancelFunc // stops the running syncers
+	syncDone chan struct{}      // closed once they stopped
+	changed  chan struct{}      // closed (and replaced) by Reconfigure: the loops look at the config again
 
 	src    *kgo.Client
 	srcAdm *kadm.Client
@@ -161,12 +169,14 @@ func New(o Options) (*Link, error) {
 		replicator.TransactionalIDPrefix("clusterlink-" + o.Name),
 	}, o.ReplicatorOpts...)
 	l := &Link{
-		name: o.Name, id: o.ID, cfg: cfg, dst: o.Destination, dstID: o.DestinationID, dstAdm: kadm.NewClient(o.Destination),
+		name: o.Name, id: o.ID, dst: o.Destination, dstID: o.DestinationID, dstAdm: kadm.NewClient(o.Destination),
 		store: o.Store, log: log, syncers: o.Syncers, hooks: o.Hooks,
 		src: src, srcAdm: kadm.NewClient(src), rep: replicator.New(src, o.Destination, ropts...),
 		tasks: map[string]TaskStatus{}, added: map[string]bool{}, addErrors: map[string]string{},
 		promoting: map[string]bool{}, warned: map[string]bool{}, final: map[string][]replicator.PartitionStatus{},
+		changed: make(chan struct{}),
 	}
+	l.cfg.Store(cfg)
 	l.setTask(TaskAutoCreateMirror, TaskNotConfigured, "", "")
 	if cfg.AutoCreateMirrorTopicsEnable {
 		l.setTask(TaskAutoCreateMirror, TaskActive, "", "")
@@ -188,11 +198,96 @@ func startOffset(s config.MirrorStartOffsetSpec) replicator.StartOffset {
 
 // SetSyncers gives the link its extra loops and the hooks promote uses; call it before Run.
 func (l *Link) SetSyncers(syncers []Syncer, hooks MirrorHooks) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	l.syncers, l.hooks = syncers, hooks
 }
 
 // Syncers are the link's extra loops.
-func (l *Link) Syncers() []Syncer { return l.syncers }
+func (l *Link) Syncers() []Syncer {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.syncers
+}
+
+func (l *Link) mirrorHooks() MirrorHooks {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.hooks
+}
+
+// LiveKeys are the link configs Reconfigure applies to a running link; a change to any other key needs the link
+// restarted (the source client, the replicator's fetch and request settings, a pause).
+var LiveKeys = []string{
+	"acl.filters", "acl.sync.enable", "acl.sync.ms",
+	"auto.create.mirror.topics.enable", "auto.create.mirror.topics.filters",
+	"availability.check.consecutive.failure.threshold", "availability.check.ms",
+	"consumer.group.prefix.enable", "consumer.offset.group.filters", "consumer.offset.sync.enable",
+	"consumer.offset.sync.ms", "topic.config.sync.ms",
+}
+
+// Reconfigure applies a new config to the running link without stopping its copy: the loops read it from their
+// next round on (they are woken now), and the syncers are stopped and replaced by those build returns for it. Only
+// keys of LiveKeys may differ from the current config; the caller restarts the link for the others.
+func (l *Link) Reconfigure(cfg *config.Link, build func(*Link) ([]Syncer, MirrorHooks)) {
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	l.cfg.Store(cfg)
+	l.stopSyncersLocked()
+	syncers, hooks := build(l)
+	l.mu.Lock()
+	l.syncers, l.hooks = syncers, hooks
+	close(l.changed)
+	l.changed = make(chan struct{})
+	l.mu.Unlock()
+	if l.runCtx != nil && l.runCtx.Err() == nil && !cfg.ClusterLinkPaused {
+		l.startSyncersLocked()
+	}
+	if !cfg.AutoCreateMirrorTopicsEnable {
+		l.setTask(TaskAutoCreateMirror, TaskNotConfigured, "", "")
+	}
+	l.log.Info("link reconfigured without a restart")
+}
+
+// startSyncersLocked runs the current syncers under the link's run context until stopSyncersLocked. syncMu is
+// held.
+func (l *Link) startSyncersLocked() {
+	ctx, cancel := context.WithCancel(l.runCtx)
+	done := make(chan struct{})
+	l.syncStop, l.syncDone = cancel, done
+	var wg sync.WaitGroup
+	for _, s := range l.Syncers() {
+		wg.Go(func() {
+			if err := s.Run(ctx); err != nil && ctx.Err() == nil {
+				l.log.Error("link loop stopped", zap.String("task", s.Task().Name), zap.Error(err))
+			}
+		})
+	}
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+}
+
+// stopSyncersLocked stops the running syncers and waits for them. syncMu is held.
+func (l *Link) stopSyncersLocked() {
+	if l.syncStop == nil {
+		return
+	}
+	l.syncStop()
+	<-l.syncDone
+	l.syncStop, l.syncDone = nil, nil
+}
+
+// changedCh is closed when the config changes.
+func (l *Link) changedCh() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.changed
+}
+
+// config is the link's current config.
+func (l *Link) config() *config.Link { return l.cfg.Load() }
 
 // Name is the link's name.
 func (l *Link) Name() string { return l.name }
@@ -201,7 +296,7 @@ func (l *Link) Name() string { return l.name }
 func (l *Link) ID() string { return l.id }
 
 // Config is the link's parsed config.
-func (l *Link) Config() *config.Link { return l.cfg }
+func (l *Link) Config() *config.Link { return l.config() }
 
 // Source is the link's source client (the daemon's syncers use it).
 func (l *Link) Source() *kgo.Client { return l.src }
@@ -214,7 +309,7 @@ func (l *Link) Close() { l.src.Close() }
 func (l *Link) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return l.availabilityLoop(gctx) })
-	if l.cfg.ClusterLinkPaused {
+	if l.config().ClusterLinkPaused {
 		l.log.Info("link is paused (cluster.link.paused=true): nothing is copied or synced")
 		for _, name := range []string{TaskAutoCreateMirror, TaskTopicConfigsSync} {
 			l.setTask(name, TaskLinkPaused, "", "")
@@ -224,9 +319,15 @@ func (l *Link) Run(ctx context.Context) error {
 	g.Go(func() error { return l.rep.Run(gctx) })
 	g.Go(func() error { return l.mirrorLoop(gctx) })
 	g.Go(func() error { return l.progressLoop(gctx) })
-	for _, s := range l.syncers {
-		g.Go(func() error { return s.Run(gctx) })
-	}
+	l.syncMu.Lock()
+	l.runCtx = gctx
+	l.startSyncersLocked()
+	l.syncMu.Unlock()
+	defer func() {
+		l.syncMu.Lock()
+		l.stopSyncersLocked()
+		l.syncMu.Unlock()
+	}()
 	// Mirrors a promote or failover left half-done finish first.
 	for _, m := range l.store.Mirrors(l.name) {
 		if m.Status == string(replicator.StatusPendingStopped) {
@@ -264,8 +365,9 @@ func (l *Link) Tasks() []TaskStatus {
 	for _, t := range l.tasks {
 		out = append(out, t)
 	}
+	syncers := l.syncers
 	l.mu.Unlock()
-	for _, s := range l.syncers {
+	for _, s := range syncers {
 		out = append(out, s.Task())
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -274,7 +376,7 @@ func (l *Link) Tasks() []TaskStatus {
 
 // State is the link's state with its error code and message (NO_ERROR when fine).
 func (l *Link) State() (state, code, msg string) {
-	if l.cfg.ClusterLinkPaused {
+	if l.config().ClusterLinkPaused {
 		return StatePaused, "NO_ERROR", ""
 	}
 	l.mu.Lock()
@@ -298,7 +400,7 @@ func (l *Link) SourceClusterID() string {
 func (l *Link) availabilityLoop(ctx context.Context) error {
 	for {
 		// DescribeCluster, not Metadata: the client answers metadata from its cache for a while.
-		cctx, cancel := context.WithTimeout(ctx, l.cfg.RequestTimeout)
+		cctx, cancel := context.WithTimeout(ctx, l.config().RequestTimeout)
 		resp, err := kmsg.NewPtrDescribeClusterRequest().RequestWith(cctx, l.src)
 		cancel()
 		if err == nil {
@@ -317,7 +419,7 @@ func (l *Link) availabilityLoop(ctx context.Context) error {
 			l.unavail = false
 		} else {
 			l.failures++
-			if l.failures >= l.cfg.AvailabilityCheckConsecutiveFailureThreshold && !l.unavail {
+			if l.failures >= l.config().AvailabilityCheckConsecutiveFailureThreshold && !l.unavail {
 				l.unavail = true
 				l.log.Error("source cluster unavailable", zap.Int("consecutive_failures", l.failures), zap.Error(err))
 			}
@@ -328,13 +430,13 @@ func (l *Link) availabilityLoop(ctx context.Context) error {
 			l.setTask(TaskAvailabilityCheck, TaskActive, "", "")
 		} else {
 			l.setTask(TaskAvailabilityCheck, TaskInError, linkErrorCode(err),
-				fmt.Sprintf("source cluster %s unreachable (%d consecutive failures): %v", strings.Join(l.cfg.BootstrapServers, ","), failures, err))
+				fmt.Sprintf("source cluster %s unreachable (%d consecutive failures): %v", strings.Join(l.config().BootstrapServers, ","), failures, err))
 		}
-		interval := l.cfg.AvailabilityCheckInterval
+		interval := l.config().AvailabilityCheckInterval
 		if err != nil {
-			interval = min(interval, max(l.cfg.RetryBackoff, time.Second)) // a failing source is re-checked soon
+			interval = min(interval, max(l.config().RetryBackoff, time.Second)) // a failing source is re-checked soon
 		}
-		if sleep(ctx, interval) != nil {
+		if l.sleepOrChange(ctx, interval) != nil {
 			return nil
 		}
 	}
@@ -356,6 +458,20 @@ func linkErrorCode(err error) string {
 		return "BOOTSTRAP_TCP_CONNECTION_FAILED_ERROR"
 	}
 	return "TIMEOUT_ERROR"
+}
+
+// sleepOrChange sleeps like sleep, and returns early (nil) when the link's config changes.
+func (l *Link) sleepOrChange(ctx context.Context, d time.Duration) error {
+	changed := l.changedCh()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+	case <-changed:
+	}
+	return nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

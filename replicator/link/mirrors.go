@@ -43,7 +43,7 @@ type Mirror struct {
 func (l *Link) mirrorLoop(ctx context.Context) error {
 	for {
 		l.addStoredMirrors(ctx)
-		if l.cfg.AutoCreateMirrorTopicsEnable {
+		if l.config().AutoCreateMirrorTopicsEnable {
 			if err := l.autoCreate(ctx); err != nil && ctx.Err() == nil {
 				l.setTask(TaskAutoCreateMirror, TaskInError, clientErrorCode(err), err.Error())
 			} else if ctx.Err() == nil {
@@ -55,7 +55,7 @@ func (l *Link) mirrorLoop(ctx context.Context) error {
 		} else if ctx.Err() == nil {
 			l.setTask(TaskTopicConfigsSync, TaskActive, "", "")
 		}
-		if sleep(ctx, l.cfg.TopicConfigSyncInterval) != nil {
+		if l.sleepOrChange(ctx, l.config().TopicConfigSyncInterval) != nil {
 			return nil
 		}
 	}
@@ -91,11 +91,11 @@ func (l *Link) addStoredMirrors(ctx context.Context) {
 }
 
 func (l *Link) addToReplicator(ctx context.Context, m state.Mirror) error {
-	cctx, cancel := context.WithTimeout(ctx, l.cfg.RequestTimeout)
+	cctx, cancel := context.WithTimeout(ctx, l.config().RequestTimeout)
 	defer cancel()
-	if l.hooks.Protect != nil {
+	if hooks := l.mirrorHooks(); hooks.Protect != nil {
 		// Read-only before the topic exists, so no producer can slip in; idempotent, so every start re-applies it.
-		if err := l.hooks.Protect(cctx, m.Topic); err != nil {
+		if err := hooks.Protect(cctx, m.Topic); err != nil {
 			l.log.Warn("mirror topic not made read-only", zap.String("mirror_topic", m.Topic), zap.Error(err))
 		}
 	}
@@ -120,13 +120,13 @@ func isInternal(topic string) bool {
 }
 
 func (l *Link) autoCreate(ctx context.Context) error {
-	cctx, cancel := context.WithTimeout(ctx, l.cfg.RequestTimeout)
+	cctx, cancel := context.WithTimeout(ctx, l.config().RequestTimeout)
 	defer cancel()
 	topics, err := l.srcAdm.ListTopics(cctx)
 	if err != nil {
 		return fmt.Errorf("list source topics for auto-create: %w", err)
 	}
-	filters := l.cfg.AutoCreateMirrorTopicsFilters
+	filters := l.config().AutoCreateMirrorTopicsFilters
 	for _, name := range topics.Names() {
 		if !filters.Match(name) {
 			continue
@@ -134,7 +134,7 @@ func (l *Link) autoCreate(ctx context.Context) error {
 		if isInternal(name) && !filters.NamesLiterally(name) {
 			continue
 		}
-		mirror := l.cfg.ClusterLinkPrefix + name
+		mirror := l.config().ClusterLinkPrefix + name
 		if _, ok := l.storedMirror(mirror); ok {
 			continue // already a mirror, or promoted: never recreated
 		}
@@ -174,7 +174,7 @@ func (l *Link) storedMirror(topic string) (state.Mirror, bool) {
 // CreateMirror creates a mirror topic copying sourceTopic (default: mirrorTopic without cluster.link.prefix). The
 // mirror topic must not exist on the destination.
 func (l *Link) CreateMirror(ctx context.Context, sourceTopic, mirrorTopic string, validateOnly bool) error {
-	prefix := l.cfg.ClusterLinkPrefix
+	prefix := l.config().ClusterLinkPrefix
 	switch {
 	case mirrorTopic == "" && sourceTopic == "":
 		return invalid("name the mirror topic or its source topic")
@@ -186,7 +186,7 @@ func (l *Link) CreateMirror(ctx context.Context, sourceTopic, mirrorTopic string
 		}
 		sourceTopic = strings.TrimPrefix(mirrorTopic, prefix)
 	}
-	if l.cfg.ClusterLinkPaused {
+	if l.config().ClusterLinkPaused {
 		return invalid("link %s is paused (cluster.link.paused=true): unpause it to create mirrors", l.name)
 	}
 	return l.createMirror(ctx, sourceTopic, mirrorTopic, state.OriginAPI, validateOnly)
@@ -198,7 +198,7 @@ func (l *Link) createMirror(ctx context.Context, sourceTopic, mirrorTopic string
 	if m, ok := l.storedMirror(mirrorTopic); ok {
 		return invalid("mirror topic %s already exists on link %s (status %s)", mirrorTopic, l.name, m.Status)
 	}
-	cctx, cancel := context.WithTimeout(ctx, l.cfg.RequestTimeout)
+	cctx, cancel := context.WithTimeout(ctx, l.config().RequestTimeout)
 	defer cancel()
 	srcTopics, err := l.srcAdm.ListTopics(cctx, sourceTopic)
 	if err != nil {
@@ -246,7 +246,7 @@ func (l *Link) syncTopicConfigs(ctx context.Context) error {
 		if !copying || m.Status == string(replicator.StatusStopped) {
 			continue
 		}
-		cctx, cancel := context.WithTimeout(ctx, l.cfg.RequestTimeout)
+		cctx, cancel := context.WithTimeout(ctx, l.config().RequestTimeout)
 		changed, err := l.rep.SyncTopicConfigs(cctx, m.SourceTopic, m.Topic)
 		if err == nil {
 			var src map[string]string
@@ -399,7 +399,7 @@ func (l *Link) stop(ctx context.Context, topic, op string, validateOnly bool) (M
 		refuse = invalid("mirror topic %s is already PENDING_STOPPED (a %s is running)", topic, m.PendingOp)
 	case op == opPromote && m.Status == string(replicator.StatusPaused):
 		refuse = invalid("mirror topic %s is PAUSED: resume it before promote, or fail over", topic)
-	case op == opPromote && l.cfg.ClusterLinkPaused:
+	case op == opPromote && l.config().ClusterLinkPaused:
 		refuse = invalid("link %s is paused: promote needs the source; unpause the link or fail over", l.name)
 	case op == opPromote && view.Status == string(replicator.StatusFailed):
 		refuse = invalid("mirror topic %s is FAILED (%s: %s): promote cannot reach lag 0; fail over instead", topic, view.ErrorCode, view.ErrorMessage)
@@ -463,9 +463,9 @@ func (l *Link) finishStop(ctx context.Context, m state.Mirror) error {
 		}
 		log.Info("mirror reached the source high watermark", zap.Any("high_watermarks", hwm))
 	}
-	if l.hooks.FinalOffsetSync != nil {
-		sctx, cancel := context.WithTimeout(ctx, l.cfg.RequestTimeout)
-		err := l.hooks.FinalOffsetSync(sctx, m.SourceTopic, m.Topic)
+	if hooks := l.mirrorHooks(); hooks.FinalOffsetSync != nil {
+		sctx, cancel := context.WithTimeout(ctx, l.config().RequestTimeout)
+		err := hooks.FinalOffsetSync(sctx, m.SourceTopic, m.Topic)
 		cancel()
 		if err != nil {
 			if m.PendingOp == opPromote {
@@ -483,19 +483,19 @@ func (l *Link) finishStop(ctx context.Context, m state.Mirror) error {
 	}
 	srcConfigs := m.SourceConfigs
 	if m.PendingOp == opPromote {
-		cctx, cancel := context.WithTimeout(ctx, l.cfg.RequestTimeout)
+		cctx, cancel := context.WithTimeout(ctx, l.config().RequestTimeout)
 		if fresh, err := l.rep.SourceTopicConfigs(cctx, m.SourceTopic); err == nil {
 			srcConfigs = fresh
 		}
 		cancel()
 	}
-	cctx, cancel := context.WithTimeout(ctx, l.cfg.RequestTimeout)
+	cctx, cancel := context.WithTimeout(ctx, l.config().RequestTimeout)
 	defer cancel()
 	if err := l.rep.RestoreTopicConfigs(cctx, m.Topic, srcConfigs); err != nil {
 		return fmt.Errorf("%s %s: restore the topic configs: %w", m.PendingOp, m.Topic, err)
 	}
-	if l.hooks.Unprotect != nil {
-		if err := l.hooks.Unprotect(cctx, m.Topic); err != nil {
+	if hooks := l.mirrorHooks(); hooks.Unprotect != nil {
+		if err := hooks.Unprotect(cctx, m.Topic); err != nil {
 			return fmt.Errorf("%s %s: remove the read-only ACL: %w", m.PendingOp, m.Topic, err)
 		}
 	}
@@ -526,7 +526,7 @@ func (l *Link) resumeStop(ctx context.Context, m state.Mirror) {
 			return
 		}
 		l.log.Warn("finishing an interrupted mirror stop", zap.String("mirror_topic", m.Topic), zap.Error(err))
-		if sleep(ctx, l.cfg.RetryBackoff*10) != nil {
+		if sleep(ctx, l.config().RetryBackoff*10) != nil {
 			return
 		}
 	}
