@@ -24,8 +24,12 @@ type link struct {
 
 func startLink(t *testing.T, src, dst *kafkatest.Cluster, opts ...replicator.Opt) *link {
 	t.Helper()
-	srcCl := newClient(t, src)
-	dstCl := newClient(t, dst)
+	return startLinkWith(t, newClient(t, src), newClient(t, dst), opts...)
+}
+
+// startLinkWith runs a replicator between two clients the caller made (with hooks, say) until the test ends.
+func startLinkWith(t *testing.T, srcCl, dstCl *kgo.Client, opts ...replicator.Opt) *link {
+	t.Helper()
 	r := replicator.New(srcCl, dstCl, append([]replicator.Opt{
 		replicator.Logger(zaptest.NewLogger(t)), replicator.MetadataRefresh(time.Second),
 	}, opts...)...)

@@ -13,7 +13,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/clusterlink/clusterlink/integration/kafkatest"
 	"github.com/clusterlink/clusterlink/replicator"
@@ -75,16 +74,7 @@ func TestMirror_PipelinedBatchesNeverLandBehindARefusedOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(dstCl.Close)
-	r := replicator.New(newClient(t, src), dstCl, replicator.Logger(zaptest.NewLogger(t)), replicator.MetadataRefresh(time.Second))
-	rctx, rcancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(rctx) }()
-	defer func() {
-		rcancel()
-		if err := <-done; err != nil {
-			t.Errorf("replicator stopped with %v", err)
-		}
-	}()
+	r := startLinkWith(t, newClient(t, src), dstCl).r
 	if err := r.AddMirror(ctx, replicator.MirrorSpec{MirrorTopic: topic, Paused: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -144,17 +134,8 @@ func TestMirror_PipelinedCopySurvivesDestinationLeaderMoves(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(dstCl.Close)
-	r := replicator.New(newClient(t, src), dstCl, replicator.Logger(zaptest.NewLogger(t)), replicator.MetadataRefresh(time.Second),
-		replicator.ReplicationFactor(3), replicator.RetryBackoff(50*time.Millisecond))
-	rctx, rcancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(rctx) }()
-	defer func() {
-		rcancel()
-		if err := <-done; err != nil {
-			t.Errorf("replicator stopped with %v", err)
-		}
-	}()
+	l := startLinkWith(t, newClient(t, src), dstCl, replicator.ReplicationFactor(3), replicator.RetryBackoff(50*time.Millisecond))
+	r := l.r
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	if err := r.AddMirror(ctx, replicator.MirrorSpec{MirrorTopic: topic}); err != nil {
@@ -203,7 +184,7 @@ func TestMirror_PipelinedCopySurvivesDestinationLeaderMoves(t *testing.T) {
 	if err := <-produced; err != nil {
 		t.Fatalf("produce: %v", err)
 	}
-	waitCaughtUp(t, &link{r: r}, src, topic, topic)
+	waitCaughtUp(t, l, src, topic, topic)
 	requireMirrorEqual(t, src, dst, topic, topic)
 	if m := inflight.max.Load(); m < 2 {
 		t.Fatalf("at most %d produce in flight: the copy was not pipelined, the test proves nothing", m)

@@ -462,27 +462,22 @@ func linkErrorCode(err error) string {
 
 // sleepOrChange sleeps like sleep, and returns early (nil) when the link's config changes.
 func (l *Link) sleepOrChange(ctx context.Context, d time.Duration) error {
-	changed := l.changedCh()
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-	case <-changed:
-	}
-	return nil
+	return sleepUntil(ctx, d, l.changedCh())
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
+func sleep(ctx context.Context, d time.Duration) error { return sleepUntil(ctx, d, nil) }
+
+// sleepUntil waits d, or until wake is closed (nil never is); it returns ctx's error if ctx ends first.
+func sleepUntil(ctx context.Context, d time.Duration, wake <-chan struct{}) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-t.C:
-		return nil
+	case <-wake:
 	}
+	return nil
 }
 
 // progressInterval is how often a link with lag logs its copy progress.
