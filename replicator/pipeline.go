@@ -95,6 +95,11 @@ func (w *writer) pipelinedPayloadLocked(p *partition, q *writeQueue, pipe *parti
 	if !pipe.anchored || pipe.failure != nil || pipe.n >= min(maxPartitionInflight, w.r.opts.maxProduceInflight) {
 		return producePart{}, false
 	}
+	// Batches confirmed since the pipeline started leave the queue here, so a long pipelined drain never scans
+	// them again.
+	for len(q.items) > 0 && q.items[0].fillTo == 0 && q.items[0].markTo == 0 && q.items[0].batch.Header.NextOffset() <= p.nextOffset {
+		q.items = q.items[1:]
+	}
 	for _, it := range q.items {
 		if it.fillTo > 0 || it.markTo > 0 {
 			return producePart{}, false

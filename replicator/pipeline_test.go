@@ -164,3 +164,28 @@ func TestWriter_PipelinesOnlyRecentBatches(t *testing.T) {
 		})
 	}
 }
+
+// TestWriter_PipelinedDrainPopsConfirmedBatches checks that the pipelined path drops the batches the mirror already
+// has from the head of the queue, so a drain of many small batches costs linear, not quadratic, time.
+func TestWriter_PipelinedDrainPopsConfirmedBatches(t *testing.T) {
+	now := time.Now().UnixMilli()
+	var items []writeItem
+	for i := int64(0); i < 10; i++ {
+		b := make([]byte, 70)
+		items = append(items, writeItem{batch: RawBatch{Bytes: b, Header: BatchHeader{
+			BaseOffset: i, ProducerID: 7, BaseSequence: int32(i), MaxTimestamp: now, Magic: 2, NumRecords: 1,
+		}}})
+	}
+	p := &partition{m: &mirror{topic: "t"}, nextOffset: 6}
+	q := &writeQueue{items: items}
+	w := &writer{r: &Replicator{opts: defaultOptions()}}
+	pipe := &partitionPipe{n: 1, sentTo: 7, chainable: true, anchored: true, last: producerRun{id: 7, lastSeq: 6}}
+	pp, ok := w.pipelinedPayloadLocked(p, q, pipe)
+	if !ok || pp.expected != 7 {
+		t.Fatalf("next pipelined batch: %v at %d, want the batch at 7", ok, pp.expected)
+	}
+	if len(q.items) != 4 || q.items[0].batch.Header.BaseOffset != 6 {
+		t.Fatalf("queue holds %d items from offset %d, want 4 from 6 (the confirmed ones popped, the one in flight kept)",
+			len(q.items), q.items[0].batch.Header.BaseOffset)
+	}
+}
