@@ -332,16 +332,25 @@ func (w *writer) produce(ctx context.Context, parts []producePart, written chan 
 	} else {
 		close(written)
 	}
+	// Each partition replays its transactions on its own destination producers: the partitions of a round go
+	// concurrently, each waiting only for its own round trips and marker.
+	var mu sync.Mutex
+	var wg sync.WaitGroup
 	for _, pp := range txns {
-		rctx, cancel := context.WithTimeout(ctx, 2*r.opts.requestTimeout)
-		base, err := w.txnStep(rctx, pp)
-		cancel()
-		if err != nil {
-			results[pp.p] = err
-		} else {
-			baseOffsets[pp.p] = base
-		}
+		wg.Go(func() {
+			rctx, cancel := context.WithTimeout(ctx, 2*r.opts.requestTimeout)
+			base, err := w.txnStep(rctx, pp)
+			cancel()
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				results[pp.p] = err
+			} else {
+				baseOffsets[pp.p] = base
+			}
+		})
 	}
+	wg.Wait()
 	if len(markers) > 0 {
 		rctx, cancel := context.WithTimeout(ctx, r.opts.requestTimeout+5*time.Second)
 		bases, errs := w.writeMarkers(rctx, markers)
