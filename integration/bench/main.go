@@ -57,6 +57,7 @@ type options struct {
 	latency     time.Duration
 	ceiling     int64
 	hole        int64
+	txns        int
 	rate        float64
 }
 
@@ -77,6 +78,7 @@ func main() {
 	flag.DurationVar(&o.latency, "latency", 20*time.Second, "steady-state run length (0 to skip)")
 	flag.Int64Var(&o.ceiling, "ceiling", 4<<30, "bytes for the ceiling run against kfake (0 to skip)")
 	flag.Int64Var(&o.hole, "hole", 100000, "offsets of the compacted-away hole clusterlink fills (0 to skip)")
+	flag.IntVar(&o.txns, "txns", 200, "source transactions over every partition that clusterlink replays (0 to skip)")
 	flag.Float64Var(&o.rate, "rate", 0, "steady-state produce rate in MB/s (default: half the measured ingest limit)")
 	flag.Parse()
 	if *quick {
@@ -184,6 +186,15 @@ func run(o options) error {
 			return fmt.Errorf("hole: %w", err)
 		}
 		r.Scenario = "compacted"
+		results = append(results, r)
+	}
+	if o.txns > 0 {
+		fmt.Printf("\n== transactions: %d, each over all %d partitions\n", o.txns, o.partitions)
+		r, err := txnReplay(ctx, src, dst, o.txns, o.partitions)
+		if err != nil {
+			return fmt.Errorf("transactions: %w", err)
+		}
+		r.Scenario = "transactional"
 		results = append(results, r)
 	}
 	if o.ceiling > 0 {
