@@ -53,26 +53,26 @@ type partitionPipe struct {
 }
 
 // reset starts a new chain for generation gen.
-func (pp *partitionPipe) reset(gen uint64) {
-	n := pp.n
-	*pp = partitionPipe{n: n, gen: gen}
+func (pipe *partitionPipe) reset(gen uint64) {
+	n := pipe.n
+	*pipe = partitionPipe{n: n, gen: gen}
 }
 
 // follows reports whether a batch of producer run next, first sequence firstSeq, may go right behind the last
 // batch sent.
-func (pp *partitionPipe) follows(next producerRun, firstSeq int32) bool {
-	return pp.chainable && pp.last.id == next.id && pp.last.epoch == next.epoch && inSequence(pp.last.lastSeq, firstSeq)
+func (pipe *partitionPipe) follows(next producerRun, firstSeq int32) bool {
+	return pipe.chainable && pipe.last.id == next.id && pipe.last.epoch == next.epoch && inSequence(pipe.last.lastSeq, firstSeq)
 }
 
 // sent records a part handed to a produce request.
-func (pp *partitionPipe) sent(part producePart) {
-	if pp.n == 0 {
+func (pipe *partitionPipe) sent(part producePart) {
+	if pipe.n == 0 {
 		// Everything before it is confirmed: its producer's state is on the broker if the last batch was its.
-		pp.anchored = part.chainable && pp.follows(part.run, part.firstSeq) && pp.sentTo == part.expected
+		pipe.anchored = part.chainable && pipe.follows(part.run, part.firstSeq) && pipe.sentTo == part.expected
 	}
-	pp.n++
-	pp.sentTo = part.expected + part.records
-	pp.last, pp.chainable = part.run, part.chainable
+	pipe.n++
+	pipe.sentTo = part.expected + part.records
+	pipe.last, pipe.chainable = part.run, part.chainable
 }
 
 // inSequence reports whether next is the sequence right after last (sequences wrap at MaxInt32 to 0).

@@ -138,7 +138,8 @@ func (w *writer) run(ctx context.Context) error {
 	}
 }
 
-// nextRequest picks, for every partition with queued work and no produce in flight, the next payload to write.
+// nextRequest picks, for every partition with queued work, the next payload to write: the next item when nothing of
+// the partition is in flight, or the next batch of its pipeline where that is safe (see pipeline.go).
 func (w *writer) nextRequest() []producePart {
 	r := w.r
 	r.mu.Lock()
