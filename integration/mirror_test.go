@@ -24,13 +24,7 @@ type link struct {
 
 func startLink(t *testing.T, src, dst *kafkatest.Cluster, opts ...replicator.Opt) *link {
 	t.Helper()
-	return startLinkWith(t, newClient(t, src), newClient(t, dst), opts...)
-}
-
-// startLinkWith runs a replicator between two clients the caller made (with hooks, say) until the test ends.
-func startLinkWith(t *testing.T, srcCl, dstCl *kgo.Client, opts ...replicator.Opt) *link {
-	t.Helper()
-	r := replicator.New(srcCl, dstCl, append([]replicator.Opt{
+	r := replicator.New(newClient(t, src), newClient(t, dst), append([]replicator.Opt{
 		replicator.Logger(zaptest.NewLogger(t)), replicator.MetadataRefresh(time.Second),
 	}, opts...)...)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -120,7 +120,7 @@ func (w *writer) pipelinedPayloadLocked(p *partition, q *writeQueue, pipe *parti
 		return producePart{
 			p: p, gen: q.gen, topic: p.m.topic, topicID: p.m.mirrorTopicID,
 			payload: it.batch.Bytes, expected: h.BaseOffset, records: int64(h.LastOffsetDelta) + 1,
-			producerID: h.ProducerID, run: run, firstSeq: h.BaseSequence, chainable: true,
+			producerID: h.ProducerID, run: run, firstSeq: h.BaseSequence, chainable: true, pipelined: true,
 		}, true
 	}
 	return producePart{}, false

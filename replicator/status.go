@@ -78,6 +78,9 @@ type Counters struct {
 	TransactionsAborted   int64
 	// BatchesReencoded are contiguous runs of compacted source batches, re-encoded (same records, same codec).
 	BatchesReencoded int64
+	// BatchesPipelined are raw batches sent while earlier batches of the partition were still in flight (see
+	// pipeline.go); they are counted in BatchesRaw too.
+	BatchesPipelined int64
 }
 
 // MirrorStatus is what a caller can see of one mirror topic.

@@ -100,6 +100,7 @@ type producePart struct {
 	run       producerRun
 	firstSeq  int32
 	chainable bool
+	pipelined bool // sent behind other produces of the partition still in flight
 }
 
 func (w *writer) run(ctx context.Context) error {
@@ -546,6 +547,9 @@ func (w *writer) advanceLocked(pp producePart) {
 		p.counters.BatchesRaw++
 		p.counters.Records += pp.records
 		p.counters.Bytes += int64(len(pp.payload))
+		if pp.pipelined {
+			p.counters.BatchesPipelined++
+		}
 	}
 }
 

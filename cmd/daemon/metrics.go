@@ -65,6 +65,8 @@ var (
 		"Contiguous runs of compacted source batches re-encoded (same records, same codec).", partitionLabels, nil)
 	descBatchesRewritten = prometheus.NewDesc("clusterlink_mirror_partition_batches_rewritten_total",
 		"Source batches written with their producer fields cleared (records untouched).", partitionLabels, nil)
+	descBatchesPipelined = prometheus.NewDesc("clusterlink_mirror_partition_batches_pipelined_total",
+		"Raw batches sent while earlier batches of the partition were still in flight (safe pipelining).", partitionLabels, nil)
 	descTransactions = prometheus.NewDesc("clusterlink_mirror_partition_transactions_total",
 		"Source transactions replayed on the destination, by result (committed, aborted).",
 		[]string{"link", "mirror_topic", "partition", "result"}, nil)
@@ -77,7 +79,7 @@ type collector struct{ d *Daemon }
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descLinkState, descTaskState, descMirrorStatus, descLag, descCatchUp, descCopyRate,
 		descMirrorLEO, descSourceHWM, descBytes, descRecords, descBatchesRaw, descFillerOffsets, descPartitionError,
-		descMarkerOffsets, descBatchesReencoded, descBatchesRewritten, descTransactions,
+		descMarkerOffsets, descBatchesReencoded, descBatchesRewritten, descTransactions, descBatchesPipelined,
 		descOffsetSyncCommitted, descOffsetSyncClamps, descOffsetSyncGroups, descOffsetSyncSkipped, descOffsetSyncLast,
 		descOffsetSyncDuration, descACLSyncCreated, descACLSyncDeleted, descACLSyncLast} {
 		ch <- d
@@ -120,6 +122,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 				counter(descMarkerOffsets, ps.Counters.MarkerOffsets, name, m.Topic, p)
 				counter(descBatchesReencoded, ps.Counters.BatchesReencoded, name, m.Topic, p)
 				counter(descBatchesRewritten, ps.Counters.BatchesRewritten, name, m.Topic, p)
+				counter(descBatchesPipelined, ps.Counters.BatchesPipelined, name, m.Topic, p)
 				counter(descTransactions, ps.Counters.TransactionsCommitted, name, m.Topic, p, "committed")
 				counter(descTransactions, ps.Counters.TransactionsAborted, name, m.Topic, p, "aborted")
 			}
