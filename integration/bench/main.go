@@ -58,7 +58,12 @@ type options struct {
 	ceiling     int64
 	hole        int64
 	txns        int
-	rate        float64
+	// steadyIdempotent: the steady-state producer is idempotent (franz-go's and Java's default), which the writer
+	// needs to pipeline; false measures a source whose batches carry no producer id.
+	steadyIdempotent bool
+	// steadyProducer is "franz" (a franz-go producer) or "raw" (precompressed batches, see rawProduce).
+	steadyProducer string
+	rate           float64
 }
 
 func main() {
@@ -78,6 +83,8 @@ func main() {
 	flag.DurationVar(&o.latency, "latency", 20*time.Second, "steady-state run length (0 to skip)")
 	flag.Int64Var(&o.ceiling, "ceiling", 4<<30, "bytes for the ceiling run against kfake (0 to skip)")
 	flag.Int64Var(&o.hole, "hole", 100000, "offsets of the compacted-away hole clusterlink fills (0 to skip)")
+	flag.StringVar(&o.steadyProducer, "steady-producer", "franz", "steady-state load: franz (a franz-go producer, compressing) or raw (one precompressed batch per partition every 5 ms, light on CPU)")
+	flag.BoolVar(&o.steadyIdempotent, "steady-idempotent", true, "the steady-state producer is idempotent (false: no producer ids, no pipelining)")
 	flag.IntVar(&o.txns, "txns", 200, "source transactions over every partition that clusterlink replays (0 to skip)")
 	flag.Float64Var(&o.rate, "rate", 0, "steady-state produce rate in MB/s (default: half the measured ingest limit)")
 	flag.Parse()

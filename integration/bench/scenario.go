@@ -99,11 +99,11 @@ func values(recordSize int, seed int64) [][]byte {
 // produce writes records to a new topic, acks=all, as fast as a franz-go producer can, or at rateMBps when it is
 // above 0.
 func produce(ctx context.Context, c *kafkatest.Cluster, topic string, partitions int32, records int64, recordSize int,
-	codec kgo.CompressionCodec, seed int64, rateMBps float64) (result, error) {
+	codec kgo.CompressionCodec, seed int64, rateMBps float64, extra ...kgo.Opt) (result, error) {
 	// linger.ms=5 is the Java producer's default since Kafka 4.0; the latency run keeps it.
 	linger := 5 * time.Millisecond
-	cl, err := c.Client(kgo.ProducerBatchCompression(codec), kgo.ProducerBatchMaxBytes(1<<20), kgo.ProducerLinger(linger),
-		kgo.MaxBufferedBytes(256<<20), kgo.DefaultProduceTopic(topic))
+	cl, err := c.Client(append([]kgo.Opt{kgo.ProducerBatchCompression(codec), kgo.ProducerBatchMaxBytes(1 << 20),
+		kgo.ProducerLinger(linger), kgo.MaxBufferedBytes(256 << 20), kgo.DefaultProduceTopic(topic)}, extra...)...)
 	if err != nil {
 		return result{}, err
 	}

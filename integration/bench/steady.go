@@ -82,7 +82,16 @@ func steadyState(ctx context.Context, src, dst *kafkatest.Cluster, o options, re
 		return result{}, err
 	}
 	begin := time.Now()
-	prod, err := produce(ctx, src, topic, o.partitions, records, recordSize, c, o.seed, rateMBps)
+	var prod result
+	if o.steadyProducer != "raw" {
+		var extra []kgo.Opt
+		if !o.steadyIdempotent {
+			extra = append(extra, kgo.DisableIdempotentWrite()) // like librdkafka's default: batches without a producer id
+		}
+		prod, err = produce(ctx, src, topic, o.partitions, records, recordSize, c, o.seed, rateMBps, extra...)
+	} else {
+		prod, err = rawProduce(ctx, src, topic, o.partitions, records, recordSize, c, o.seed, rateMBps, o.steadyIdempotent)
+	}
 	if err != nil {
 		return result{}, err
 	}
@@ -107,8 +116,15 @@ func steadyState(ctx context.Context, src, dst *kafkatest.Cluster, o options, re
 	pct := func(p float64) float64 {
 		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
 	}
+	name := fmt.Sprintf("clusterlink steady state at %.0f MB/s", rateMBps)
+	if !o.steadyIdempotent {
+		name += " (non-idempotent producer)"
+	}
+	if o.steadyProducer == "raw" {
+		name += " (raw batches every 5 ms)"
+	}
 	return result{
-		Name: fmt.Sprintf("clusterlink steady state at %.0f MB/s", rateMBps), Bytes: prod.Bytes, Records: prod.Records,
+		Name: name, Bytes: prod.Bytes, Records: prod.Records,
 		Seconds: prod.Seconds, MBps: prod.MBps, RecordsPerS: prod.RecordsPerS,
 		P50ms: pct(0.50), P99ms: pct(0.99), MaxMs: float64(lat[len(lat)-1].Microseconds()) / 1000,
 	}, nil
