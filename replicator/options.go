@@ -23,6 +23,7 @@ type options struct {
 	replicationFactor       int16
 	maxProduceInflight      int
 	pipelineMaxAge          time.Duration
+	produceConnections      int
 	maxProduceRequestBytes  int
 	fillerBatchBytes        int
 	resolveStableWait       time.Duration
@@ -68,6 +69,7 @@ func defaultOptions() options {
 		replicationFactor:       -1,
 		maxProduceInflight:      4,
 		pipelineMaxAge:          time.Hour,
+		produceConnections:      2,
 		maxProduceRequestBytes:  32 << 20,
 		fillerBatchBytes:        512 << 10,
 		resolveStableWait:       30 * time.Second,
@@ -119,6 +121,11 @@ func ReplicationFactor(rf int16) Opt { return func(o *options) { o.replicationFa
 // many produces one partition may have in flight where pipelining is safe (see pipeline.go; at most 5). Default 4.
 // 1 turns pipelining off.
 func MaxProduceInflight(n int) Opt { return func(o *options) { o.maxProduceInflight = n } }
+
+// ProduceConnections is how many connections the replicator produces on to each destination broker; a partition
+// always uses the same one. A broker handles one request of a connection at a time, so more connections let it
+// work on several of the replicator's produce requests at once. Default 2.
+func ProduceConnections(n int) Opt { return func(o *options) { o.produceConnections = max(1, n) } }
 
 // PipelineMaxAge is how old (by their timestamps) batches may be and still be pipelined. The broker forgets an
 // idempotent producer whose last batch's timestamp is older than its producer.id.expiration.ms (default 24 h), and

@@ -2,10 +2,13 @@ package replicator
 
 import (
 	"encoding/binary"
+	"fmt"
+	"hash/fnv"
 	"math"
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -154,3 +157,40 @@ func (o *orderedProduce) AppendTo(dst []byte) []byte {
 }
 
 func (o *orderedProduce) markWritten() { o.once.Do(func() { close(o.written) }) }
+
+// produceClients are the extra destination clients the writers produce on (see ProduceConnections).
+type produceClients struct {
+	once sync.Once
+	cls  []*kgo.Client
+	err  error
+}
+
+// produceConn is the produce connection partition p always uses (0 is the destination client's own).
+func (r *Replicator) produceConn(p *partition) int {
+	n := max(1, r.opts.produceConnections)
+	h := fnv.New32a()
+	h.Write([]byte(p.m.topic))
+	return int((h.Sum32() + uint32(p.id)) % uint32(n))
+}
+
+// produceClient returns the client of produce connection i: the destination client for 0, else one of the extra
+// clients (each with its own connection to every broker), made at first use.
+func (r *Replicator) produceClient(i int) (*kgo.Client, error) {
+	if i == 0 {
+		return r.dst, nil
+	}
+	r.conns.once.Do(func() {
+		for range max(1, r.opts.produceConnections) - 1 {
+			cl, err := kgo.NewClient(r.dst.Opts()...)
+			if err != nil {
+				r.conns.err = fmt.Errorf("produce connection: %w", err)
+				return
+			}
+			r.conns.cls = append(r.conns.cls, cl)
+		}
+	})
+	if r.conns.err != nil {
+		return nil, r.conns.err
+	}
+	return r.conns.cls[i-1], nil
+}

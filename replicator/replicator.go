@@ -34,6 +34,7 @@ type Replicator struct {
 
 	markers      markerProducer
 	txn          txnClient
+	conns        produceClients
 	decompressor kgo.Decompressor
 }
 
@@ -124,6 +125,9 @@ func (r *Replicator) Run(ctx context.Context) error {
 	err := g.Wait()
 	if r.txn.cl != nil {
 		r.txn.cl.Close()
+	}
+	for _, cl := range r.conns.cls {
+		cl.Close()
 	}
 	r.mu.Lock()
 	r.running = false

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"maps"
 	"math"
 	"sync"
 	"time"
@@ -367,10 +368,41 @@ func (w *writer) produce(ctx context.Context, parts []producePart, written chan 
 	w.settle(ctx, parts, results, baseOffsets)
 }
 
-// sendProduce sends the data parts in one produce request and records each partition's base offset or error;
-// written is closed once the request is serialized onto the connection, or failed before.
+// sendProduce sends the data parts and records each partition's base offset or error; written is closed once every
+// request of the round is serialized onto its connection, or failed before. The parts are spread over the
+// replicator's produce connections to the broker (a partition always uses the same one, so its batches stay in
+// order), so that the broker, which handles one request of a connection at a time, works on several at once.
 func (w *writer) sendProduce(ctx context.Context, parts []producePart, results map[*partition]error, baseOffsets map[*partition]int64, written chan struct{}) {
+	byConn := map[int][]producePart{}
+	for _, pp := range parts {
+		i := w.r.produceConn(pp.p)
+		byConn[i] = append(byConn[i], pp)
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var writes []chan struct{}
+	for i, group := range byConn {
+		groupWritten := make(chan struct{})
+		writes = append(writes, groupWritten)
+		wg.Go(func() {
+			res, bases := w.sendProduceOn(ctx, i, group, groupWritten)
+			mu.Lock()
+			defer mu.Unlock()
+			maps.Copy(results, res)
+			maps.Copy(baseOffsets, bases)
+		})
+	}
+	for _, c := range writes {
+		<-c
+	}
+	close(written)
+	wg.Wait()
+}
+
+// sendProduceOn sends parts in one produce request on produce connection conn.
+func (w *writer) sendProduceOn(ctx context.Context, conn int, parts []producePart, written chan struct{}) (map[*partition]error, map[*partition]int64) {
 	r := w.r
+	results, baseOffsets := map[*partition]error{}, map[*partition]int64{}
 	req := kmsg.NewPtrProduceRequest()
 	req.Acks = -1
 	req.TimeoutMillis = int32(r.opts.requestTimeout / time.Millisecond)
@@ -390,17 +422,21 @@ func (w *writer) sendProduce(ctx context.Context, parts []producePart, results m
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
 	}
 	ordered := newOrderedProduce(req, written)
-	rctx, cancel := context.WithTimeout(ctx, r.opts.requestTimeout+5*time.Second)
+	cl, err := r.produceClient(conn)
+	var kresp kmsg.Response
 	start := time.Now()
-	kresp, err := r.dst.Broker(int(w.broker)).Request(rctx, ordered)
+	if err == nil {
+		rctx, cancel := context.WithTimeout(ctx, r.opts.requestTimeout+5*time.Second)
+		kresp, err = cl.Broker(int(w.broker)).Request(rctx, ordered)
+		cancel()
+	}
 	ordered.markWritten()
 	r.opts.observer.ProduceDone(w.broker, time.Since(start), err)
-	cancel()
 	if err != nil {
 		for _, pp := range parts {
 			results[pp.p] = fmt.Errorf("produce request: %v", err) // not a partition's error: resync, never fail
 		}
-		return
+		return results, baseOffsets
 	}
 	resp := kresp.(*kmsg.ProduceResponse)
 	byID := map[[16]byte]string{}
@@ -431,6 +467,7 @@ func (w *writer) sendProduce(ctx context.Context, parts []producePart, results m
 			}
 		}
 	}
+	return results, baseOffsets
 }
 
 // settle applies the outcome of a round of writes to each partition: advance, resync or fail.
