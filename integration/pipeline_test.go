@@ -173,3 +173,39 @@ func TestMirror_PipelinedCopySurvivesDestinationLeaderMoves(t *testing.T) {
 	}
 	t.Logf("%d records copied, %d batches pipelined", records, pipelined)
 }
+
+// TestMirror_PipeliningFollowsTheDestinationsProducerExpiration mirrors to a destination whose
+// producer.id.expiration.ms is 10 minutes: batches five minutes old must not be pipelined (the broker could forget
+// their producer while they are in flight), batches of now must be.
+func TestMirror_PipeliningFollowsTheDestinationsProducerExpiration(t *testing.T) {
+	src := source(t)
+	dst := kafkatest.StartT(t, kafkatest.BrokerConfig("producer.id.expiration.ms", "600000"))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	pipelined := func(topic string, at func() time.Time) int64 {
+		t.Helper()
+		createTopic(t, src, topic, 1, nil)
+		p, err := kgo.NewClient(append(src.ClientOpts(), kgo.DefaultProduceTopic(topic))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		for i := 0; i < 60; i++ { // one batch each, all of one idempotent producer
+			if err := p.ProduceSync(ctx, &kgo.Record{Value: []byte(fmt.Sprint(i)), Timestamp: at()}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l := startLink(t, src, dst)
+		l.addMirror(t, replicator.MirrorSpec{MirrorTopic: topic})
+		waitCaughtUp(t, l, src, topic, topic)
+		requireMirrorEqual(t, src, dst, topic, topic)
+		st, _ := l.r.MirrorStatus(topic)
+		return st.Partitions[0].Counters.BatchesPipelined
+	}
+	if n := pipelined(uniqueTopic(t, "old"), func() time.Time { return time.Now().Add(-5 * time.Minute) }); n != 0 {
+		t.Errorf("%d batches five minutes old were pipelined to a destination that expires producers after ten", n)
+	}
+	if n := pipelined(uniqueTopic(t, "new"), time.Now); n == 0 {
+		t.Error("no batch of now was pipelined: the test proves nothing")
+	}
+}

@@ -129,6 +129,6 @@ func ProduceConnections(n int) Opt { return func(o *options) { o.produceConnecti
 
 // PipelineMaxAge is how old (by their timestamps) batches may be and still be pipelined. The broker forgets an
 // idempotent producer whose last batch's timestamp is older than its producer.id.expiration.ms (default 24 h), and
-// then accepts any sequence from it, which would let a batch land behind a refused one. It must stay well below
-// the destination's producer.id.expiration.ms. Default 1 h; 0 turns pipelining off.
+// then accepts any sequence from it, which would let a batch land behind a refused one. Run bounds it by a quarter
+// of the destination's producer.id.expiration.ms when it can read it. Default 1 h; 0 turns pipelining off.
 func PipelineMaxAge(d time.Duration) Opt { return func(o *options) { o.pipelineMaxAge = d } }

@@ -1,15 +1,18 @@
 package replicator
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"hash/fnv"
 	"math"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
 )
 
 // Pipelining: Kafka takes one batch per partition in a produce request, so a partition limited to one produce in
@@ -132,8 +135,64 @@ func (w *writer) pipelinedPayloadLocked(p *partition, q *writeQueue, pipe *parti
 // recentEnough reports whether a batch's timestamps are recent enough for its producer's state to stay on the
 // destination while it is pipelined (see PipelineMaxAge).
 func (w *writer) recentEnough(h BatchHeader) bool {
-	maxAge := w.r.opts.pipelineMaxAge
+	maxAge := time.Duration(w.r.pipelineAge.Load())
 	return maxAge > 0 && h.MaxTimestamp >= time.Now().Add(-maxAge).UnixMilli()
+}
+
+// learnPipelineAge bounds PipelineMaxAge by a quarter of the destination's producer.id.expiration.ms, read from
+// one of its brokers; where it cannot be read (no DESCRIBE_CONFIGS on the cluster), Kafka's default of 24 hours is
+// assumed, and said.
+func (r *Replicator) learnPipelineAge(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, r.opts.requestTimeout)
+	defer cancel()
+	expiration, err := r.producerIDExpiration(ctx)
+	if err != nil {
+		r.log.Info("destination producer.id.expiration.ms unknown: pipelining assumes Kafka's default of 24 h",
+			zap.Duration("pipeline_max_age", r.opts.pipelineMaxAge), zap.Error(err))
+		return
+	}
+	age := pipelineAgeFor(r.opts.pipelineMaxAge, expiration)
+	r.pipelineAge.Store(int64(age))
+	if age != r.opts.pipelineMaxAge {
+		r.log.Info("pipelining only batches younger than a quarter of the destination's producer.id.expiration.ms",
+			zap.Duration("producer_id_expiration", expiration), zap.Duration("pipeline_max_age", age))
+	}
+}
+
+// pipelineAgeFor is maxAge, at most a quarter of the destination's producer id expiration.
+func pipelineAgeFor(maxAge, expiration time.Duration) time.Duration {
+	return min(maxAge, expiration/4)
+}
+
+// producerIDExpiration reads producer.id.expiration.ms from one destination broker.
+func (r *Replicator) producerIDExpiration(ctx context.Context) (time.Duration, error) {
+	brokers, err := r.dstAdm.BrokerMetadata(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if len(brokers.Brokers) == 0 {
+		return 0, fmt.Errorf("the destination lists no broker")
+	}
+	configs, err := r.dstAdm.DescribeBrokerConfigs(ctx, brokers.Brokers[0].NodeID)
+	if err != nil {
+		return 0, err
+	}
+	for _, rc := range configs {
+		if rc.Err != nil {
+			return 0, rc.Err
+		}
+		for _, c := range rc.Configs {
+			if c.Key != "producer.id.expiration.ms" || c.Value == nil {
+				continue
+			}
+			ms, err := strconv.ParseInt(*c.Value, 10, 64)
+			if err != nil || ms <= 0 {
+				return 0, fmt.Errorf("producer.id.expiration.ms %q", *c.Value)
+			}
+			return time.Duration(ms) * time.Millisecond, nil
+		}
+	}
+	return 0, fmt.Errorf("the broker did not report producer.id.expiration.ms")
 }
 
 // orderedProduce is a produce request that tells when the client serializes it onto the broker connection. The

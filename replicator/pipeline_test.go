@@ -135,9 +135,7 @@ func TestWriter_PipelinesOnlyRecentBatches(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			o := defaultOptions()
-			o.pipelineMaxAge = tt.maxAge
-			w := &writer{r: &Replicator{opts: o}}
+			w := &writer{r: New(nil, nil, PipelineMaxAge(tt.maxAge))}
 			if got := w.recentEnough(BatchHeader{MaxTimestamp: tt.ts.UnixMilli()}); got != tt.want {
 				t.Fatalf("recentEnough = %v, want %v", got, tt.want)
 			}
@@ -158,7 +156,7 @@ func TestWriter_PipelinedDrainPopsConfirmedBatches(t *testing.T) {
 	}
 	p := &partition{m: &mirror{topic: "t"}, nextOffset: 6}
 	q := &writeQueue{items: items}
-	w := &writer{r: &Replicator{opts: defaultOptions()}}
+	w := &writer{r: New(nil, nil)}
 	pipe := &partitionPipe{n: 1, sentTo: 7, chainable: true, anchored: true, last: producerRun{id: 7, lastSeq: 6}}
 	pp, ok := w.pipelinedPayloadLocked(p, q, pipe)
 	if !ok || pp.expected != 7 {
@@ -167,5 +165,21 @@ func TestWriter_PipelinedDrainPopsConfirmedBatches(t *testing.T) {
 	if len(q.items) != 4 || q.items[0].batch.Header.BaseOffset != 6 {
 		t.Fatalf("queue holds %d items from offset %d, want 4 from 6 (the confirmed ones popped, the one in flight kept)",
 			len(q.items), q.items[0].batch.Header.BaseOffset)
+	}
+}
+
+func TestPipelineAgeFor_StaysWellBelowTheProducerExpiration(t *testing.T) {
+	tests := []struct {
+		maxAge, expiration, want time.Duration
+	}{
+		{time.Hour, 24 * time.Hour, time.Hour},   // Kafka's default expiration
+		{time.Hour, time.Hour, 15 * time.Minute}, // a short expiration
+		{time.Hour, 10 * time.Minute, 150 * time.Second},
+		{0, 24 * time.Hour, 0}, // pipelining off stays off
+	}
+	for _, tt := range tests {
+		if got := pipelineAgeFor(tt.maxAge, tt.expiration); got != tt.want {
+			t.Errorf("pipelineAgeFor(%s, %s) = %s, want %s", tt.maxAge, tt.expiration, got, tt.want)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -36,6 +37,8 @@ type Replicator struct {
 	txn          txnClient
 	conns        produceClients
 	decompressor kgo.Decompressor
+	// pipelineAge is PipelineMaxAge bounded by the destination's producer.id.expiration.ms (nanoseconds).
+	pipelineAge atomic.Int64
 }
 
 // New returns a Replicator that reads from src and writes to dst. The clients belong to the caller; they must not
@@ -46,7 +49,7 @@ func New(src, dst *kgo.Client, opts ...Opt) *Replicator {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return &Replicator{
+	r := &Replicator{
 		src: src, dst: dst,
 		srcAdm: kadm.NewClient(src), dstAdm: kadm.NewClient(dst),
 		opts: o, log: o.log,
@@ -56,6 +59,8 @@ func New(src, dst *kgo.Client, opts ...Opt) *Replicator {
 		metadataPoke: make(chan struct{}, 1),
 		decompressor: kgo.DefaultDecompressor(),
 	}
+	r.pipelineAge.Store(int64(o.pipelineMaxAge))
+	return r
 }
 
 // MirrorSpec names a mirror topic and its source.
@@ -121,6 +126,7 @@ func (r *Replicator) Run(ctx context.Context) error {
 	r.running, r.runCtx, r.group = true, gctx, g
 	r.mu.Unlock()
 
+	r.learnPipelineAge(gctx)
 	g.Go(func() error { return r.metadataLoop(gctx) })
 	err := g.Wait()
 	if r.txn.cl != nil {
