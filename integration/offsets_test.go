@@ -176,6 +176,7 @@ func TestOffsetSync_KIP848ConsumerGroups(t *testing.T) {
 	l := startLink(t, src, dst)
 	l.addMirror(t, replicator.MirrorSpec{MirrorTopic: topic})
 	waitCaughtUp(t, l, src, topic, topic)
+	requireMirrorEqual(t, src, dst, topic, topic)
 	group := uniqueTopic(t, "g848")
 	srcCl, dstCl := newClient(t, src), newClient(t, dst)
 

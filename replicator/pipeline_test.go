@@ -102,12 +102,7 @@ func TestReplicator_PipelinedProducesNeverLandBehindARefusal(t *testing.T) {
 		}
 		return len(st.Partitions) == 1 && st.Partitions[0].MirrorLogEndOffset == batches
 	})
-	s, d := readAll(t, src, "piped", 0, batches), readAll(t, dst, "piped", 0, batches)
-	for i := range s {
-		if s[i].Offset != d[i].Offset || string(s[i].Key) != string(d[i].Key) || string(s[i].Value) != string(d[i].Value) {
-			t.Fatalf("record %d differs: %+v vs %+v", i, s[i], d[i])
-		}
-	}
+	requireSameRecords(t, src, dst, "piped", 0, batches)
 	mu.Lock()
 	defer mu.Unlock()
 	if refused != 2 {

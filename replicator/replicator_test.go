@@ -121,6 +121,19 @@ func readAll(t *testing.T, cl *kgo.Client, topic string, partition int32, want i
 	return out
 }
 
+// requireSameRecords reads the first n records of a partition on both clusters and requires them identical at the
+// same offsets: key, value, headers, timestamp.
+func requireSameRecords(t *testing.T, src, dst *kgo.Client, topic string, partition int32, n int) {
+	t.Helper()
+	s, d := readAll(t, src, topic, partition, n), readAll(t, dst, topic, partition, n)
+	for i := range n {
+		if s[i].Offset != d[i].Offset || string(s[i].Key) != string(d[i].Key) || string(s[i].Value) != string(d[i].Value) ||
+			!s[i].Timestamp.Equal(d[i].Timestamp) || fmt.Sprint(s[i].Headers) != fmt.Sprint(d[i].Headers) {
+			t.Fatalf("%s[%d] record %d differs: %+v vs %+v", topic, partition, i, s[i], d[i])
+		}
+	}
+}
+
 func TestReplicator_MirrorsAtSameOffsets(t *testing.T) {
 	l := startFakeLink(t, map[string]int32{"orders": 3})
 	for p := int32(0); p < 3; p++ {
@@ -141,13 +154,7 @@ func TestReplicator_MirrorsAtSameOffsets(t *testing.T) {
 		return st.Status == StatusActive && st.MaxLag() == 0
 	})
 	for p, n := range want {
-		s, d := readAll(t, l.src, "orders", int32(p), n), readAll(t, l.dst, "orders", int32(p), n)
-		for i := range s {
-			if s[i].Offset != d[i].Offset || string(s[i].Key) != string(d[i].Key) || string(s[i].Value) != string(d[i].Value) ||
-				!s[i].Timestamp.Equal(d[i].Timestamp) {
-				t.Fatalf("partition %d record %d differs: %+v vs %+v", p, i, s[i], d[i])
-			}
-		}
+		requireSameRecords(t, l.src, l.dst, "orders", int32(p), n)
 	}
 	st, _ := l.r.MirrorStatus("orders")
 	if c := st.Partitions[2].Counters; c.Records != 300 || c.BatchesRaw == 0 || c.FillerOffsets != 0 {
@@ -242,6 +249,7 @@ func TestReplicator_StopMirrorEndsResolvesInFlight(t *testing.T) {
 		st, _ := r.MirrorStatus("stopping")
 		return st.Status == StatusActive && st.MaxLag() == 0 && len(st.Partitions) == 1 && st.Partitions[0].MirrorLogEndOffset == 10
 	})
+	requireSameRecords(t, src, r.dst, "stopping", 0, 10)
 
 	// From now on the source holds every ListOffsets until the test ends.
 	release := make(chan struct{})

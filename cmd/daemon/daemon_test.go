@@ -445,6 +445,47 @@ func TestDaemon_LinkConfigChangesApplyLiveOrRestartTheLink(t *testing.T) {
 	}
 	f.produce(t, f.srcCl, "auto-live", 40)
 	f.waitMirror(t, "auto-live", copied(120))
+	requireSameRecords(t, f.srcCl, f.dstCl, "auto-live", 2, 120)
+}
+
+// requireSameRecords reads every record of a topic's partitions on both clusters and requires them identical at the
+// same offsets (key, value, headers, timestamp); total is how many records the topic holds.
+func requireSameRecords(t *testing.T, src, dst *kgo.Client, topic string, partitions int32, total int) {
+	t.Helper()
+	read := func(cl *kgo.Client) map[int32][]*kgo.Record {
+		c, err := kgo.NewClient(append(cl.Opts(), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		out := map[int32][]*kgo.Record{}
+		for n := 0; n < total; {
+			fs := c.PollFetches(ctx)
+			if ctx.Err() != nil {
+				t.Fatalf("read %d of %d records of %s", n, total, topic)
+			}
+			fs.EachRecord(func(r *kgo.Record) {
+				out[r.Partition] = append(out[r.Partition], r)
+				n++
+			})
+		}
+		return out
+	}
+	s, d := read(src), read(dst)
+	for p := int32(0); p < partitions; p++ {
+		if len(s[p]) != len(d[p]) {
+			t.Fatalf("%s[%d]: %d records on the source, %d on the mirror", topic, p, len(s[p]), len(d[p]))
+		}
+		for i := range s[p] {
+			a, b := s[p][i], d[p][i]
+			if a.Offset != b.Offset || string(a.Key) != string(b.Key) || string(a.Value) != string(b.Value) ||
+				!a.Timestamp.Equal(b.Timestamp) || fmt.Sprint(a.Headers) != fmt.Sprint(b.Headers) {
+				t.Fatalf("%s[%d] record %d differs: %+v vs %+v", topic, p, i, a, b)
+			}
+		}
+	}
 }
 
 // copied says whether the mirror's partitions hold n records in all.
