@@ -30,6 +30,7 @@ type mirror struct {
 	sourceTopicID      [16]byte
 	mirrorTopicID      [16]byte
 	partitions         []*partition
+	topicHash          uint32 // of the mirror topic's name: spreads its partitions over produce connections
 	// stopped ends when StopMirror is called: resolves of the mirror's partitions still working give up.
 	stopped context.Context
 	stop    context.CancelFunc

@@ -2,7 +2,6 @@ package replicator
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"hash/fnv"
 	"math"
@@ -114,20 +113,17 @@ func (w *writer) pipelinedPayloadLocked(p *partition, q *writeQueue, pipe *parti
 		if h.NextOffset() <= pipe.sentTo {
 			continue // in flight or confirmed
 		}
-		if h.BaseOffset != pipe.sentTo || it.reencoded || h.IsControl() || h.IsTransactional() || h.HasOffsetHoles() ||
-			h.ProducerID < 0 || p.stripProducers[h.ProducerID] || !w.recentEnough(h) {
+		// (Batches of a producer written without producer fields never chain: skip making their copy.)
+		if h.BaseOffset != pipe.sentTo || h.IsControl() || h.IsTransactional() || h.HasOffsetHoles() ||
+			h.ProducerID < 0 || p.stripProducers[h.ProducerID] {
 			return producePart{}, false
 		}
-		run := producerRun{id: h.ProducerID, epoch: h.ProducerEpoch, lastSeq: lastSequence(h.BaseSequence, h.LastOffsetDelta)}
-		if !pipe.follows(run, h.BaseSequence) {
+		pp := w.rawPartLocked(producePart{p: p, gen: q.gen, topic: p.m.topic, topicID: p.m.mirrorTopicID}, it)
+		if !pp.chainable || !pipe.follows(pp.run, pp.firstSeq) {
 			return producePart{}, false
 		}
-		binary.BigEndian.PutUint64(it.batch.Bytes[offBaseOffset:], 0)
-		return producePart{
-			p: p, gen: q.gen, topic: p.m.topic, topicID: p.m.mirrorTopicID,
-			payload: it.batch.Bytes, expected: h.BaseOffset, records: int64(h.LastOffsetDelta) + 1,
-			producerID: h.ProducerID, run: run, firstSeq: h.BaseSequence, chainable: true, pipelined: true,
-		}, true
+		pp.pipelined = true
+		return pp, true
 	}
 	return producePart{}, false
 }
@@ -140,23 +136,24 @@ func (w *writer) recentEnough(h BatchHeader) bool {
 }
 
 // learnPipelineAge bounds PipelineMaxAge by a quarter of the destination's producer.id.expiration.ms, read from
-// one of its brokers; where it cannot be read (no DESCRIBE_CONFIGS on the cluster), Kafka's default of 24 hours is
-// assumed, and said.
+// one of its brokers; nothing is pipelined until it is known. Where it cannot be read (no DESCRIBE_CONFIGS on the
+// cluster), Kafka's default of 24 hours is assumed, and said. Run calls it beside its loops, so an unreachable
+// destination does not hold up the start.
 func (r *Replicator) learnPipelineAge(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, r.opts.requestTimeout)
-	defer cancel()
-	expiration, err := r.producerIDExpiration(ctx)
-	if err != nil {
-		r.log.Info("destination producer.id.expiration.ms unknown: pipelining assumes Kafka's default of 24 h",
-			zap.Duration("pipeline_max_age", r.opts.pipelineMaxAge), zap.Error(err))
+	if r.opts.pipelineMaxAge <= 0 {
 		return
 	}
-	age := pipelineAgeFor(r.opts.pipelineMaxAge, expiration)
-	r.pipelineAge.Store(int64(age))
-	if age != r.opts.pipelineMaxAge {
+	ctx, cancel := context.WithTimeout(ctx, r.opts.requestTimeout)
+	defer cancel()
+	age := r.opts.pipelineMaxAge
+	if expiration, err := r.producerIDExpiration(ctx); err != nil {
+		r.log.Info("destination producer.id.expiration.ms unknown: pipelining assumes Kafka's default of 24 h",
+			zap.Duration("pipeline_max_age", age), zap.Error(err))
+	} else if age = pipelineAgeFor(age, expiration); age != r.opts.pipelineMaxAge {
 		r.log.Info("pipelining only batches younger than a quarter of the destination's producer.id.expiration.ms",
 			zap.Duration("producer_id_expiration", expiration), zap.Duration("pipeline_max_age", age))
 	}
+	r.pipelineAge.Store(int64(age))
 }
 
 // pipelineAgeFor is maxAge, at most a quarter of the destination's producer id expiration.
@@ -226,10 +223,14 @@ type produceClients struct {
 
 // produceConn is the produce connection partition p always uses (0 is the destination client's own).
 func (r *Replicator) produceConn(p *partition) int {
-	n := max(1, r.opts.produceConnections)
+	return int((p.m.topicHash + uint32(p.id)) % uint32(max(1, r.opts.produceConnections)))
+}
+
+// topicHash spreads a topic's partitions over the produce connections from a different start than other topics'.
+func topicHash(topic string) uint32 {
 	h := fnv.New32a()
-	h.Write([]byte(p.m.topic))
-	return int((h.Sum32() + uint32(p.id)) % uint32(n))
+	h.Write([]byte(topic))
+	return h.Sum32()
 }
 
 // produceClient returns the client of produce connection i: the destination client for 0, else one of the extra

@@ -99,6 +99,7 @@ func (r *Replicator) AddMirror(ctx context.Context, spec MirrorSpec) error {
 		sourceTopicID: src.topicID, statusTime: time.Now(),
 	}
 	m.stopped, m.stop = context.WithCancel(context.Background())
+	m.topicHash = topicHash(m.topic)
 	m.paused = spec.Paused
 	for p := int32(0); p < src.partitions; p++ {
 		m.partitions = append(m.partitions, m.newPartition(p))
@@ -126,7 +127,8 @@ func (r *Replicator) Run(ctx context.Context) error {
 	r.running, r.runCtx, r.group = true, gctx, g
 	r.mu.Unlock()
 
-	r.learnPipelineAge(gctx)
+	r.pipelineAge.Store(0) // until learnPipelineAge knows the destination's producer expiration
+	g.Go(func() error { r.learnPipelineAge(gctx); return nil })
 	g.Go(func() error { return r.metadataLoop(gctx) })
 	err := g.Wait()
 	if r.txn.cl != nil {

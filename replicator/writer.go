@@ -272,21 +272,29 @@ func (w *writer) nextPayloadLocked(p *partition, q *writeQueue) (producePart, bo
 			pp.payload, pp.expected, pp.records, pp.reencoded = it.batch.Bytes, h.BaseOffset, int64(h.LastOffsetDelta)+1, it.reencoded
 			return pp, true
 		}
-		// The base offset is the broker's to assign (it is outside the CRC); a client sends 0 there, and some
-		// brokers insist on it.
-		binary.BigEndian.PutUint64(it.batch.Bytes[offBaseOffset:], 0)
-		pp.payload, pp.expected, pp.records, pp.reencoded = it.batch.Bytes, h.BaseOffset, int64(h.LastOffsetDelta)+1, it.reencoded
-		pp.producerID = h.ProducerID
-		if h.ProducerID >= 0 && p.stripProducers[h.ProducerID] {
-			pp.payload, pp.rewritten = withoutProducer(it.batch.Bytes), true
-		}
-		if h.ProducerID >= 0 && !pp.rewritten && !it.reencoded && w.recentEnough(h) {
-			pp.run = producerRun{id: h.ProducerID, epoch: h.ProducerEpoch, lastSeq: lastSequence(h.BaseSequence, h.LastOffsetDelta)}
-			pp.firstSeq, pp.chainable = h.BaseSequence, true
-		}
-		return pp, true
+		return w.rawPartLocked(pp, it), true
 	}
 	return pp, false
+}
+
+// rawPartLocked makes the part of a plain (non-transactional, non-control) batch: its bytes as fetched, or with
+// its producer fields cleared where the destination refused that producer's sequence; chainable when later batches
+// of its producer may be pipelined behind it. r.mu is held.
+func (w *writer) rawPartLocked(pp producePart, it writeItem) producePart {
+	h, p := it.batch.Header, pp.p
+	// The base offset is the broker's to assign (it is outside the CRC); a client sends 0 there, and some brokers
+	// insist on it.
+	binary.BigEndian.PutUint64(it.batch.Bytes[offBaseOffset:], 0)
+	pp.payload, pp.expected, pp.records, pp.reencoded = it.batch.Bytes, h.BaseOffset, int64(h.LastOffsetDelta)+1, it.reencoded
+	pp.producerID = h.ProducerID
+	if h.ProducerID >= 0 && p.stripProducers[h.ProducerID] {
+		pp.payload, pp.rewritten = withoutProducer(it.batch.Bytes), true
+	}
+	if h.ProducerID >= 0 && !pp.rewritten && !it.reencoded && w.recentEnough(h) {
+		pp.run = producerRun{id: h.ProducerID, epoch: h.ProducerEpoch, lastSeq: lastSequence(h.BaseSequence, h.LastOffsetDelta)}
+		pp.firstSeq, pp.chainable = h.BaseSequence, true
+	}
+	return pp
 }
 
 // markerPart fills the mirror from its log end up to offset to (at most maxMarkersPerRequest at a time) with
