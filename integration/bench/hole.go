@@ -80,9 +80,7 @@ func holeFill(ctx context.Context, src, dst *kafkatest.Cluster, n int64) (result
 		return result{}, err
 	}
 	cmd := childCommand("catchup", src.BootstrapServers(), dst.BootstrapServers(), topic, 0)
-	r, err := runChildMeasured(cmd, fmt.Sprintf("clusterlink fills a compacted hole of %d offsets (offsets/s)", n), 0, ends[0])
-	r.CPUPerGiB = 0
-	return r, err
+	return runChildMeasured(cmd, fmt.Sprintf("clusterlink fills a compacted hole of %d offsets (offsets/s)", n), 0, ends[0])
 }
 
 // countRecords reads a one-partition topic to its end: how many records it holds, and its end offset.

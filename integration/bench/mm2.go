@@ -151,7 +151,7 @@ func runMirrorMaker(ctx context.Context, cp string, src, dst *kafkatest.Cluster,
 	return result{
 		Name: "MirrorMaker 2 catch-up", Bytes: bytes, Records: records, Seconds: secs,
 		MBps: float64(bytes) / 1e6 / secs, RecordsPerS: float64(records) / secs,
-		CPUSeconds: cpu, CPUPerGiB: cpu / (float64(bytes) / (1 << 30)), PeakRSSMiB: rss,
+		CPUSeconds: cpu, CPUPerGiB: perGiB(cpu, bytes), PeakRSSMiB: rss,
 		StartupSeconds: firstAt.Seconds(),
 	}, nil
 }

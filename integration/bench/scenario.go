@@ -216,8 +216,16 @@ func runChildMeasured(cmd *exec.Cmd, name string, bytes, records int64) (result,
 	return result{
 		Name: name, Bytes: bytes, Records: records, Seconds: secs,
 		MBps: float64(bytes) / 1e6 / secs, RecordsPerS: float64(records) / secs,
-		CPUSeconds: cpu, CPUPerGiB: cpu / (float64(bytes) / (1 << 30)), PeakRSSMiB: rss,
+		CPUSeconds: cpu, CPUPerGiB: perGiB(cpu, bytes), PeakRSSMiB: rss,
 	}, nil
+}
+
+// perGiB is cpu seconds per GiB of bytes moved; 0 for a run that is not measured in bytes (holes, transactions).
+func perGiB(cpu float64, bytes int64) float64 {
+	if bytes <= 0 {
+		return 0
+	}
+	return cpu / (float64(bytes) / (1 << 30))
 }
 
 // childCommand re-executes this binary as a clusterlink replicator in the given mode.

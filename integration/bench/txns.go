@@ -38,7 +38,5 @@ func txnReplay(ctx context.Context, src, dst *kafkatest.Cluster, n int, partitio
 		}
 	}
 	cmd := childCommand("catchup", src.BootstrapServers(), dst.BootstrapServers(), topic, 0)
-	r, err := runChildMeasured(cmd, fmt.Sprintf("clusterlink replays %d transactions x %d partitions (transactions/s per partition)", n, partitions), 0, int64(n))
-	r.CPUPerGiB = 0
-	return r, err
+	return runChildMeasured(cmd, fmt.Sprintf("clusterlink replays %d transactions x %d partitions (transactions/s per partition)", n, partitions), 0, int64(n))
 }
