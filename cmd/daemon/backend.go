@@ -144,7 +144,7 @@ func (d *Daemon) LinkConfigs(_ context.Context, name string) ([]api.Config, erro
 }
 
 // AlterLinkConfigs changes a link's configs and stores the change. Changes to the sync loops, auto-creation and
-// intervals (link.LiveKeys) apply to the running link; any other change restarts the link with the new configs
+// intervals (see link.LiveChange) apply to the running link; any other change restarts the link with the new configs
 // (copying resumes from each mirror's log end offset).
 func (d *Daemon) AlterLinkConfigs(ctx context.Context, name string, set map[string]string, reset []string, validateOnly bool) error {
 	if err := refuseSecretReferences(set); err != nil {
@@ -199,40 +199,13 @@ func (d *Daemon) AlterLinkConfigs(ctx context.Context, name string, set map[stri
 	if err := d.store.PutLink(ctx, rec); err != nil {
 		return err
 	}
-	if changed := changedKeys(cur.Raw, merged); allLive(changed) {
+	if changed, live := link.LiveChange(cur.Raw, merged); live {
 		guard := guardOf(r.l)
 		r.l.Reconfigure(cfg, func(l *link.Link) ([]link.Syncer, link.MirrorHooks) { return d.syncersFor(l, guard) })
 		d.log.Info("link configs changed, applied live", zap.String("link", name), zap.Strings("configs", changed))
 		return nil
 	}
 	return d.restartLink(rec, cfg)
-}
-
-// changedKeys are the configs whose value differs between two raw link configs (set, changed or removed).
-func changedKeys(before, after map[string]string) []string {
-	var out []string
-	for k, v := range after {
-		if w, ok := before[k]; !ok || w != v {
-			out = append(out, k)
-		}
-	}
-	for k := range before {
-		if _, ok := after[k]; !ok {
-			out = append(out, k)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-// allLive reports whether a running link can take all these config changes without a restart.
-func allLive(keys []string) bool {
-	for _, k := range keys {
-		if !slices.Contains(link.LiveKeys, k) {
-			return false
-		}
-	}
-	return true
 }
 
 func (d *Daemon) mirrorData(linkName string, m link.Mirror) api.Mirror {

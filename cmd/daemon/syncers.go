@@ -21,8 +21,7 @@ import (
 
 // This file builds a link's extra loops from its config: consumer offset sync and ACL sync.
 
-// syncersFor returns the link's loops and the hooks its promote and failover use.
-// syncersFor builds a link's sync loops from its config. guard is the link's read-only mirror guard, kept across
+// syncersFor builds a link's sync loops from its config, and the hooks its promote and failover use. guard is the link's read-only mirror guard, kept across
 // reconfigurations (it knows which mirrors it guards); nil makes a new one.
 func (d *Daemon) syncersFor(l *link.Link, guard *mirrorGuard) ([]link.Syncer, link.MirrorHooks) {
 	cfg := l.Config()

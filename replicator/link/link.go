@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -216,9 +217,9 @@ func (l *Link) mirrorHooks() MirrorHooks {
 	return l.hooks
 }
 
-// LiveKeys are the link configs Reconfigure applies to a running link; a change to any other key needs the link
+// liveKeys are the link configs Reconfigure applies to a running link; a change to any other key needs the link
 // restarted (the source client, the replicator's fetch and request settings, a pause).
-var LiveKeys = []string{
+var liveKeys = []string{
 	"acl.filters", "acl.sync.enable", "acl.sync.ms",
 	"auto.create.mirror.topics.enable", "auto.create.mirror.topics.filters",
 	"availability.check.consecutive.failure.threshold", "availability.check.ms",
@@ -226,9 +227,30 @@ var LiveKeys = []string{
 	"consumer.offset.sync.ms", "topic.config.sync.ms",
 }
 
+// LiveChange returns the configs whose value differs between two raw link configs (set, changed or removed), and
+// whether Reconfigure can apply all of them to a running link.
+func LiveChange(before, after map[string]string) (changed []string, live bool) {
+	for k, v := range after {
+		if w, ok := before[k]; !ok || w != v {
+			changed = append(changed, k)
+		}
+	}
+	for k := range before {
+		if _, ok := after[k]; !ok {
+			changed = append(changed, k)
+		}
+	}
+	slices.Sort(changed)
+	live = true
+	for _, k := range changed {
+		live = live && slices.Contains(liveKeys, k)
+	}
+	return changed, live
+}
+
 // Reconfigure applies a new config to the running link without stopping its copy: the loops read it from their
 // next round on (they are woken now), and the syncers are stopped and replaced by those build returns for it. Only
-// keys of LiveKeys may differ from the current config; the caller restarts the link for the others.
+// keys LiveChange accepts may differ from the current config; the caller restarts the link for the others.
 func (l *Link) Reconfigure(cfg *config.Link, build func(*Link) ([]Syncer, MirrorHooks)) {
 	l.syncMu.Lock()
 	defer l.syncMu.Unlock()
