@@ -16,7 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/clusterlink/clusterlink/aclsync"
-	"github.com/clusterlink/clusterlink/cmd/api"
+	"github.com/clusterlink/clusterlink/controlplane/adminapi"
 	"github.com/clusterlink/clusterlink/config"
 	"github.com/clusterlink/clusterlink/integration/kafkatest"
 )
@@ -172,7 +172,7 @@ func TestACLSync_DaemonSyncsFilteredACLsAndKeepsMirrorsReadOnly(t *testing.T) {
 			`{"resourceFilter":{"resourceType":"any","patternType":"any"},"accessFilter":{"principal":"User:alice","operation":"any","permissionType":"any"}},` +
 			`{"resourceFilter":{"resourceType":"group","patternType":"any"},"accessFilter":{"operation":"any","permissionType":"any"}}]}`,
 	}))
-	if err := d.client.CreateMirror(ctx, linkName, api.CreateMirrorRequest{SourceTopicName: topic}, false); err != nil {
+	if err := d.client.CreateMirror(ctx, linkName, adminapi.CreateMirrorRequest{SourceTopicName: topic}, false); err != nil {
 		t.Fatal(err)
 	}
 	d.waitMirror(t, linkName, topic, "caught up", mirrorCaughtUpTo(sourceEnds(t, src, topic)))
@@ -208,7 +208,7 @@ func TestACLSync_DaemonSyncsFilteredACLsAndKeepsMirrorsReadOnly(t *testing.T) {
 	deleteACL(t, srcCl, synced[3])
 	waitACLs(t, dstCl, token, aclStrings(append(slices.Clone(synced[:3]), append(slices.Clone(synced[4:]), handMade, guard)...)...))
 
-	d.alter(t, linkName, api.OpPromote, topic)
+	d.alter(t, linkName, adminapi.OpPromote, topic)
 	if err := aliceCl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte("after promote")}).FirstErr(); err != nil {
 		t.Fatalf("alice producing to the promoted topic: %v", err)
 	}

@@ -12,8 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/clusterlink/clusterlink/cmd/api"
-	"github.com/clusterlink/clusterlink/cmd/daemon"
+	"github.com/clusterlink/clusterlink/controlplane/adminapi"
+	"github.com/clusterlink/clusterlink/controlplane/daemon"
 	"github.com/clusterlink/clusterlink/config"
 	"github.com/clusterlink/clusterlink/integration/kafkatest"
 	"github.com/clusterlink/clusterlink/replicator"
@@ -21,7 +21,7 @@ import (
 
 // runningDaemon is a clusterlink daemon run in-process from a config file, stopped when the test ends.
 type runningDaemon struct {
-	client *api.Client
+	client *adminapi.Client
 	stop   func()
 }
 
@@ -79,14 +79,14 @@ func startDaemon(t *testing.T, configPath string) *runningDaemon {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	rd.client = api.NewClient(d.Addr().String(), "")
+	rd.client = adminapi.NewClient(d.Addr().String(), "")
 	return rd
 }
 
-func (d *runningDaemon) waitMirror(t *testing.T, linkName, topic, what string, cond func(api.Mirror) bool) api.Mirror {
+func (d *runningDaemon) waitMirror(t *testing.T, linkName, topic, what string, cond func(adminapi.Mirror) bool) adminapi.Mirror {
 	t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
-	var last api.Mirror
+	var last adminapi.Mirror
 	var err error
 	for time.Now().Before(deadline) {
 		last, err = d.client.Mirror(context.Background(), linkName, topic)
@@ -99,7 +99,7 @@ func (d *runningDaemon) waitMirror(t *testing.T, linkName, topic, what string, c
 	return last
 }
 
-func (d *runningDaemon) alter(t *testing.T, linkName, op string, topics ...string) []api.AlterMirrorResult {
+func (d *runningDaemon) alter(t *testing.T, linkName, op string, topics ...string) []adminapi.AlterMirrorResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -116,8 +116,8 @@ func (d *runningDaemon) alter(t *testing.T, linkName, op string, topics ...strin
 }
 
 // mirrorCaughtUpTo says the mirror is ACTIVE with every partition copied up to the given source ends.
-func mirrorCaughtUpTo(ends map[int32]int64) func(api.Mirror) bool {
-	return func(m api.Mirror) bool {
+func mirrorCaughtUpTo(ends map[int32]int64) func(adminapi.Mirror) bool {
+	return func(m adminapi.Mirror) bool {
 		if m.MirrorStatus != "ACTIVE" || len(m.MirrorLags) < len(ends) {
 			return false
 		}
@@ -139,8 +139,8 @@ func sourceEnds(t *testing.T, c *kafkatest.Cluster, topic string) map[int32]int6
 	return out
 }
 
-func statusIs(s string) func(api.Mirror) bool {
-	return func(m api.Mirror) bool { return m.MirrorStatus == s }
+func statusIs(s string) func(adminapi.Mirror) bool {
+	return func(m adminapi.Mirror) bool { return m.MirrorStatus == s }
 }
 
 // TestDaemon_ConfigFileLinkAutoCreatesMirrorsAndKeepsStateOverRestart runs the daemon from a config file whose link
@@ -168,8 +168,8 @@ func TestDaemon_ConfigFileLinkAutoCreatesMirrorsAndKeepsStateOverRestart(t *test
 		t.Errorf("%s was mirrored though the filter does not match it", other)
 	}
 
-	d.alter(t, linkName, api.OpPromote, orders)
-	d.alter(t, linkName, api.OpPause, clicks)
+	d.alter(t, linkName, adminapi.OpPromote, orders)
+	d.alter(t, linkName, adminapi.OpPause, clicks)
 	d.stop()
 
 	produceMix(t, src, clicks, 300, kgo.Lz4Compression(), 2)
@@ -185,7 +185,7 @@ func TestDaemon_ConfigFileLinkAutoCreatesMirrorsAndKeepsStateOverRestart(t *test
 	if copied != 500 {
 		t.Fatalf("paused mirror %s holds %d records after the restart, want the 500 it had when paused (%+v)", clicks, copied, paused)
 	}
-	d.alter(t, linkName, api.OpResume, clicks)
+	d.alter(t, linkName, adminapi.OpResume, clicks)
 	d.waitMirror(t, linkName, clicks, "caught up", mirrorCaughtUpTo(sourceEnds(t, src, clicks)))
 	requireMirrorEqual(t, src, dst, clicks, clicks)
 
@@ -209,7 +209,7 @@ func TestDaemon_PromoteWithDataInFlightLosesNothing(t *testing.T) {
 	produceMix(t, src, topic, 2000, kgo.ZstdCompression(), 4)
 	const linkName = "promote-link"
 	d := startDaemon(t, writeDaemonConfig(t, src, dst, linkName, nil))
-	if err := d.client.CreateMirror(context.Background(), linkName, api.CreateMirrorRequest{SourceTopicName: topic}, false); err != nil {
+	if err := d.client.CreateMirror(context.Background(), linkName, adminapi.CreateMirrorRequest{SourceTopicName: topic}, false); err != nil {
 		t.Fatal(err)
 	}
 
@@ -232,7 +232,7 @@ func TestDaemon_PromoteWithDataInFlightLosesNothing(t *testing.T) {
 	}()
 	time.Sleep(time.Second)
 	atPromote := sourceEnds(t, src, topic)
-	d.alter(t, linkName, api.OpPromote, topic)
+	d.alter(t, linkName, adminapi.OpPromote, topic)
 	cancel()
 	if err := <-produced; err != nil {
 		t.Fatal(err)
@@ -276,7 +276,7 @@ func TestDaemon_FailoverWithTheSourceKilled(t *testing.T) {
 		"request.timeout.ms":                               "5000",
 		"replica.fetch.wait.max.ms":                        "200",
 	}))
-	if err := d.client.CreateMirror(ctx, linkName, api.CreateMirrorRequest{SourceTopicName: topic}, false); err != nil {
+	if err := d.client.CreateMirror(ctx, linkName, adminapi.CreateMirrorRequest{SourceTopicName: topic}, false); err != nil {
 		t.Fatal(err)
 	}
 	d.waitMirror(t, linkName, topic, "caught up", mirrorCaughtUpTo(sourceEnds(t, src, topic)))
@@ -285,11 +285,11 @@ func TestDaemon_FailoverWithTheSourceKilled(t *testing.T) {
 		n.Kill()
 	}
 	d.waitMirror(t, linkName, topic, "SOURCE_UNAVAILABLE", statusIs("SOURCE_UNAVAILABLE"))
-	promote, err := d.client.AlterMirrors(ctx, linkName, api.OpPromote, []string{topic}, false)
+	promote, err := d.client.AlterMirrors(ctx, linkName, adminapi.OpPromote, []string{topic}, false)
 	if err != nil || len(promote) != 1 || promote[0].ErrorCode == "" {
 		t.Fatalf("promote with the source dead must be refused with a reason, got %+v, %v", promote, err)
 	}
-	d.alter(t, linkName, api.OpFailover, topic)
+	d.alter(t, linkName, adminapi.OpFailover, topic)
 	d.waitMirror(t, linkName, topic, "STOPPED", statusIs("STOPPED"))
 
 	dstCl := newClient(t, dst)

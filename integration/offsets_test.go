@@ -10,7 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/clusterlink/clusterlink/cmd/api"
+	"github.com/clusterlink/clusterlink/controlplane/adminapi"
 	"github.com/clusterlink/clusterlink/config"
 	"github.com/clusterlink/clusterlink/integration/kafkatest"
 	"github.com/clusterlink/clusterlink/offsets"
@@ -84,7 +84,7 @@ func TestOffsetSync_DaemonCopiesAdmittedGroupsAndAConsumerResumesAfterFailover(t
 		"consumer.offset.group.filters": fmt.Sprintf(`{"groupFilters":[{"name":"%s","patternType":"PREFIXED","filterType":"INCLUDE"},{"name":"%s","patternType":"LITERAL","filterType":"EXCLUDE"}]}`, base, excluded),
 	}))
 	mirror := prefix + topic
-	if err := d.client.CreateMirror(ctx, linkName, api.CreateMirrorRequest{SourceTopicName: topic}, false); err != nil {
+	if err := d.client.CreateMirror(ctx, linkName, adminapi.CreateMirrorRequest{SourceTopicName: topic}, false); err != nil {
 		t.Fatal(err)
 	}
 	ends := sourceEnds(t, src, topic)
@@ -132,7 +132,7 @@ func TestOffsetSync_DaemonCopiesAdmittedGroupsAndAConsumerResumesAfterFailover(t
 
 	// The app group moves on on the source; fail over; the last sync carries the move.
 	commitOffsets(t, srcCl, app, topic, map[int32]int64{0: 20, 1: 200, 2: ends[2]})
-	d.alter(t, linkName, api.OpFailover, mirror)
+	d.alter(t, linkName, adminapi.OpFailover, mirror)
 	waitCommitted(t, dstCl, prefix+app, mirror, map[int32]int64{0: 20, 1: 200, 2: ends[2]})
 
 	// A consumer of the app group reads the same next record on both clusters.

@@ -19,7 +19,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/clusterlink/clusterlink/cmd/api"
+	"github.com/clusterlink/clusterlink/controlplane/adminapi"
 )
 
 var (
@@ -153,9 +153,9 @@ func TestRun_DaemonProcessStopsCleanlyOnSIGTERMAndResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := startDaemonProcess(t, path, ports)
-	client := api.NewClient(p.address, "")
+	client := adminapi.NewClient(p.address, "")
 	ctx := context.Background()
-	if err := client.CreateMirror(ctx, linkName, api.CreateMirrorRequest{SourceTopicName: topic}, false); err != nil {
+	if err := client.CreateMirror(ctx, linkName, adminapi.CreateMirrorRequest{SourceTopicName: topic}, false); err != nil {
 		t.Fatal(err)
 	}
 	// Stop while copying: wait until some, not all, is copied.
@@ -181,7 +181,7 @@ func TestRun_DaemonProcessStopsCleanlyOnSIGTERMAndResumes(t *testing.T) {
 
 	produceMix(t, src, topic, 2000, kgo.Lz4Compression(), 8)
 	p = startDaemonProcess(t, path, ports)
-	client = api.NewClient(p.address, "")
+	client = adminapi.NewClient(p.address, "")
 	ends := sourceEnds(t, src, topic)
 	deadline = time.Now().Add(2 * time.Minute)
 	for {

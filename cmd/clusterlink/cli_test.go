@@ -12,7 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/clusterlink/clusterlink/cmd/api"
+	"github.com/clusterlink/clusterlink/controlplane/adminapi"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden with the current output")
@@ -27,38 +27,38 @@ type fakeBackend struct {
 
 func (f *fakeBackend) ClusterID() string { return "dst-cluster-id" }
 
-var cannedLink = api.Link{
+var cannedLink = adminapi.Link{
 	Kind: "KafkaLinkData", SourceClusterID: "src-cluster-id", DestinationClusterID: "dst-cluster-id",
 	LinkName: "my-link", LinkID: "0f1e2d3c", TopicNames: []string{"orders", "payments"}, LinkState: "ACTIVE",
 	LinkError: "NO_ERROR",
-	Tasks: []api.Task{
-		{TaskName: "AclSync", State: "IN_ERROR", Errors: []api.TaskError{{ErrorCode: "AUTHORIZATION_ERROR", ErrorMessage: "no DESCRIBE on the source cluster"}}},
-		{TaskName: "AutoCreateMirror", State: "ACTIVE", Errors: []api.TaskError{}},
+	Tasks: []adminapi.Task{
+		{TaskName: "AclSync", State: "IN_ERROR", Errors: []adminapi.TaskError{{ErrorCode: "AUTHORIZATION_ERROR", ErrorMessage: "no DESCRIBE on the source cluster"}}},
+		{TaskName: "AutoCreateMirror", State: "ACTIVE", Errors: []adminapi.TaskError{}},
 	},
 }
 
-var cannedMirrors = []api.Mirror{
+var cannedMirrors = []adminapi.Mirror{
 	{Kind: "KafkaMirrorData", LinkName: "my-link", MirrorTopicName: "orders", SourceTopicName: "orders", NumPartitions: 2,
-		MirrorStatus: "ACTIVE", StateTimeMs: 1795503068695, MirrorLags: []api.MirrorLag{
+		MirrorStatus: "ACTIVE", StateTimeMs: 1795503068695, MirrorLags: []adminapi.MirrorLag{
 			{Partition: 0, Lag: 12, LastSourceFetchOffset: 1000, SourceHighWatermark: 1012, MirrorLogEndOffset: 1000, CatchUpSeconds: 0.5},
 			{Partition: 1, Lag: 0, LastSourceFetchOffset: 990, SourceHighWatermark: 990, MirrorLogEndOffset: 990, CatchUpSeconds: 0},
 		}},
 	{Kind: "KafkaMirrorData", LinkName: "my-link", MirrorTopicName: "payments", SourceTopicName: "payments", NumPartitions: 1,
-		MirrorStatus: "STOPPED", StateTimeMs: 1795503070000, MirrorLags: []api.MirrorLag{}},
+		MirrorStatus: "STOPPED", StateTimeMs: 1795503070000, MirrorLags: []adminapi.MirrorLag{}},
 }
 
-func (f *fakeBackend) Links(context.Context) ([]api.Link, error) { return []api.Link{cannedLink}, nil }
+func (f *fakeBackend) Links(context.Context) ([]adminapi.Link, error) { return []adminapi.Link{cannedLink}, nil }
 
-func (f *fakeBackend) Link(_ context.Context, name string) (api.Link, error) {
+func (f *fakeBackend) Link(_ context.Context, name string) (adminapi.Link, error) {
 	if name != "my-link" {
-		return api.Link{}, api.NotFound("link %s not found", name)
+		return adminapi.Link{}, adminapi.NotFound("link %s not found", name)
 	}
 	return cannedLink, nil
 }
 
 func (f *fakeBackend) CreateLink(_ context.Context, name string, configs map[string]string, validateOnly bool) error {
 	if configs["bootstrap.servers"] == "" {
-		return api.BadRequest("bootstrap.servers: required")
+		return adminapi.BadRequest("bootstrap.servers: required")
 	}
 	f.created = map[string]map[string]string{name: configs}
 	f.validate = validateOnly
@@ -67,16 +67,16 @@ func (f *fakeBackend) CreateLink(_ context.Context, name string, configs map[str
 
 func (f *fakeBackend) DeleteLink(_ context.Context, name string, force bool) error {
 	if !force {
-		return api.BadRequest("link %s still has mirror topics that are not STOPPED (orders): promote or fail them over first, or delete with force", name)
+		return adminapi.BadRequest("link %s still has mirror topics that are not STOPPED (orders): promote or fail them over first, or delete with force", name)
 	}
 	return nil
 }
 
-func (f *fakeBackend) LinkConfigs(_ context.Context, name string) ([]api.Config, error) {
+func (f *fakeBackend) LinkConfigs(_ context.Context, name string) ([]adminapi.Config, error) {
 	if name != "my-link" {
-		return nil, api.NotFound("link %s not found", name)
+		return nil, adminapi.NotFound("link %s not found", name)
 	}
-	return []api.Config{
+	return []adminapi.Config{
 		{Name: "sasl.jaas.config", Value: "[hidden]", Sensitive: true, Source: "DYNAMIC_CLUSTER_LINK_CONFIG", Synonyms: []string{}},
 		{Name: "bootstrap.servers", Value: "src-1:9092", Source: "DYNAMIC_CLUSTER_LINK_CONFIG", Synonyms: []string{}},
 		{Name: "cluster.link.prefix", Value: "", ReadOnly: true, Source: "DEFAULT_CONFIG", Synonyms: []string{}},
@@ -94,20 +94,20 @@ func (f *fakeBackend) AlterLinkConfigs(_ context.Context, name string, set map[s
 	return nil
 }
 
-func (f *fakeBackend) Mirrors(_ context.Context, link string) ([]api.Mirror, error) {
+func (f *fakeBackend) Mirrors(_ context.Context, link string) ([]adminapi.Mirror, error) {
 	if link != "" && link != "my-link" {
-		return nil, api.NotFound("link %s not found", link)
+		return nil, adminapi.NotFound("link %s not found", link)
 	}
 	return cannedMirrors, nil
 }
 
-func (f *fakeBackend) Mirror(_ context.Context, link, mirror string) (api.Mirror, error) {
+func (f *fakeBackend) Mirror(_ context.Context, link, mirror string) (adminapi.Mirror, error) {
 	for _, m := range cannedMirrors {
 		if m.MirrorTopicName == mirror {
 			return m, nil
 		}
 	}
-	return api.Mirror{}, api.NotFound("mirror topic %s on link %s: not found", mirror, link)
+	return adminapi.Mirror{}, adminapi.NotFound("mirror topic %s on link %s: not found", mirror, link)
 }
 
 func (f *fakeBackend) CreateMirror(_ context.Context, link, source, mirror string, validateOnly bool) error {
@@ -115,32 +115,32 @@ func (f *fakeBackend) CreateMirror(_ context.Context, link, source, mirror strin
 	return nil
 }
 
-func (f *fakeBackend) AlterMirrors(_ context.Context, link, op string, topics []string, validateOnly bool) ([]api.AlterMirrorResult, error) {
+func (f *fakeBackend) AlterMirrors(_ context.Context, link, op string, topics []string, validateOnly bool) ([]adminapi.AlterMirrorResult, error) {
 	f.lastOp, f.validate = op, validateOnly
-	var out []api.AlterMirrorResult
+	var out []adminapi.AlterMirrorResult
 	for _, t := range topics {
 		if t == "payments" {
-			out = append(out, api.AlterMirrorResult{MirrorTopicName: t, ErrorCode: "INVALID_REQUEST",
-				ErrorMessage: "mirror topic payments is already STOPPED", MirrorLags: []api.MirrorLag{}})
+			out = append(out, adminapi.AlterMirrorResult{MirrorTopicName: t, ErrorCode: "INVALID_REQUEST",
+				ErrorMessage: "mirror topic payments is already STOPPED", MirrorLags: []adminapi.MirrorLag{}})
 			continue
 		}
-		out = append(out, api.AlterMirrorResult{MirrorTopicName: t, MirrorLags: []api.MirrorLag{
+		out = append(out, adminapi.AlterMirrorResult{MirrorTopicName: t, MirrorLags: []adminapi.MirrorLag{
 			{Partition: 0, Lag: 0, LastSourceFetchOffset: 1012}, {Partition: 1, Lag: 0, LastSourceFetchOffset: 990}}})
 	}
 	return out, nil
 }
 
-func (f *fakeBackend) LinkACLs(context.Context, string) ([]api.ACL, error) {
-	return []api.ACL{
+func (f *fakeBackend) LinkACLs(context.Context, string) ([]adminapi.ACL, error) {
+	return []adminapi.ACL{
 		{Principal: "User:alice", Host: "*", Permission: "ALLOW", Operation: "READ", ResourceType: "TOPIC", ResourceName: "orders", PatternType: "LITERAL", Reason: "SYNCED"},
 		{Principal: "User:*", Host: "*", Permission: "DENY", Operation: "WRITE", ResourceType: "TOPIC", ResourceName: "orders", PatternType: "LITERAL", Reason: "MIRROR_READ_ONLY"},
 	}, nil
 }
 
 // run executes the CLI against a daemon serving b and returns its output and error.
-func run(t *testing.T, b api.Backend, args ...string) (string, error) {
+func run(t *testing.T, b adminapi.Backend, args ...string) (string, error) {
 	t.Helper()
-	srv := httptest.NewServer(api.Handler(b, "", zap.NewNop()))
+	srv := httptest.NewServer(adminapi.Handler(b, "", zap.NewNop()))
 	defer srv.Close()
 	root := newRootCommand()
 	var out bytes.Buffer
@@ -279,7 +279,7 @@ func TestCLI_SendsWhatTheUserAsked(t *testing.T) {
 	if strings.Join(b.altered, ";") != "consumer.offset.sync.ms=10000;reset acl.sync.ms" {
 		t.Errorf("update sent %v", b.altered)
 	}
-	if _, err := run(t, b, "mirror", "failover", "orders", "--link", "my-link", "--dry-run"); err != nil || b.lastOp != api.OpFailover || !b.validate {
+	if _, err := run(t, b, "mirror", "failover", "orders", "--link", "my-link", "--dry-run"); err != nil || b.lastOp != adminapi.OpFailover || !b.validate {
 		t.Errorf("failover --dry-run: op %s validate %v err %v", b.lastOp, b.validate, err)
 	}
 	if _, err := run(t, b, "mirror", "create", "orders", "--link", "my-link", "--source-topic", "src-orders"); err != nil || b.created["orders"]["source"] != "src-orders" {

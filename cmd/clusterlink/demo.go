@@ -12,8 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
-	"github.com/clusterlink/clusterlink/cmd/api"
-	"github.com/clusterlink/clusterlink/cmd/daemon"
+	"github.com/clusterlink/clusterlink/controlplane/adminapi"
+	"github.com/clusterlink/clusterlink/controlplane/daemon"
 	"github.com/clusterlink/clusterlink/config"
 	"github.com/clusterlink/clusterlink/replicator"
 )
@@ -125,7 +125,7 @@ func runDemo(ctx context.Context, out io.Writer, log *zap.Logger, records int, k
 	if err := produceDemo(ctx, src, records/4); err != nil {
 		return err
 	}
-	client := api.NewClient(address, "")
+	client := adminapi.NewClient(address, "")
 	if err := waitDemoCaughtUp(ctx, client); err != nil {
 		return err
 	}
@@ -200,7 +200,7 @@ func produceDemo(ctx context.Context, cl *kgo.Client, n int) error {
 	return nil
 }
 
-func waitDemoCaughtUp(ctx context.Context, client *api.Client) error {
+func waitDemoCaughtUp(ctx context.Context, client *adminapi.Client) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	for {

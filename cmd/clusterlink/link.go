@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/clusterlink/clusterlink/cmd/api"
+	"github.com/clusterlink/clusterlink/controlplane/adminapi"
 )
 
 func newLinkCommand(f *clientFlags) *cobra.Command {
@@ -53,7 +53,7 @@ func newLinkListCommand(f *clientFlags) *cobra.Command {
 	}
 }
 
-func printConfigs(cmd *cobra.Command, f *clientFlags, configs []api.Config, tasks []api.Task) error {
+func printConfigs(cmd *cobra.Command, f *clientFlags, configs []adminapi.Config, tasks []adminapi.Task) error {
 	sort.Slice(configs, func(i, j int) bool { return configs[i].Name < configs[j].Name })
 	return f.print(cmd.OutOrStdout(), configs, func() error {
 		t := table{header: []string{"Config Name", "Config Value", "Read Only", "Sensitive", "Source", "Synonyms"}}
@@ -109,7 +109,7 @@ func (c *configFlags) register(cmd *cobra.Command) {
 }
 
 // collect merges the file and the flags (flags win) in file order.
-func (c *configFlags) collect() ([]api.ConfigValue, error) {
+func (c *configFlags) collect() ([]adminapi.ConfigValue, error) {
 	values := map[string]string{}
 	var order []string
 	set := func(k, v string) {
@@ -134,9 +134,9 @@ func (c *configFlags) collect() ([]api.ConfigValue, error) {
 		}
 		set(strings.TrimSpace(k), strings.TrimSpace(v))
 	}
-	out := make([]api.ConfigValue, 0, len(order))
+	out := make([]adminapi.ConfigValue, 0, len(order))
 	for _, k := range order {
-		out = append(out, api.ConfigValue{Name: k, Value: values[k]})
+		out = append(out, adminapi.ConfigValue{Name: k, Value: values[k]})
 	}
 	return out, nil
 }
@@ -198,11 +198,11 @@ references are only allowed in the daemon's own config file.`,
 				return err
 			}
 			if sourceBootstrap != "" {
-				configs = append(configs, api.ConfigValue{Name: "bootstrap.servers", Value: sourceBootstrap})
+				configs = append(configs, adminapi.ConfigValue{Name: "bootstrap.servers", Value: sourceBootstrap})
 			}
 			ctx, cancel := requestContext(cmd)
 			defer cancel()
-			if err := f.client().CreateLink(ctx, args[0], api.CreateLinkRequest{Configs: configs}, dryRun); err != nil {
+			if err := f.client().CreateLink(ctx, args[0], adminapi.CreateLinkRequest{Configs: configs}, dryRun); err != nil {
 				return err
 			}
 			if dryRun {
@@ -282,14 +282,14 @@ func newLinkConfigurationCommand(f *clientFlags) *cobra.Command {
 				return err
 			}
 			for _, k := range reset {
-				configs = append(configs, api.ConfigValue{Name: k, Operation: "DELETE"})
+				configs = append(configs, adminapi.ConfigValue{Name: k, Operation: "DELETE"})
 			}
 			if len(configs) == 0 {
 				return fmt.Errorf("nothing to update: give --config, --config-file or --reset")
 			}
 			ctx, cancel := requestContext(cmd)
 			defer cancel()
-			if err := f.client().AlterLinkConfigs(ctx, args[0], api.AlterConfigsRequest{Data: configs}, dryRun); err != nil {
+			if err := f.client().AlterLinkConfigs(ctx, args[0], adminapi.AlterConfigsRequest{Data: configs}, dryRun); err != nil {
 				return err
 			}
 			if dryRun {

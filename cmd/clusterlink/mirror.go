@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/clusterlink/clusterlink/cmd/api"
+	"github.com/clusterlink/clusterlink/controlplane/adminapi"
 )
 
 func newMirrorCommand(f *clientFlags) *cobra.Command {
@@ -20,18 +20,18 @@ func newMirrorCommand(f *clientFlags) *cobra.Command {
 	}
 	cmd.AddCommand(newMirrorListCommand(f), newMirrorDescribeCommand(f), newMirrorCreateCommand(f))
 	for _, op := range []struct{ name, short, long, example string }{
-		{api.OpPromote, "Make mirror topics writable once they have caught up with the source",
+		{adminapi.OpPromote, "Make mirror topics writable once they have caught up with the source",
 			`promote waits until each mirror has copied every record its source had when asked, syncs its consumer offsets
 a last time, stops mirroring and makes the topic a normal writable topic with its source's configs (STOPPED).`,
 			"  clusterlink mirror promote orders --link my-link\n  clusterlink mirror promote orders payments --link my-link --dry-run"},
-		{api.OpFailover, "Make mirror topics writable now, without waiting for the source",
+		{adminapi.OpFailover, "Make mirror topics writable now, without waiting for the source",
 			`failover stops mirroring at once and makes each topic a normal writable topic (STOPPED), whatever its lag and
 whether the source answers: use it when the source cluster is lost.`,
 			"  clusterlink mirror failover orders --link my-link"},
-		{api.OpPause, "Stop copying mirror topics; they stay read-only and keep their position",
+		{adminapi.OpPause, "Stop copying mirror topics; they stay read-only and keep their position",
 			"pause stops copying; resume continues from each mirror's log end offset.",
 			"  clusterlink mirror pause orders --link my-link"},
-		{api.OpResume, "Copy paused mirror topics again",
+		{adminapi.OpResume, "Copy paused mirror topics again",
 			"resume continues copying paused mirror topics from their log end offsets.",
 			"  clusterlink mirror resume orders --link my-link"},
 	} {
@@ -141,7 +141,7 @@ starts copying it at the same offsets. The source topic defaults to TOPIC withou
 			ctx, cancel := requestContext(cmd)
 			defer cancel()
 			// Without --source-topic the daemon takes TOPIC without the link's cluster.link.prefix.
-			req := api.CreateMirrorRequest{MirrorTopicName: args[0], SourceTopicName: sourceTopic}
+			req := adminapi.CreateMirrorRequest{MirrorTopicName: args[0], SourceTopicName: sourceTopic}
 			if err := f.client().CreateMirror(ctx, link, req, dryRun); err != nil {
 				return err
 			}
@@ -175,7 +175,7 @@ func newMirrorAlterCommand(f *clientFlags, op, short, long, example string) *cob
 			}
 			// promote waits for lag 0 and is bounded by the command's context only; the others are quick.
 			ctx, cancel := cmd.Context(), func() {}
-			if op != api.OpPromote && op != api.OpFailover {
+			if op != adminapi.OpPromote && op != adminapi.OpFailover {
 				ctx, cancel = requestContext(cmd)
 			}
 			defer cancel()

@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
-	"github.com/clusterlink/clusterlink/cmd/api"
+	"github.com/clusterlink/clusterlink/controlplane/adminapi"
 )
 
 // clientFlags are the root's persistent flags every API command uses.
@@ -33,17 +33,17 @@ func (f *clientFlags) register(cmd *cobra.Command) {
 	cmd.PersistentFlags().StringVarP(&f.output, "output", "o", "human", "output format: human, json or yaml")
 }
 
-func (f *clientFlags) client() *api.Client {
+func (f *clientFlags) client() *adminapi.Client {
 	token := f.token
 	if token == "" {
 		token = os.Getenv("CLUSTERLINK_TOKEN")
 	}
-	return api.NewClient(f.address, token)
+	return adminapi.NewClient(f.address, token)
 }
 
-// requestContext bounds a request with api.DefaultTimeout.
+// requestContext bounds a request with adminapi.DefaultTimeout.
 func requestContext(cmd *cobra.Command) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(cmd.Context(), api.DefaultTimeout)
+	return context.WithTimeout(cmd.Context(), adminapi.DefaultTimeout)
 }
 
 // table is a human table: a header row and aligned columns.

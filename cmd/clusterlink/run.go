@@ -10,7 +10,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/clusterlink/clusterlink/cmd/daemon"
+	"github.com/clusterlink/clusterlink/controlplane/daemon"
 	"github.com/clusterlink/clusterlink/config"
 )
 

@@ -28,7 +28,7 @@ import (
 
 	"github.com/clusterlink/clusterlink/config"
 	"github.com/clusterlink/clusterlink/replicator"
-	"github.com/clusterlink/clusterlink/replicator/state"
+	"github.com/clusterlink/clusterlink/controlplane/state"
 )
 
 // Link states (api.Link.LinkState).

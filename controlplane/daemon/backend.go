@@ -10,25 +10,25 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/clusterlink/clusterlink/cmd/api"
+	"github.com/clusterlink/clusterlink/controlplane/adminapi"
 	"github.com/clusterlink/clusterlink/config"
-	"github.com/clusterlink/clusterlink/replicator/link"
-	"github.com/clusterlink/clusterlink/replicator/state"
+	"github.com/clusterlink/clusterlink/controlplane/link"
+	"github.com/clusterlink/clusterlink/controlplane/state"
 )
 
 // This file is the admin API's Backend: each method maps an API call to the link runtime.
 
-var _ api.Backend = (*Daemon)(nil)
+var _ adminapi.Backend = (*Daemon)(nil)
 
 // ClusterID is the destination cluster's id.
 func (d *Daemon) ClusterID() string { return d.dstID }
 
-func (d *Daemon) linkData(r *running) api.Link {
+func (d *Daemon) linkData(r *running) adminapi.Link {
 	l := r.l
 	st, code, msg := l.State()
-	out := api.Link{
+	out := adminapi.Link{
 		Kind:            "KafkaLinkData",
-		Metadata:        api.Metadata{Self: "/kafka/v3/clusters/" + d.dstID + "/links/" + l.Name()},
+		Metadata:        adminapi.Metadata{Self: "/kafka/v3/clusters/" + d.dstID + "/links/" + l.Name()},
 		SourceClusterID: l.SourceClusterID(), DestinationClusterID: d.dstID,
 		LinkName: l.Name(), LinkID: l.ID(), LinkState: st, LinkError: code, LinkErrorMessage: msg,
 		TopicNames: []string{},
@@ -37,9 +37,9 @@ func (d *Daemon) linkData(r *running) api.Link {
 		out.TopicNames = append(out.TopicNames, m.Topic)
 	}
 	for _, t := range l.Tasks() {
-		task := api.Task{TaskName: t.Name, State: t.State, Errors: []api.TaskError{}}
+		task := adminapi.Task{TaskName: t.Name, State: t.State, Errors: []adminapi.TaskError{}}
 		if t.ErrorCode != "" || t.ErrorMessage != "" {
-			task.Errors = append(task.Errors, api.TaskError{ErrorCode: t.ErrorCode, ErrorMessage: t.ErrorMessage})
+			task.Errors = append(task.Errors, adminapi.TaskError{ErrorCode: t.ErrorCode, ErrorMessage: t.ErrorMessage})
 		}
 		out.Tasks = append(out.Tasks, task)
 	}
@@ -47,8 +47,8 @@ func (d *Daemon) linkData(r *running) api.Link {
 }
 
 // Links lists the links.
-func (d *Daemon) Links(context.Context) ([]api.Link, error) {
-	var out []api.Link
+func (d *Daemon) Links(context.Context) ([]adminapi.Link, error) {
+	var out []adminapi.Link
 	for _, r := range d.sortedLinks() {
 		out = append(out, d.linkData(r))
 	}
@@ -56,10 +56,10 @@ func (d *Daemon) Links(context.Context) ([]api.Link, error) {
 }
 
 // Link returns one link.
-func (d *Daemon) Link(_ context.Context, name string) (api.Link, error) {
+func (d *Daemon) Link(_ context.Context, name string) (adminapi.Link, error) {
 	r, err := d.link(name)
 	if err != nil {
-		return api.Link{}, err
+		return adminapi.Link{}, err
 	}
 	return d.linkData(r), nil
 }
@@ -75,7 +75,7 @@ func refuseSecretReferences(configs map[string]string) error {
 	}
 	if len(bad) > 0 {
 		slices.Sort(bad)
-		return api.BadRequest("configs %s: ${env:...} and ${file:...} references are only allowed in the daemon's config file; give the value itself", strings.Join(bad, ", "))
+		return adminapi.BadRequest("configs %s: ${env:...} and ${file:...} references are only allowed in the daemon's config file; give the value itself", strings.Join(bad, ", "))
 	}
 	return nil
 }
@@ -87,13 +87,13 @@ func (d *Daemon) CreateLink(ctx context.Context, name string, configs map[string
 	}
 	cfg, err := config.ParseLink(name, configs)
 	if err != nil {
-		return api.BadRequest("%s", err.Error())
+		return adminapi.BadRequest("%s", err.Error())
 	}
 	if _, err := d.link(name); err == nil {
-		return api.Conflict("link %s already exists", name)
+		return adminapi.Conflict("link %s already exists", name)
 	}
 	if _, ok := d.store.Link(name); ok {
-		return api.Conflict("link %s already exists in the state topic (declared by a config file but not run by this daemon?)", name)
+		return adminapi.Conflict("link %s already exists in the state topic (declared by a config file but not run by this daemon?)", name)
 	}
 	if validateOnly {
 		return nil
@@ -115,7 +115,7 @@ func (d *Daemon) DeleteLink(ctx context.Context, name string, force bool) error 
 		return err
 	}
 	if r.origin == state.OriginFile {
-		return api.BadRequest("link %s is declared in the daemon's config file: remove it there and restart the daemon", name)
+		return adminapi.BadRequest("link %s is declared in the daemon's config file: remove it there and restart the daemon", name)
 	}
 	if err := r.l.CheckDelete(force); err != nil {
 		return mapError(err)
@@ -130,14 +130,14 @@ func (d *Daemon) DeleteLink(ctx context.Context, name string, force bool) error 
 }
 
 // LinkConfigs returns a link's configs, sensitive values masked.
-func (d *Daemon) LinkConfigs(_ context.Context, name string) ([]api.Config, error) {
+func (d *Daemon) LinkConfigs(_ context.Context, name string) ([]adminapi.Config, error) {
 	r, err := d.link(name)
 	if err != nil {
 		return nil, err
 	}
-	var out []api.Config
+	var out []adminapi.Config
 	for _, c := range r.l.Config().Configs() {
-		out = append(out, api.Config{Name: c.Name, Value: c.Value, ReadOnly: c.ReadOnly, Sensitive: c.Sensitive,
+		out = append(out, adminapi.Config{Name: c.Name, Value: c.Value, ReadOnly: c.ReadOnly, Sensitive: c.Sensitive,
 			Source: c.Source, Synonyms: []string{}})
 	}
 	return out, nil
@@ -169,12 +169,12 @@ func (d *Daemon) AlterLinkConfigs(ctx context.Context, name string, set map[stri
 		}
 	}
 	if len(readOnly) > 0 {
-		return api.BadRequest("configs %s cannot change once the link exists", strings.Join(readOnly, ", "))
+		return adminapi.BadRequest("configs %s cannot change once the link exists", strings.Join(readOnly, ", "))
 	}
 	merged := mergeConfigs(cur.Raw, set, reset)
 	cfg, err := config.ParseLink(name, merged)
 	if err != nil {
-		return api.BadRequest("%s", err.Error())
+		return adminapi.BadRequest("%s", err.Error())
 	}
 	if validateOnly {
 		return nil
@@ -208,10 +208,10 @@ func (d *Daemon) AlterLinkConfigs(ctx context.Context, name string, set map[stri
 	return d.restartLink(rec, cfg)
 }
 
-func (d *Daemon) mirrorData(linkName string, m link.Mirror) api.Mirror {
-	out := api.Mirror{
+func (d *Daemon) mirrorData(linkName string, m link.Mirror) adminapi.Mirror {
+	out := adminapi.Mirror{
 		Kind:            "KafkaMirrorData",
-		Metadata:        api.Metadata{Self: "/kafka/v3/clusters/" + d.dstID + "/links/" + linkName + "/mirrors/" + m.Topic},
+		Metadata:        adminapi.Metadata{Self: "/kafka/v3/clusters/" + d.dstID + "/links/" + linkName + "/mirrors/" + m.Topic},
 		LinkName:        linkName,
 		MirrorTopicName: m.Topic, SourceTopicName: m.SourceTopic, NumPartitions: m.NumPartitions,
 		MirrorStatus: m.Status, StateTimeMs: m.StatusTime.UnixMilli(), ErrorCode: m.ErrorCode, ErrorMessage: m.ErrorMessage,
@@ -220,8 +220,8 @@ func (d *Daemon) mirrorData(linkName string, m link.Mirror) api.Mirror {
 	return out
 }
 
-func mirrorLags(m link.Mirror) []api.MirrorLag {
-	out := []api.MirrorLag{}
+func mirrorLags(m link.Mirror) []adminapi.MirrorLag {
+	out := []adminapi.MirrorLag{}
 	for _, p := range m.Partitions {
 		catchUp := -1.0
 		if p.Lag == 0 {
@@ -229,7 +229,7 @@ func mirrorLags(m link.Mirror) []api.MirrorLag {
 		} else if p.CopyRate > 0 {
 			catchUp = math.Round(float64(p.Lag)/p.CopyRate*10) / 10
 		}
-		out = append(out, api.MirrorLag{
+		out = append(out, adminapi.MirrorLag{
 			Partition: p.Partition, Lag: p.Lag, LastSourceFetchOffset: p.LastSourceFetchOffset,
 			SourceHighWatermark: p.SourceHighWatermark, MirrorLogEndOffset: p.MirrorLogEndOffset,
 			CatchUpSeconds: catchUp, ErrorCode: p.ErrorCode, ErrorMessage: p.ErrorMessage,
@@ -239,7 +239,7 @@ func mirrorLags(m link.Mirror) []api.MirrorLag {
 }
 
 // Mirrors lists a link's mirrors, or every link's.
-func (d *Daemon) Mirrors(_ context.Context, linkName string) ([]api.Mirror, error) {
+func (d *Daemon) Mirrors(_ context.Context, linkName string) ([]adminapi.Mirror, error) {
 	var links []*running
 	if linkName == "" {
 		links = d.sortedLinks()
@@ -250,7 +250,7 @@ func (d *Daemon) Mirrors(_ context.Context, linkName string) ([]api.Mirror, erro
 		}
 		links = []*running{r}
 	}
-	var out []api.Mirror
+	var out []adminapi.Mirror
 	for _, r := range links {
 		for _, m := range r.l.Mirrors() {
 			out = append(out, d.mirrorData(r.l.Name(), m))
@@ -260,14 +260,14 @@ func (d *Daemon) Mirrors(_ context.Context, linkName string) ([]api.Mirror, erro
 }
 
 // Mirror returns one mirror topic.
-func (d *Daemon) Mirror(_ context.Context, linkName, topic string) (api.Mirror, error) {
+func (d *Daemon) Mirror(_ context.Context, linkName, topic string) (adminapi.Mirror, error) {
 	r, err := d.link(linkName)
 	if err != nil {
-		return api.Mirror{}, err
+		return adminapi.Mirror{}, err
 	}
 	m, err := r.l.Mirror(topic)
 	if err != nil {
-		return api.Mirror{}, mapError(err)
+		return adminapi.Mirror{}, mapError(err)
 	}
 	return d.mirrorData(linkName, m), nil
 }
@@ -282,21 +282,21 @@ func (d *Daemon) CreateMirror(ctx context.Context, linkName, sourceTopic, mirror
 }
 
 // AlterMirrors runs promote, failover, pause or resume on each topic, one after the other.
-func (d *Daemon) AlterMirrors(ctx context.Context, linkName, op string, topics []string, validateOnly bool) ([]api.AlterMirrorResult, error) {
+func (d *Daemon) AlterMirrors(ctx context.Context, linkName, op string, topics []string, validateOnly bool) ([]adminapi.AlterMirrorResult, error) {
 	r, err := d.link(linkName)
 	if err != nil {
 		return nil, err
 	}
 	run := map[string]func(context.Context, string, bool) (link.Mirror, error){
-		api.OpPromote: r.l.Promote, api.OpFailover: r.l.Failover, api.OpPause: r.l.Pause, api.OpResume: r.l.Resume,
+		adminapi.OpPromote: r.l.Promote, adminapi.OpFailover: r.l.Failover, adminapi.OpPause: r.l.Pause, adminapi.OpResume: r.l.Resume,
 	}[op]
 	if run == nil {
-		return nil, api.BadRequest("unknown mirror operation %q", op)
+		return nil, adminapi.BadRequest("unknown mirror operation %q", op)
 	}
-	var out []api.AlterMirrorResult
+	var out []adminapi.AlterMirrorResult
 	for _, topic := range topics {
 		m, err := run(ctx, topic, validateOnly)
-		res := api.AlterMirrorResult{MirrorTopicName: topic, MirrorLags: mirrorLags(m)}
+		res := adminapi.AlterMirrorResult{MirrorTopicName: topic, MirrorLags: mirrorLags(m)}
 		if err != nil {
 			res.ErrorCode, res.ErrorMessage = errorCode(err), err.Error()
 		}
@@ -319,12 +319,12 @@ func errorCode(err error) string {
 }
 
 // LinkACLs returns the destination ACLs a link manages.
-func (d *Daemon) LinkACLs(_ context.Context, linkName string) ([]api.ACL, error) {
+func (d *Daemon) LinkACLs(_ context.Context, linkName string) ([]adminapi.ACL, error) {
 	r, err := d.link(linkName)
 	if err != nil {
 		return nil, err
 	}
-	out := []api.ACL{}
+	out := []adminapi.ACL{}
 	for _, s := range r.l.Syncers() {
 		if lister, ok := s.(ACLLister); ok {
 			out = append(out, lister.ManagedACLs()...)
@@ -335,5 +335,5 @@ func (d *Daemon) LinkACLs(_ context.Context, linkName string) ([]api.ACL, error)
 
 // ACLLister is a link syncer that manages destination ACLs (the ACL sync) and can list them.
 type ACLLister interface {
-	ManagedACLs() []api.ACL
+	ManagedACLs() []adminapi.ACL
 }

@@ -1,4 +1,4 @@
-// Package api is the clusterlink admin HTTP API: its wire types, shaped like Confluent's REST v3 cluster-linking
+// Package adminapi is the clusterlink admin HTTP API: its wire types, shaped like Confluent's REST v3 cluster-linking
 // resources so that scripts written against Confluent keep their field names, the HTTP server that serves them from
 // a Backend, and the Client the CLI uses. It does not run links itself: the daemon implements Backend.
 //
@@ -23,7 +23,7 @@
 //
 // Errors are answered with a non-2xx status and an Error body. With a token configured every request needs
 // "Authorization: Bearer <token>".
-package api
+package adminapi
 
 // Error is the body of every failed request, as Confluent REST answers it.
 type Error struct {

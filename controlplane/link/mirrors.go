@@ -12,7 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/clusterlink/clusterlink/replicator"
-	"github.com/clusterlink/clusterlink/replicator/state"
+	"github.com/clusterlink/clusterlink/controlplane/state"
 )
 
 // ErrNotFound is returned for a mirror topic the link does not have.

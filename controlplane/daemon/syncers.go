@@ -12,11 +12,11 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/clusterlink/clusterlink/aclsync"
-	"github.com/clusterlink/clusterlink/cmd/api"
+	"github.com/clusterlink/clusterlink/controlplane/adminapi"
 	"github.com/clusterlink/clusterlink/config"
 	"github.com/clusterlink/clusterlink/offsets"
-	"github.com/clusterlink/clusterlink/replicator/link"
-	"github.com/clusterlink/clusterlink/replicator/state"
+	"github.com/clusterlink/clusterlink/controlplane/link"
+	"github.com/clusterlink/clusterlink/controlplane/state"
 )
 
 // This file builds a link's extra loops from its config: consumer offset sync and ACL sync.
@@ -98,8 +98,8 @@ func (t *aclTask) Task() link.TaskStatus {
 }
 
 // ManagedACLs lists the ACLs the link created on the destination: synced ones and mirror guards.
-func (t *aclTask) ManagedACLs() []api.ACL {
-	var out []api.ACL
+func (t *aclTask) ManagedACLs() []adminapi.ACL {
+	var out []adminapi.ACL
 	if t.s != nil {
 		for _, a := range t.s.Managed() {
 			out = append(out, apiACL(a, "SYNCED"))
@@ -111,8 +111,8 @@ func (t *aclTask) ManagedACLs() []api.ACL {
 	return out
 }
 
-func apiACL(a config.ACL, reason string) api.ACL {
-	return api.ACL{Principal: a.Principal, Host: a.Host, Permission: a.Permission.String(), Operation: a.Operation.String(),
+func apiACL(a config.ACL, reason string) adminapi.ACL {
+	return adminapi.ACL{Principal: a.Principal, Host: a.Host, Permission: a.Permission.String(), Operation: a.Operation.String(),
 		ResourceType: a.ResourceType.String(), ResourceName: a.ResourceName, PatternType: a.PatternType.String(), Reason: reason}
 }
 

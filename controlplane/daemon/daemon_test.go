@@ -18,17 +18,17 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/clusterlink/clusterlink/cmd/api"
+	"github.com/clusterlink/clusterlink/controlplane/adminapi"
 	"github.com/clusterlink/clusterlink/config"
 	"github.com/clusterlink/clusterlink/replicator"
-	"github.com/clusterlink/clusterlink/replicator/link"
+	"github.com/clusterlink/clusterlink/controlplane/link"
 )
 
 type fixture struct {
 	src, dst     *kfake.Cluster
 	srcCl, dstCl *kgo.Client
 	cfg          *config.Config
-	client       *api.Client
+	client       *adminapi.Client
 	stop         func()
 	linkName     string
 	addr         string
@@ -109,7 +109,7 @@ func (f *fixture) start(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	f.addr = d.Addr().String()
-	f.client = api.NewClient(f.addr, f.cfg.Admin.Token)
+	f.client = adminapi.NewClient(f.addr, f.cfg.Admin.Token)
 	f.d = d
 }
 
@@ -126,10 +126,10 @@ func (f *fixture) produce(t *testing.T, cl *kgo.Client, topic string, n int) {
 	}
 }
 
-func (f *fixture) waitMirror(t *testing.T, topic string, cond func(api.Mirror) bool) api.Mirror {
+func (f *fixture) waitMirror(t *testing.T, topic string, cond func(adminapi.Mirror) bool) adminapi.Mirror {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
-	var last api.Mirror
+	var last adminapi.Mirror
 	var err error
 	for time.Now().Before(deadline) {
 		last, err = f.client.Mirror(context.Background(), f.linkName, topic)
@@ -142,7 +142,7 @@ func (f *fixture) waitMirror(t *testing.T, topic string, cond func(api.Mirror) b
 	return last
 }
 
-func caughtUp(m api.Mirror) bool {
+func caughtUp(m adminapi.Mirror) bool {
 	return m.MirrorStatus == "ACTIVE" && m.NumPartitions > 0 && m.MaxLag() == 0 && m.MirrorLags[0].SourceHighWatermark > 0
 }
 
@@ -194,7 +194,7 @@ func TestDaemon_AutoCreatesPromotesAndKeepsStateOverRestart(t *testing.T) {
 	// A producer is refused nowhere on kfake (no authorizer), but promote must wait for data still arriving.
 	f.produce(t, f.srcCl, "auto-orders", 200)
 	srcEnds := endOffsets(t, f.srcCl, "auto-orders")
-	res, err := f.client.AlterMirrors(ctx, f.linkName, api.OpPromote, []string{"auto-orders"}, false)
+	res, err := f.client.AlterMirrors(ctx, f.linkName, adminapi.OpPromote, []string{"auto-orders"}, false)
 	if err != nil || len(res) != 1 || res[0].ErrorCode != "" {
 		t.Fatalf("promote: %+v, %v", res, err)
 	}
@@ -204,35 +204,35 @@ func TestDaemon_AutoCreatesPromotesAndKeepsStateOverRestart(t *testing.T) {
 			t.Errorf("promoted auto-orders[%d] ends at %d, below the source's %d at the promote", p, dstEnds[p], end)
 		}
 	}
-	m := f.waitMirror(t, "auto-orders", func(m api.Mirror) bool { return m.MirrorStatus == "STOPPED" })
+	m := f.waitMirror(t, "auto-orders", func(m adminapi.Mirror) bool { return m.MirrorStatus == "STOPPED" })
 	_ = m
 	// The promoted topic is writable and takes its source's configs back.
 	f.produce(t, f.dstCl, "auto-orders", 1)
 
 	// Pause auto-clicks, then restart the daemon: paused stays paused, promoted stays STOPPED.
-	res, err = f.client.AlterMirrors(ctx, f.linkName, api.OpPause, []string{"auto-clicks"}, false)
+	res, err = f.client.AlterMirrors(ctx, f.linkName, adminapi.OpPause, []string{"auto-clicks"}, false)
 	if err != nil || res[0].ErrorCode != "" {
 		t.Fatalf("pause: %+v, %v", res, err)
 	}
 	f.stop()
 	f.produce(t, f.srcCl, "auto-clicks", 100)
 	f.start(t)
-	f.waitMirror(t, "auto-orders", func(m api.Mirror) bool { return m.MirrorStatus == "STOPPED" })
-	paused := f.waitMirror(t, "auto-clicks", func(m api.Mirror) bool { return m.MirrorStatus == "PAUSED" })
+	f.waitMirror(t, "auto-orders", func(m adminapi.Mirror) bool { return m.MirrorStatus == "STOPPED" })
+	paused := f.waitMirror(t, "auto-clicks", func(m adminapi.Mirror) bool { return m.MirrorStatus == "PAUSED" })
 	time.Sleep(500 * time.Millisecond)
 	if ends := endOffsets(t, f.dstCl, "auto-clicks"); ends[0]+ends[1]+ends[2] != 300 {
 		t.Errorf("paused mirror copied while paused: destination ends %v (%+v)", ends, paused)
 	}
-	res, err = f.client.AlterMirrors(ctx, f.linkName, api.OpResume, []string{"auto-clicks"}, false)
+	res, err = f.client.AlterMirrors(ctx, f.linkName, adminapi.OpResume, []string{"auto-clicks"}, false)
 	if err != nil || res[0].ErrorCode != "" {
 		t.Fatalf("resume: %+v, %v", res, err)
 	}
-	f.waitMirror(t, "auto-clicks", func(m api.Mirror) bool {
+	f.waitMirror(t, "auto-clicks", func(m adminapi.Mirror) bool {
 		return caughtUp(m) && m.MirrorLags[0].MirrorLogEndOffset+m.MirrorLags[1].MirrorLogEndOffset+m.MirrorLags[2].MirrorLogEndOffset == 400
 	})
 
 	// Promote again is refused with a reason; an unknown mirror is a per-topic error.
-	res, err = f.client.AlterMirrors(ctx, f.linkName, api.OpPromote, []string{"auto-orders", "nope"}, false)
+	res, err = f.client.AlterMirrors(ctx, f.linkName, adminapi.OpPromote, []string{"auto-orders", "nope"}, false)
 	if err != nil || len(res) != 2 || res[0].ErrorCode == "" || res[1].ErrorCode == "" {
 		t.Fatalf("promote of a STOPPED and an unknown mirror: %+v, %v", res, err)
 	}
@@ -248,11 +248,11 @@ func TestDaemon_CreateLinkAndMirrorThroughTheAPI(t *testing.T) {
 	f.produce(t, f.srcCl, "payments", 50)
 	f.start(t)
 
-	bad := api.CreateLinkRequest{Configs: []api.ConfigValue{{Name: "bootstrap.servers", Value: "${env:HOME}"}}}
+	bad := adminapi.CreateLinkRequest{Configs: []adminapi.ConfigValue{{Name: "bootstrap.servers", Value: "${env:HOME}"}}}
 	if err := f.client.CreateLink(ctx, "x", bad, false); err == nil || !strings.Contains(err.Error(), "only allowed in the daemon's config file") {
 		t.Errorf("create link with a secret reference: %v", err)
 	}
-	req := api.CreateLinkRequest{Configs: []api.ConfigValue{
+	req := adminapi.CreateLinkRequest{Configs: []adminapi.ConfigValue{
 		{Name: "bootstrap.servers", Value: strings.Join(f.src.ListenAddrs(), ",")},
 		{Name: "cluster.link.prefix", Value: "src."},
 		{Name: "acl.sync.ms", Value: "10"},
@@ -265,17 +265,17 @@ func TestDaemon_CreateLinkAndMirrorThroughTheAPI(t *testing.T) {
 	if err := f.client.CreateLink(ctx, f.linkName, req, false); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.client.CreateMirror(ctx, f.linkName, api.CreateMirrorRequest{SourceTopicName: "payments"}, false); err != nil {
+	if err := f.client.CreateMirror(ctx, f.linkName, adminapi.CreateMirrorRequest{SourceTopicName: "payments"}, false); err != nil {
 		t.Fatal(err)
 	}
 	f.waitMirror(t, "src.payments", caughtUp)
-	if err := f.client.CreateMirror(ctx, f.linkName, api.CreateMirrorRequest{SourceTopicName: "payments"}, false); err == nil {
+	if err := f.client.CreateMirror(ctx, f.linkName, adminapi.CreateMirrorRequest{SourceTopicName: "payments"}, false); err == nil {
 		t.Error("a second mirror of the same topic was accepted")
 	}
 	if err := f.client.DeleteLink(ctx, f.linkName, false); err == nil || !strings.Contains(err.Error(), "src.payments") {
 		t.Errorf("delete a link with an active mirror without force: %v", err)
 	}
-	res, err := f.client.AlterMirrors(ctx, f.linkName, api.OpFailover, []string{"src.payments"}, false)
+	res, err := f.client.AlterMirrors(ctx, f.linkName, adminapi.OpFailover, []string{"src.payments"}, false)
 	if err != nil || res[0].ErrorCode != "" {
 		t.Fatalf("failover: %+v %v", res, err)
 	}
@@ -296,12 +296,12 @@ func TestDaemon_AdminAPIRequiresTheBearerTokenAndTheRightClusterID(t *testing.T)
 		t.Fatalf("with the token: %v", err)
 	}
 	addr := strings.TrimPrefix(fmt.Sprint(f.clientAddress()), "http://")
-	var apiErr *api.Error
-	_, err := api.NewClient(addr, "").Links(ctx)
+	var apiErr *adminapi.Error
+	_, err := adminapi.NewClient(addr, "").Links(ctx)
 	if !errors.As(err, &apiErr) || apiErr.ErrorCode != http.StatusUnauthorized {
 		t.Errorf("without the token: %v, want 401", err)
 	}
-	_, err = api.NewClient(addr, "wrong").Links(ctx)
+	_, err = adminapi.NewClient(addr, "wrong").Links(ctx)
 	if !errors.As(err, &apiErr) || apiErr.ErrorCode != http.StatusUnauthorized {
 		t.Errorf("with a wrong token: %v, want 401", err)
 	}
@@ -410,7 +410,7 @@ func TestDaemon_LinkConfigChangesApplyLiveOrRestartTheLink(t *testing.T) {
 	}
 	before := running()
 
-	live := api.AlterConfigsRequest{Data: []api.ConfigValue{
+	live := adminapi.AlterConfigsRequest{Data: []adminapi.ConfigValue{
 		{Name: "consumer.offset.sync.enable", Value: "true"}, {Name: "consumer.offset.sync.ms", Value: "2000"},
 		{Name: "topic.config.sync.ms", Value: "2000"},
 	}}
@@ -433,7 +433,7 @@ func TestDaemon_LinkConfigChangesApplyLiveOrRestartTheLink(t *testing.T) {
 	f.produce(t, f.srcCl, "auto-live", 40)
 	f.waitMirror(t, "auto-live", copied(80))
 
-	restart := api.AlterConfigsRequest{Data: []api.ConfigValue{{Name: "replica.fetch.max.bytes", Value: "2097152"}}}
+	restart := adminapi.AlterConfigsRequest{Data: []adminapi.ConfigValue{{Name: "replica.fetch.max.bytes", Value: "2097152"}}}
 	if err := f.client.AlterLinkConfigs(ctx, f.linkName, restart, false); err != nil {
 		t.Fatal(err)
 	}
@@ -489,8 +489,8 @@ func requireSameRecords(t *testing.T, src, dst *kgo.Client, topic string, partit
 }
 
 // copied says whether the mirror's partitions hold n records in all.
-func copied(n int64) func(api.Mirror) bool {
-	return func(m api.Mirror) bool {
+func copied(n int64) func(adminapi.Mirror) bool {
+	return func(m adminapi.Mirror) bool {
 		var sum int64
 		for _, l := range m.MirrorLags {
 			sum += l.MirrorLogEndOffset

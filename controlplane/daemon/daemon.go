@@ -24,11 +24,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
-	"github.com/clusterlink/clusterlink/cmd/api"
+	"github.com/clusterlink/clusterlink/controlplane/adminapi"
 	"github.com/clusterlink/clusterlink/config"
 	"github.com/clusterlink/clusterlink/replicator"
-	"github.com/clusterlink/clusterlink/replicator/link"
-	"github.com/clusterlink/clusterlink/replicator/state"
+	"github.com/clusterlink/clusterlink/controlplane/link"
+	"github.com/clusterlink/clusterlink/controlplane/state"
 )
 
 // Options tune a Daemon beyond its config file.
@@ -172,7 +172,7 @@ func (d *Daemon) stopLinks() {
 
 func (d *Daemon) handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/kafka/", api.Handler(d, d.cfg.Admin.Token, d.log))
+	mux.Handle("/kafka/", adminapi.Handler(d, d.cfg.Admin.Token, d.log))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !d.Ready() {
@@ -318,7 +318,7 @@ func (d *Daemon) link(name string) (*running, error) {
 	defer d.mu.Unlock()
 	r, ok := d.links[name]
 	if !ok {
-		return nil, api.NotFound("link %s not found", name)
+		return nil, adminapi.NotFound("link %s not found", name)
 	}
 	return r, nil
 }
@@ -338,9 +338,9 @@ func mapError(err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, link.ErrNotFound):
-		return api.NotFound("%s", err.Error())
+		return adminapi.NotFound("%s", err.Error())
 	case errors.As(err, &inv):
-		return api.BadRequest("%s", err.Error())
+		return adminapi.BadRequest("%s", err.Error())
 	}
 	return err
 }
