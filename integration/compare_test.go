@@ -13,7 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/clusterlink/clusterlink/integration/kafkatest"
-	"github.com/clusterlink/clusterlink/replicator"
+	"github.com/clusterlink/clusterlink/replicator/recordbatch"
 )
 
 // requireMirrorEqual is the check every mirroring test ends with. For each partition of srcTopic and dstTopic it
@@ -128,10 +128,10 @@ func compareRecords(t *testing.T, p int32, src, dst []*kgo.Record) {
 }
 
 // readBatches fetches the raw batches of a partition from its log start to its high watermark.
-func readBatches(t *testing.T, ctx context.Context, cl *kgo.Client, topic string, p int32, b bounds) []replicator.RawBatch {
+func readBatches(t *testing.T, ctx context.Context, cl *kgo.Client, topic string, p int32, b bounds) []recordbatch.Batch {
 	t.Helper()
 	leader := partitionLeader(t, ctx, cl, topic, p)
-	var out []replicator.RawBatch
+	var out []recordbatch.Batch
 	offset := b.start
 	for offset < b.end {
 		req := kmsg.NewPtrFetchRequest()
@@ -158,7 +158,7 @@ func readBatches(t *testing.T, ctx context.Context, cl *kgo.Client, topic string
 		if err := kerr.ErrorForCode(part.ErrorCode); err != nil {
 			t.Fatalf("fetch %s[%d] at %d: %v", topic, p, offset, err)
 		}
-		batches, _, err := replicator.SplitBatches(part.RecordBatches)
+		batches, _, err := recordbatch.Split(part.RecordBatches)
 		if err != nil {
 			t.Fatalf("split batches of %s[%d] at %d: %v", topic, p, offset, err)
 		}
@@ -176,7 +176,7 @@ func readBatches(t *testing.T, ctx context.Context, cl *kgo.Client, topic string
 	return out
 }
 
-func compareBatches(t *testing.T, p int32, src, dst []replicator.RawBatch) {
+func compareBatches(t *testing.T, p int32, src, dst []recordbatch.Batch) {
 	t.Helper()
 	if len(src) != len(dst) {
 		t.Fatalf("partition %d: source has %d batches, mirror %d", p, len(src), len(dst))
@@ -186,7 +186,7 @@ func compareBatches(t *testing.T, p int32, src, dst []replicator.RawBatch) {
 		if s.Header.BaseOffset != d.Header.BaseOffset {
 			t.Fatalf("partition %d batch %d: source base offset %d, mirror %d", p, i, s.Header.BaseOffset, d.Header.BaseOffset)
 		}
-		if !replicator.BatchPayloadEqual(s.Bytes, d.Bytes) {
+		if !recordbatch.PayloadEqual(s.Bytes, d.Bytes) {
 			t.Fatalf("partition %d batch at offset %d: bytes differ beyond the broker-owned header fields", p, s.Header.BaseOffset)
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
+
+	"github.com/clusterlink/clusterlink/replicator/recordbatch"
 )
 
 // fetcher fetches raw record batches from one source broker for every mirror partition that broker leads, with
@@ -190,9 +192,9 @@ func (f *fetcher) handlePartitionLocked(fp fetchPart, rp *kmsg.FetchResponseTopi
 		r.resyncLocked(p, fp.gen, "fetch "+err.Error())
 		return
 	}
-	batches, _, err := SplitBatches(rp.RecordBatches)
+	batches, _, err := recordbatch.Split(rp.RecordBatches)
 	if err != nil {
-		if errors.Is(err, ErrUnsupportedMessageFormat) {
+		if errors.Is(err, recordbatch.ErrUnsupportedMessageFormat) {
 			r.failLocked(p, CodeUnsupportedMessageFormat, fmt.Sprintf(
 				"source %s[%d]: %v: magic v0/v1 message sets cannot be copied at the same offsets", fp.topic, fp.partition, err))
 			return

@@ -12,6 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
+
+	"github.com/clusterlink/clusterlink/replicator/recordbatch"
 )
 
 // Pipelining: Kafka takes one batch per partition in a produce request, so a partition limited to one produce in
@@ -130,7 +132,7 @@ func (w *writer) pipelinedPayloadLocked(p *partition, q *writeQueue, pipe *parti
 
 // recentEnough reports whether a batch's timestamps are recent enough for its producer's state to stay on the
 // destination while it is pipelined (see PipelineMaxAge).
-func (w *writer) recentEnough(h BatchHeader) bool {
+func (w *writer) recentEnough(h recordbatch.Header) bool {
 	maxAge := time.Duration(w.r.pipelineAge.Load())
 	return maxAge > 0 && h.MaxTimestamp >= time.Now().Add(-maxAge).UnixMilli()
 }

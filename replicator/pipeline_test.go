@@ -11,6 +11,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/clusterlink/clusterlink/replicator/recordbatch"
 )
 
 func TestPartitionPipe_ChainsOnlyConfirmedRunsOfOneProducer(t *testing.T) {
@@ -131,7 +133,7 @@ func TestWriter_PipelinesOnlyRecentBatches(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := &writer{r: New(nil, nil, PipelineMaxAge(tt.maxAge))}
-			if got := w.recentEnough(BatchHeader{MaxTimestamp: tt.ts.UnixMilli()}); got != tt.want {
+			if got := w.recentEnough(recordbatch.Header{MaxTimestamp: tt.ts.UnixMilli()}); got != tt.want {
 				t.Fatalf("recentEnough = %v, want %v", got, tt.want)
 			}
 		})
@@ -145,7 +147,7 @@ func TestWriter_PipelinedDrainPopsConfirmedBatches(t *testing.T) {
 	var items []writeItem
 	for i := int64(0); i < 10; i++ {
 		b := make([]byte, 70)
-		items = append(items, writeItem{batch: RawBatch{Bytes: b, Header: BatchHeader{
+		items = append(items, writeItem{batch: recordbatch.Batch{Bytes: b, Header: recordbatch.Header{
 			BaseOffset: i, ProducerID: 7, BaseSequence: int32(i), MaxTimestamp: now, Magic: 2, NumRecords: 1,
 		}}})
 	}

@@ -2,10 +2,8 @@ package replicator
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"sync"
 	"time"
 
@@ -14,6 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
 	"go.uber.org/zap"
+
+	"github.com/clusterlink/clusterlink/replicator/recordbatch"
 )
 
 // This file replays source transactions on the destination. Each source transaction in a mirror partition goes
@@ -101,33 +101,6 @@ func (p *partition) openSlotLocked(sourcePID int64) *destTxn {
 	return nil
 }
 
-// controlType reads a control batch's marker type: true for COMMIT, false for ABORT.
-func controlType(b []byte) (commit bool, err error) {
-	rest := b[batchHeaderSize:]
-	_, n := binary.Varint(rest) // record length
-	if n <= 0 {
-		return false, errors.New("bad control record")
-	}
-	rest = rest[n:]
-	if len(rest) < 1 {
-		return false, errors.New("bad control record")
-	}
-	rest = rest[1:] // attributes
-	for range 2 {   // timestamp delta, offset delta
-		_, n = binary.Varint(rest)
-		if n <= 0 {
-			return false, errors.New("bad control record")
-		}
-		rest = rest[n:]
-	}
-	keyLen, n := binary.Varint(rest)
-	if n <= 0 || keyLen < 4 || int64(len(rest)-n) < keyLen {
-		return false, errors.New("bad control record key")
-	}
-	key := rest[n:]
-	return binary.BigEndian.Uint16(key[2:4]) == 1, nil
-}
-
 // txnStep writes one transactional part: a data batch in the slot's transaction, or the end of it. It returns the
 // offset the batch (or the marker) got.
 func (w *writer) txnStep(ctx context.Context, pp producePart) (int64, error) {
@@ -210,12 +183,7 @@ func (w *writer) txnStep(ctx context.Context, pp producePart) (int64, error) {
 		}
 		t.open = true
 	}
-	batch := append([]byte(nil), pp.payload...)
-	binary.BigEndian.PutUint64(batch[offBaseOffset:], 0)
-	binary.BigEndian.PutUint64(batch[offProducerID:], uint64(t.pid))
-	binary.BigEndian.PutUint16(batch[offProducerEpoch:], uint16(t.epoch))
-	binary.BigEndian.PutUint32(batch[offBaseSequence:], uint32(t.seq))
-	binary.BigEndian.PutUint32(batch[offCRC:], crc32.Checksum(batch[offAttributes:], crc32c))
+	batch := recordbatch.WithProducer(pp.payload, t.pid, t.epoch, t.seq)
 	req := kmsg.NewPtrProduceRequest()
 	req.TransactionID = kmsg.StringPtr(t.id)
 	req.Acks = -1
@@ -235,7 +203,7 @@ func (w *writer) txnStep(ctx context.Context, pp producePart) (int64, error) {
 			if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
 				return 0, fmt.Errorf("produce in transaction %s: %w", t.id, err)
 			}
-			t.seq += ParseBatchHeader(batch).NumRecords
+			t.seq += recordbatch.ParseHeader(batch).NumRecords
 			return rp.BaseOffset, nil
 		}
 	}
@@ -441,7 +409,7 @@ func (r *Replicator) sourceProducerAt(ctx context.Context, topic string, topicID
 			if err := kerr.ErrorForCode(fp.ErrorCode); err != nil {
 				return 0, fmt.Errorf("read the source batch at %s[%d] offset %d: %w", topic, partition, offset, err)
 			}
-			batches, _, err := SplitBatches(fp.RecordBatches)
+			batches, _, err := recordbatch.Split(fp.RecordBatches)
 			if err != nil {
 				return 0, err
 			}

@@ -2,23 +2,22 @@ package replicator
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"maps"
-	"math"
 	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
+
+	"github.com/clusterlink/clusterlink/replicator/recordbatch"
 )
 
 // writeItem is one unit of work for a partition: a source batch to produce as it is, or a fill up to an offset.
 type writeItem struct {
-	batch  RawBatch
+	batch  recordbatch.Batch
 	fillTo int64 // when > 0: fill the mirror with filler records up to this offset
 	markTo int64 // when > 0: fill the mirror with transaction markers up to this offset
 	// reencoded: batch is a run of a compacted source batch, re-encoded (see compacted.go)
@@ -239,7 +238,7 @@ func (w *writer) nextPayloadLocked(p *partition, q *writeQueue) (producePart, bo
 		}
 		if h.IsControl() {
 			if t := p.openSlotLocked(h.ProducerID); t != nil {
-				commit, err := controlType(it.batch.Bytes)
+				commit, err := recordbatch.MarkerIsCommit(it.batch.Bytes)
 				if err != nil {
 					r.failLocked(p, CodeIllegalState, fmt.Sprintf("source %s[%d] transaction marker at offset %d: %v",
 						p.m.sourceTopic, p.id, h.BaseOffset, err))
@@ -253,7 +252,7 @@ func (w *writer) nextPayloadLocked(p *partition, q *writeQueue) (producePart, bo
 			return markerPart(pp, h.NextOffset()), true
 		}
 		if h.HasOffsetHoles() {
-			runs, err := splitCompacted(it.batch, r.decompressor)
+			runs, err := recordbatch.SplitCompacted(it.batch, r.decompressor)
 			if err != nil {
 				r.failLocked(p, CodeUnsupportedBatch, fmt.Sprintf("source %s[%d] compacted batch at offset %d cannot be split: %v",
 					p.m.sourceTopic, p.id, h.BaseOffset, err))
@@ -284,11 +283,11 @@ func (w *writer) rawPartLocked(pp producePart, it writeItem) producePart {
 	h, p := it.batch.Header, pp.p
 	// The base offset is the broker's to assign (it is outside the CRC); a client sends 0 there, and some brokers
 	// insist on it.
-	binary.BigEndian.PutUint64(it.batch.Bytes[offBaseOffset:], 0)
+	recordbatch.SetBaseOffset(it.batch.Bytes, 0)
 	pp.payload, pp.expected, pp.records, pp.reencoded = it.batch.Bytes, h.BaseOffset, int64(h.LastOffsetDelta)+1, it.reencoded
 	pp.producerID = h.ProducerID
 	if h.ProducerID >= 0 && p.stripProducers[h.ProducerID] {
-		pp.payload, pp.rewritten = withoutProducer(it.batch.Bytes), true
+		pp.payload, pp.rewritten = recordbatch.WithoutProducer(it.batch.Bytes), true
 	}
 	if h.ProducerID >= 0 && !pp.rewritten && !it.reencoded && w.recentEnough(h) {
 		pp.run = producerRun{id: h.ProducerID, epoch: h.ProducerEpoch, lastSeq: lastSequence(h.BaseSequence, h.LastOffsetDelta)}
@@ -306,9 +305,9 @@ func markerPart(pp producePart, to int64) producePart {
 
 func (w *writer) fillerPart(pp producePart, to int64) producePart {
 	n := to - pp.p.nextOffset
-	maxCount := int64(fillerMaxRecords(w.r.opts.fillerBatchBytes))
+	maxCount := int64(recordbatch.MaxFillerRecords(w.r.opts.fillerBatchBytes))
 	n = min(n, maxCount)
-	pp.payload = BuildFillerBatch(int32(n), time.Now().UnixMilli())
+	pp.payload = recordbatch.BuildFiller(int32(n), time.Now().UnixMilli())
 	pp.expected, pp.records, pp.filler = pp.p.nextOffset, n, true
 	return pp
 }
@@ -586,7 +585,7 @@ func (w *writer) advanceLocked(pp producePart) {
 		p.counters.Bytes += int64(len(pp.payload))
 	case pp.reencoded:
 		p.counters.BatchesReencoded++
-		p.counters.Records += int64(ParseBatchHeader(pp.payload).NumRecords)
+		p.counters.Records += int64(recordbatch.ParseHeader(pp.payload).NumRecords)
 		p.counters.Bytes += int64(len(pp.payload))
 	default:
 		p.counters.BatchesRaw++
@@ -604,22 +603,7 @@ func isSequenceError(err error) bool {
 		errors.Is(err, kerr.InvalidProducerEpoch) || errors.Is(err, kerr.DuplicateSequenceNumber)
 }
 
-// withoutProducer returns a copy of an idempotent, non-transactional batch with its producer id, epoch and base
-// sequence cleared (-1) and its CRC recomputed; the records are unchanged.
-func withoutProducer(b []byte) []byte {
-	c := append([]byte(nil), b...)
-	binary.BigEndian.PutUint64(c[offProducerID:], math.MaxUint64)
-	binary.BigEndian.PutUint16(c[offProducerEpoch:], math.MaxUint16)
-	binary.BigEndian.PutUint32(c[offBaseSequence:], math.MaxUint32)
-	binary.BigEndian.PutUint32(c[offCRC:], crc32.Checksum(c[offAttributes:], crc32c))
-	return c
-}
-
 func isKafkaError(err error) bool {
 	var ke *kerr.Error
 	return errors.As(err, &ke)
 }
-
-// fillerMaxRecords is how many filler records fit in a batch of batchBytes: a record is at most 11 bytes (an offset
-// delta varint of up to 5 bytes), after the 61-byte batch header.
-func fillerMaxRecords(batchBytes int) int { return max(1, (batchBytes-61)/11) }

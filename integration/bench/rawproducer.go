@@ -13,7 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/clusterlink/clusterlink/integration/kafkatest"
-	"github.com/clusterlink/clusterlink/replicator"
+	"github.com/clusterlink/clusterlink/replicator/recordbatch"
 )
 
 // Offsets of the v2 record batch header fields the raw producer rewrites (Kafka's DefaultRecordBatch).
@@ -152,7 +152,7 @@ func templateBatch(ctx context.Context, c *kafkatest.Cluster, topic string, n, r
 	}
 	for _, t := range kresp.Topics {
 		for _, p := range t.Partitions {
-			batches, _, err := replicator.SplitBatches(p.RecordBatches)
+			batches, _, err := recordbatch.Split(p.RecordBatches)
 			if err != nil {
 				return nil, err
 			}

@@ -1,4 +1,4 @@
-package replicator
+package recordbatch
 
 import (
 	"bytes"
@@ -26,15 +26,15 @@ type run struct {
 	tsDelta []int64
 }
 
-// splitCompacted returns the contiguous runs of a batch with offset holes, re-encoded as batches ready to produce
+// SplitCompacted returns the contiguous runs of a batch with offset holes, re-encoded as batches ready to produce
 // (base offset 0), each with the source offset of its first record. A batch with no records returns none.
-func splitCompacted(b RawBatch, dec kgo.Decompressor) ([]RawBatch, error) {
+func SplitCompacted(b Batch, dec kgo.Decompressor) ([]Batch, error) {
 	h := b.Header
-	if len(b.Bytes) < batchHeaderSize {
+	if len(b.Bytes) < HeaderSize {
 		return nil, fmt.Errorf("batch at offset %d: %d bytes, shorter than a header", h.BaseOffset, len(b.Bytes))
 	}
 	codec := kgo.CompressionCodecType(h.Attributes & attrCompressionMask)
-	raw, err := dec.Decompress(b.Bytes[batchHeaderSize:], codec)
+	raw, err := dec.Decompress(b.Bytes[HeaderSize:], codec)
 	if err != nil {
 		return nil, fmt.Errorf("decompress the batch at offset %d: %w", h.BaseOffset, err)
 	}
@@ -71,18 +71,18 @@ func splitCompacted(b RawBatch, dec kgo.Decompressor) ([]RawBatch, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]RawBatch, 0, len(runs))
+	out := make([]Batch, 0, len(runs))
 	for _, r := range runs {
 		nb, err := encodeRun(h, r, comp)
 		if err != nil {
 			return nil, err
 		}
-		nh := ParseBatchHeader(nb)
+		nh := ParseHeader(nb)
 		nh.BaseOffset = r.base
 		if h.IsTransactional() {
 			nh.ProducerID, nh.ProducerEpoch = h.ProducerID, h.ProducerEpoch // the transaction it is replayed in
 		}
-		out = append(out, RawBatch{Header: nh, Bytes: nb})
+		out = append(out, Batch{Header: nh, Bytes: nb})
 	}
 	return out, nil
 }
@@ -107,7 +107,7 @@ func compressorFor(codec kgo.CompressionCodecType) (kgo.Compressor, error) {
 }
 
 // encodeRun builds the batch of one run.
-func encodeRun(h BatchHeader, r *run, comp kgo.Compressor) ([]byte, error) {
+func encodeRun(h Header, r *run, comp kgo.Compressor) ([]byte, error) {
 	var records []byte
 	var scratch [binary.MaxVarintLen64]byte
 	maxTs := int64(math.MinInt64)
@@ -136,8 +136,8 @@ func encodeRun(h BatchHeader, r *run, comp kgo.Compressor) ([]byte, error) {
 	if h.TimestampType() == TimestampLogAppendTime {
 		maxTs = h.MaxTimestamp
 	}
-	b := make([]byte, batchHeaderSize, batchHeaderSize+len(records))
-	binary.BigEndian.PutUint32(b[offBatchLength:], uint32(batchHeaderSize-logOverhead+len(records)))
+	b := make([]byte, HeaderSize, HeaderSize+len(records))
+	binary.BigEndian.PutUint32(b[offBatchLength:], uint32(HeaderSize-logOverhead+len(records)))
 	binary.BigEndian.PutUint32(b[offPartitionLeaderEpoch:], math.MaxUint32) // -1
 	b[offMagic] = 2
 	binary.BigEndian.PutUint16(b[offAttributes:], uint16(attrs))

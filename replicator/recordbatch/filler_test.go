@@ -1,4 +1,4 @@
-package replicator
+package recordbatch
 
 import (
 	"encoding/binary"
@@ -16,15 +16,15 @@ const kafkaDefaultMaxMessageBytes = 1048588
 func TestBuildFillerBatch_IsValidAndMinimal(t *testing.T) {
 	const ts = 1_700_000_000_123
 	for _, n := range []int32{1, 2, 63, 64, 65, 1000, 8191, 8192, 8193, 100_000} {
-		b := BuildFillerBatch(n, ts)
-		if len(b) != FillerBatchSize(n) {
-			t.Fatalf("n=%d: %d bytes, FillerBatchSize says %d", n, len(b), FillerBatchSize(n))
+		b := BuildFiller(n, ts)
+		if len(b) != FillerSize(n) {
+			t.Fatalf("n=%d: %d bytes, FillerSize says %d", n, len(b), FillerSize(n))
 		}
-		batches, partial, err := SplitBatches(b) // checks the length and the CRC-32C
+		batches, partial, err := Split(b) // checks the length and the CRC-32C
 		if err != nil || partial || len(batches) != 1 {
 			t.Fatalf("n=%d: %d batches partial=%v err=%v", n, len(batches), partial, err)
 		}
-		want := BatchHeader{
+		want := Header{
 			BaseOffset: 0, Length: int32(len(b) - logOverhead), PartitionLeaderEpoch: -1, Magic: 2,
 			CRC: batches[0].Header.CRC, Attributes: 0, LastOffsetDelta: n - 1, FirstTimestamp: ts, MaxTimestamp: ts,
 			ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1, NumRecords: n,
@@ -70,10 +70,10 @@ func varintLen(v int64) int {
 func TestBuildFillerBatch_PanicsOnNoRecords(t *testing.T) {
 	defer func() {
 		if recover() == nil {
-			t.Fatal("BuildFillerBatch(0) returned a batch Kafka refuses")
+			t.Fatal("BuildFiller(0) returned a batch Kafka refuses")
 		}
 	}()
-	BuildFillerBatch(0, 0)
+	BuildFiller(0, 0)
 }
 
 func TestFillerBatchSize_MatchesEveryVarintBoundary(t *testing.T) {
@@ -81,13 +81,13 @@ func TestFillerBatchSize_MatchesEveryVarintBoundary(t *testing.T) {
 	if !testing.Short() {
 		limit = 1<<27 + 10 // the last boundary below the int32 limit
 	}
-	size := int64(batchHeaderSize)
+	size := int64(HeaderSize)
 	for count := int64(1); count <= limit; count++ {
 		size += int64(1 + 5 + varintLen(count-1))
 		if count&(count-1) == 0 || count%(1<<16) == 0 || count == limit ||
 			(count >= 60 && count <= 70) || (count >= 8185 && count <= 8200) {
-			if got := FillerBatchSize(int32(count)); int64(got) != size {
-				t.Fatalf("FillerBatchSize(%d) = %d, want %d", count, got, size)
+			if got := FillerSize(int32(count)); int64(got) != size {
+				t.Fatalf("FillerSize(%d) = %d, want %d", count, got, size)
 			}
 		}
 	}
@@ -97,41 +97,41 @@ func TestMaxFillerRecords(t *testing.T) {
 	for _, limit := range []int{0, 67, 68, 69, 75, 1000, 4096, 512 << 10, kafkaDefaultMaxMessageBytes, 8 << 20, 1 << 30, math.MaxInt} {
 		n := MaxFillerRecords(limit)
 		switch {
-		case limit < FillerBatchSize(1):
+		case limit < FillerSize(1):
 			if n != 1 {
 				t.Errorf("MaxFillerRecords(%d) = %d, want 1 (the smallest filler)", limit, n)
 			}
 		case n == math.MaxInt32:
-			if FillerBatchSize(n) > limit {
-				t.Errorf("MaxFillerRecords(%d) = %d: %d bytes", limit, n, FillerBatchSize(n))
+			if FillerSize(n) > limit {
+				t.Errorf("MaxFillerRecords(%d) = %d: %d bytes", limit, n, FillerSize(n))
 			}
-		case FillerBatchSize(n) > limit || FillerBatchSize(n+1) <= limit:
-			t.Errorf("MaxFillerRecords(%d) = %d: %d bytes, one more would be %d", limit, n, FillerBatchSize(n), FillerBatchSize(n+1))
+		case FillerSize(n) > limit || FillerSize(n+1) <= limit:
+			t.Errorf("MaxFillerRecords(%d) = %d: %d bytes, one more would be %d", limit, n, FillerSize(n), FillerSize(n+1))
 		}
 	}
 }
 
 func TestFillerBatchesFor_SizesAndCounts(t *testing.T) {
 	for _, n := range []int64{0, 1, 1000, 5_000_000} {
-		for _, limit := range []int{FillerBatchSize(1), 4096, kafkaDefaultMaxMessageBytes} {
+		for _, limit := range []int{FillerSize(1), 4096, kafkaDefaultMaxMessageBytes} {
 			per := int64(MaxFillerRecords(limit))
 			var total, batches int64
 			arrays := map[*byte]bool{}
-			for at, b := range FillerBatchesFor(n, limit, 42) {
+			for at, b := range Fillers(n, limit, 42) {
 				if at != total {
 					t.Fatalf("n=%d limit=%d: batch %d yielded at %d, want %d", n, limit, batches, at, total)
 				}
 				if len(b) > limit {
 					t.Fatalf("n=%d limit=%d: batch %d is %d bytes", n, limit, batches, len(b))
 				}
-				h := ParseBatchHeader(b)
-				if len(b) != FillerBatchSize(h.NumRecords) || h.LastOffsetDelta != h.NumRecords-1 ||
+				h := ParseHeader(b)
+				if len(b) != FillerSize(h.NumRecords) || h.LastOffsetDelta != h.NumRecords-1 ||
 					(int64(h.NumRecords) != per && at+int64(h.NumRecords) != n) {
 					t.Fatalf("n=%d limit=%d: batch %d at %d: %+v", n, limit, batches, at, h)
 				}
 				if !arrays[&b[0]] { // each distinct batch once: the full ones share one array
 					arrays[&b[0]] = true
-					if _, _, err := SplitBatches(b); err != nil {
+					if _, _, err := Split(b); err != nil {
 						t.Fatalf("n=%d limit=%d: batch at %d: %v", n, limit, at, err)
 					}
 				}
@@ -148,7 +148,7 @@ func TestFillerBatchesFor_SizesAndCounts(t *testing.T) {
 		}
 	}
 	yielded := 0
-	for range FillerBatchesFor(1000, 100, 0) {
+	for range Fillers(1000, 100, 0) {
 		yielded++
 		break
 	}
@@ -189,11 +189,11 @@ func TestFillerBatch_ProducedRawIsReadByConsumerAtItsOffsets(t *testing.T) {
 	rc := newRawCluster(t)
 	rc.produceTestBatches(t, 1) // offsets 0-9 from a client
 
-	if got := rc.produceRawBatch(t, BuildFillerBatch(1000, ts)); got != 10 {
+	if got := rc.produceRawBatch(t, BuildFiller(1000, ts)); got != 10 {
 		t.Fatalf("filler of 1000 landed at %d, want 10", got)
 	}
 	const start, n = 1010, 3000
-	for at, b := range FillerBatchesFor(n, 4096, ts) {
+	for at, b := range Fillers(n, 4096, ts) {
 		if got := rc.produceRawBatch(t, b); got != start+at {
 			t.Fatalf("filler batch at %d of the fill landed at %d, want %d", at, got, start+at)
 		}
@@ -201,9 +201,9 @@ func TestFillerBatch_ProducedRawIsReadByConsumerAtItsOffsets(t *testing.T) {
 
 	// The mirror's log end offset moved, and the broker's copy is the filler as sent.
 	raw := rc.fetchRecordBatches(t, 10)
-	batches, _, err := SplitBatches(raw)
+	batches, _, err := Split(raw)
 	if err != nil || len(batches) < 2 || batches[0].Header.BaseOffset != 10 ||
-		!BatchPayloadEqual(batches[0].Bytes, BuildFillerBatch(1000, ts)) ||
+		!PayloadEqual(batches[0].Bytes, BuildFiller(1000, ts)) ||
 		batches[len(batches)-1].Header.NextOffset() != start+n {
 		t.Fatalf("fetched %d batches, %v", len(batches), err)
 	}

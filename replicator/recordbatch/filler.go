@@ -1,4 +1,4 @@
-package replicator
+package recordbatch
 
 import (
 	"encoding/binary"
@@ -17,11 +17,11 @@ const fillerRecordFixedBytes = 6
 // 7 bits below 64, 14 below 8192, and so on.
 var fillerDeltaBytes = [...]int64{1 << 6, 1 << 13, 1 << 20, 1 << 27}
 
-// FillerBatchSize is the exact size in bytes of BuildFillerBatch(count, ts), whatever ts, for count >= 1. Kafka
+// FillerSize is the exact size in bytes of BuildFiller(count, ts), whatever ts, for count >= 1. Kafka
 // compares this whole size (log overhead included) with max.message.bytes.
-func FillerBatchSize(count int32) int {
+func FillerSize(count int32) int {
 	n := int64(count)
-	size := int64(batchHeaderSize) + n*(fillerRecordFixedBytes+1)
+	size := int64(HeaderSize) + n*(fillerRecordFixedBytes+1)
 	for _, from := range fillerDeltaBytes { // deltas from `from` on need one more byte each
 		if n > from {
 			size += n - from
@@ -33,12 +33,12 @@ func FillerBatchSize(count int32) int {
 // MaxFillerRecords is the largest record count whose filler batch fits in maxBatchBytes, and at least 1 (a filler
 // batch of one record is 68 bytes; below that no filler fits, and the broker will refuse it as too large).
 func MaxFillerRecords(maxBatchBytes int) int32 {
-	// sort.Search finds the first count that no longer fits; FillerBatchSize grows with count.
-	over := sort.Search(math.MaxInt32, func(i int) bool { return FillerBatchSize(int32(i)+1) > maxBatchBytes })
+	// sort.Search finds the first count that no longer fits; FillerSize grows with count.
+	over := sort.Search(math.MaxInt32, func(i int) bool { return FillerSize(int32(i)+1) > maxBatchBytes })
 	return int32(max(over, 1))
 }
 
-// BuildFillerBatch returns an uncompressed magic v2 batch of count records with null keys, null values and no
+// BuildFiller returns an uncompressed magic v2 batch of count records with null keys, null values and no
 // headers, all at timestampMs (CreateTime), offset deltas 0 to count-1, base offset 0, partition leader epoch -1,
 // and no producer (id -1, epoch -1, base sequence -1), so that a broker accepts it from any client and keeps no
 // producer state for it. The writer appends fillers to move a mirror's log end offset over offsets the source no
@@ -46,12 +46,12 @@ func MaxFillerRecords(maxBatchBytes int) int32 {
 // them. A topic with cleanup.policy=compact refuses records without a key, and DeleteRecords on it too.
 //
 // count must be at least 1: Kafka refuses an empty batch.
-func BuildFillerBatch(count int32, timestampMs int64) []byte {
+func BuildFiller(count int32, timestampMs int64) []byte {
 	if count < 1 {
-		panic("replicator: BuildFillerBatch needs at least one record")
+		panic("replicator: BuildFiller needs at least one record")
 	}
-	size := FillerBatchSize(count)
-	b := make([]byte, batchHeaderSize, size)
+	size := FillerSize(count)
+	b := make([]byte, HeaderSize, size)
 	binary.BigEndian.PutUint32(b[offBatchLength:], uint32(size-logOverhead))
 	binary.BigEndian.PutUint32(b[offPartitionLeaderEpoch:], math.MaxUint32) // -1
 	b[offMagic] = 2
@@ -73,12 +73,12 @@ func BuildFillerBatch(count int32, timestampMs int64) []byte {
 	return b
 }
 
-// FillerBatchesFor splits a fill of n offsets into filler batches of at most maxBatchBytes each (the destination
+// Fillers splits a fill of n offsets into filler batches of at most maxBatchBytes each (the destination
 // topic's max.message.bytes; see MaxFillerRecords for a limit below 68 bytes), so that a hole of millions of offsets
 // takes a few produce requests. It yields each batch with its position in the fill: the count of offsets before
 // it, so the batch must land at start+at. The full batches are all the same bytes and share one array: callers must
 // not modify a yielded batch. Only two batches are ever built, whatever n.
-func FillerBatchesFor(n int64, maxBatchBytes int, timestampMs int64) iter.Seq2[int64, []byte] {
+func Fillers(n int64, maxBatchBytes int, timestampMs int64) iter.Seq2[int64, []byte] {
 	return func(yield func(int64, []byte) bool) {
 		per := int64(MaxFillerRecords(maxBatchBytes))
 		var full []byte
@@ -87,11 +87,11 @@ func FillerBatchesFor(n int64, maxBatchBytes int, timestampMs int64) iter.Seq2[i
 			var b []byte
 			if count == per {
 				if full == nil {
-					full = BuildFillerBatch(int32(per), timestampMs)
+					full = BuildFiller(int32(per), timestampMs)
 				}
 				b = full
 			} else {
-				b = BuildFillerBatch(int32(count), timestampMs)
+				b = BuildFiller(int32(count), timestampMs)
 			}
 			if !yield(at, b) {
 				return

@@ -1,4 +1,4 @@
-package replicator
+package recordbatch
 
 import (
 	"bytes"
@@ -19,7 +19,7 @@ type testRecord struct {
 
 // compactedBatch builds a batch as the log cleaner leaves it: records at the given offset deltas only, the header's
 // last offset delta unchanged.
-func compactedBatch(t *testing.T, base int64, lastDelta int32, codec kgo.CompressionCodecType, recs []testRecord) RawBatch {
+func compactedBatch(t *testing.T, base int64, lastDelta int32, codec kgo.CompressionCodecType, recs []testRecord) Batch {
 	t.Helper()
 	var raw []byte
 	var scratch [binary.MaxVarintLen64]byte
@@ -41,7 +41,7 @@ func compactedBatch(t *testing.T, base int64, lastDelta int32, codec kgo.Compres
 		raw = put(raw, int64(len(body)))
 		raw = append(raw, body...)
 	}
-	h := BatchHeader{BaseOffset: base, Attributes: int16(codec), LastOffsetDelta: lastDelta, FirstTimestamp: 1_700_000_000_000,
+	h := Header{BaseOffset: base, Attributes: int16(codec), LastOffsetDelta: lastDelta, FirstTimestamp: 1_700_000_000_000,
 		MaxTimestamp: 1_700_000_000_000 + 100, ProducerID: 42, ProducerEpoch: 3, BaseSequence: 7}
 	comp, err := compressorFor(codec)
 	if err != nil {
@@ -53,9 +53,9 @@ func compactedBatch(t *testing.T, base int64, lastDelta int32, codec kgo.Compres
 		c, _ := comp.Compress(&buf, raw)
 		records = append([]byte(nil), c...)
 	}
-	b := make([]byte, batchHeaderSize)
+	b := make([]byte, HeaderSize)
 	binary.BigEndian.PutUint64(b[offBaseOffset:], uint64(base))
-	binary.BigEndian.PutUint32(b[offBatchLength:], uint32(batchHeaderSize-logOverhead+len(records)))
+	binary.BigEndian.PutUint32(b[offBatchLength:], uint32(HeaderSize-logOverhead+len(records)))
 	b[offMagic] = 2
 	binary.BigEndian.PutUint16(b[offAttributes:], uint16(h.Attributes))
 	binary.BigEndian.PutUint32(b[offLastOffsetDelta:], uint32(lastDelta))
@@ -67,13 +67,13 @@ func compactedBatch(t *testing.T, base int64, lastDelta int32, codec kgo.Compres
 	binary.BigEndian.PutUint32(b[offRecordCount:], uint32(len(recs)))
 	b = append(b, records...)
 	binary.BigEndian.PutUint32(b[offCRC:], crc32.Checksum(b[offAttributes:], crc32c))
-	return RawBatch{Header: ParseBatchHeader(b), Bytes: b}
+	return Batch{Header: ParseHeader(b), Bytes: b}
 }
 
 // decodeRecords reads the records of a batch back with its absolute offsets and timestamps.
-func decodeRecords(t *testing.T, b RawBatch, base int64) []string {
+func decodeRecords(t *testing.T, b Batch, base int64) []string {
 	t.Helper()
-	raw, err := kgo.DefaultDecompressor().Decompress(b.Bytes[batchHeaderSize:], kgo.CompressionCodecType(b.Header.Attributes&attrCompressionMask))
+	raw, err := kgo.DefaultDecompressor().Decompress(b.Bytes[HeaderSize:], kgo.CompressionCodecType(b.Header.Attributes&attrCompressionMask))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestSplitCompacted_RunsKeepEveryRecordAndTimestamp(t *testing.T) {
 				t.Fatal("test batch has no holes")
 			}
 			want := decodeRecords(t, src, 1000)
-			runs, err := splitCompacted(src, kgo.DefaultDecompressor())
+			runs, err := SplitCompacted(src, kgo.DefaultDecompressor())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -116,7 +116,7 @@ func TestSplitCompacted_RunsKeepEveryRecordAndTimestamp(t *testing.T) {
 				if r.Header.HasOffsetHoles() || r.Header.ProducerID != -1 || r.Header.Compression() != src.Header.Compression() {
 					t.Errorf("run at %d: header %+v", r.Header.BaseOffset, r.Header)
 				}
-				if _, _, err := SplitBatches(r.Bytes); err != nil {
+				if _, _, err := Split(r.Bytes); err != nil {
 					t.Errorf("run at %d does not parse (CRC, length): %v", r.Header.BaseOffset, err)
 				}
 				got = append(got, decodeRecords(t, r, r.Header.BaseOffset)...)
@@ -132,7 +132,7 @@ func TestSplitCompacted_RunsKeepEveryRecordAndTimestamp(t *testing.T) {
 }
 
 func TestSplitCompacted_EmptyBatchHasNoRuns(t *testing.T) {
-	runs, err := splitCompacted(compactedBatch(t, 50, 4, kgo.CodecNone, nil), kgo.DefaultDecompressor())
+	runs, err := SplitCompacted(compactedBatch(t, 50, 4, kgo.CodecNone, nil), kgo.DefaultDecompressor())
 	if err != nil || len(runs) != 0 {
 		t.Errorf("runs %v, err %v", runs, err)
 	}

@@ -1,4 +1,4 @@
-package replicator
+package recordbatch
 
 import (
 	"bytes"
@@ -122,9 +122,9 @@ func TestSplitBatches_EveryCodecMatchesKmsg(t *testing.T) {
 	for _, tc := range testCodecs {
 		t.Run(tc.want.String(), func(t *testing.T) {
 			raw := fetchCodecBatches(t, tc.codec)
-			batches, partial, err := SplitBatches(raw)
+			batches, partial, err := Split(raw)
 			if err != nil || partial {
-				t.Fatalf("SplitBatches: partial=%v err=%v", partial, err)
+				t.Fatalf("Split: partial=%v err=%v", partial, err)
 			}
 			if len(batches) != 3 {
 				t.Fatalf("got %d batches, want 3", len(batches))
@@ -140,7 +140,7 @@ func TestSplitBatches_EveryCodecMatchesKmsg(t *testing.T) {
 					t.Fatalf("batch %d: kmsg cannot read it: %v", i, err)
 				}
 				h := b.Header
-				want := BatchHeader{
+				want := Header{
 					BaseOffset: kb.FirstOffset, Length: kb.Length, PartitionLeaderEpoch: kb.PartitionLeaderEpoch,
 					Magic: kb.Magic, CRC: uint32(kb.CRC), Attributes: kb.Attributes, LastOffsetDelta: kb.LastOffsetDelta,
 					FirstTimestamp: kb.FirstTimestamp, MaxTimestamp: kb.MaxTimestamp, ProducerID: kb.ProducerID,
@@ -180,7 +180,7 @@ func TestSplitBatches_TruncatedTailIsPartialNotError(t *testing.T) {
 	for _, tc := range testCodecs {
 		t.Run(tc.want.String(), func(t *testing.T) {
 			raw := fetchCodecBatches(t, tc.codec)
-			all, _, err := SplitBatches(raw)
+			all, _, err := Split(raw)
 			if err != nil || len(all) != 3 {
 				t.Fatalf("whole fetch: %d batches, %v", len(all), err)
 			}
@@ -191,7 +191,7 @@ func TestSplitBatches_TruncatedTailIsPartialNotError(t *testing.T) {
 				ends = append(ends, end)
 			}
 			for cut := 0; cut <= len(raw); cut++ {
-				batches, partial, err := SplitBatches(raw[:cut])
+				batches, partial, err := Split(raw[:cut])
 				if err != nil {
 					t.Fatalf("cut at %d: %v", cut, err)
 				}
@@ -217,7 +217,7 @@ func TestSplitBatches_TruncatedTailIsPartialNotError(t *testing.T) {
 
 func TestSplitBatches_CorruptBatch(t *testing.T) {
 	raw := fetchCodecBatches(t, kgo.NoCompression())
-	all, _, _ := SplitBatches(raw)
+	all, _, _ := Split(raw)
 	first, second := len(all[0].Bytes), all[1].Header.BaseOffset
 
 	// Any byte the CRC covers, and the CRC itself: in the first batch nothing is returned, in the second the first
@@ -233,7 +233,7 @@ func TestSplitBatches_CorruptBatch(t *testing.T) {
 		for i := tc.from; i < tc.to; i++ {
 			corrupt := bytes.Clone(raw)
 			corrupt[i] ^= 0x41
-			batches, partial, err := SplitBatches(corrupt)
+			batches, partial, err := Split(corrupt)
 			var be *BatchError
 			if !errors.Is(err, ErrCorruptBatch) || !errors.As(err, &be) || be.Offset != tc.wantAtOff {
 				t.Fatalf("byte %d flipped: err %v, want ErrCorruptBatch at offset %d", i, err, tc.wantAtOff)
@@ -248,14 +248,14 @@ func TestSplitBatches_CorruptBatch(t *testing.T) {
 	owned := bytes.Clone(raw)
 	owned[offBaseOffset+7] ^= 1
 	owned[offPartitionLeaderEpoch] ^= 1
-	if _, _, err := SplitBatches(owned); err != nil {
+	if _, _, err := Split(owned); err != nil {
 		t.Fatalf("broker-owned fields changed: %v", err)
 	}
 
-	for _, length := range []int32{-1, 0, 10, batchHeaderSize - logOverhead - 1} {
+	for _, length := range []int32{-1, 0, 10, HeaderSize - logOverhead - 1} {
 		short := bytes.Clone(raw)
 		binary.BigEndian.PutUint32(short[offBatchLength:], uint32(length))
-		if _, _, err := SplitBatches(short); !errors.Is(err, ErrCorruptBatch) {
+		if _, _, err := Split(short); !errors.Is(err, ErrCorruptBatch) {
 			t.Fatalf("length %d: got %v, want ErrCorruptBatch", length, err)
 		}
 	}
@@ -263,14 +263,14 @@ func TestSplitBatches_CorruptBatch(t *testing.T) {
 
 func TestSplitBatches_OldMessageFormat(t *testing.T) {
 	raw := fetchCodecBatches(t, kgo.NoCompression())
-	all, _, _ := SplitBatches(raw)
+	all, _, _ := Split(raw)
 
 	// A real magic v1 message set (offset, size, crc, magic, attributes, timestamp, key, value), after one v2 batch.
 	v1 := kmsg.MessageV1{Offset: all[0].Header.NextOffset(), Magic: 1, Timestamp: 1, Value: []byte("old")}
 	v1.MessageSize = int32(len(v1.AppendTo(nil)) - logOverhead)
 	v1.CRC = int32(crc32.ChecksumIEEE(v1.AppendTo(nil)[offMagic:])) // v0/v1 use CRC-32 (IEEE) from the magic on
 	mixed := append(bytes.Clone(all[0].Bytes), v1.AppendTo(nil)...)
-	batches, _, err := SplitBatches(mixed)
+	batches, _, err := Split(mixed)
 	var be *BatchError
 	if !errors.Is(err, ErrUnsupportedMessageFormat) || !errors.As(err, &be) || be.Offset != v1.Offset || len(batches) != 1 {
 		t.Fatalf("v2 batch then v1 message: %d batches, err %v; want 1 and ErrUnsupportedMessageFormat at %d", len(batches), err, v1.Offset)
@@ -279,7 +279,7 @@ func TestSplitBatches_OldMessageFormat(t *testing.T) {
 	for _, magic := range []byte{0, 1, 3} {
 		old := bytes.Clone(raw)
 		old[offMagic] = magic
-		if _, _, err := SplitBatches(old); !errors.Is(err, ErrUnsupportedMessageFormat) {
+		if _, _, err := Split(old); !errors.Is(err, ErrUnsupportedMessageFormat) {
 			t.Fatalf("magic %d: got %v, want ErrUnsupportedMessageFormat", magic, err)
 		}
 	}
@@ -287,22 +287,22 @@ func TestSplitBatches_OldMessageFormat(t *testing.T) {
 
 func TestSetBaseOffset_KeepsBatchValid(t *testing.T) {
 	raw := fetchCodecBatches(t, kgo.ZstdCompression())
-	all, _, _ := SplitBatches(raw)
+	all, _, _ := Split(raw)
 	b := bytes.Clone(all[1].Bytes)
 	SetBaseOffset(b, 0)
-	got, _, err := SplitBatches(b)
-	if err != nil || got[0].Header.BaseOffset != 0 || !BatchPayloadEqual(b, all[1].Bytes) {
+	got, _, err := Split(b)
+	if err != nil || got[0].Header.BaseOffset != 0 || !PayloadEqual(b, all[1].Bytes) {
 		t.Fatalf("after SetBaseOffset(0): %+v, %v", got, err)
 	}
 	SetBaseOffset(b, 1<<40)
-	if got, _, err := SplitBatches(b); err != nil || got[0].Header.BaseOffset != 1<<40 || got[0].Header.LastOffset() != 1<<40+9 {
+	if got, _, err := Split(b); err != nil || got[0].Header.BaseOffset != 1<<40 || got[0].Header.LastOffset() != 1<<40+9 {
 		t.Fatalf("after SetBaseOffset(1<<40): %+v, %v", got, err)
 	}
 }
 
 func TestBatchPayloadEqual(t *testing.T) {
 	raw := fetchCodecBatches(t, kgo.NoCompression())
-	all, _, _ := SplitBatches(raw)
+	all, _, _ := Split(raw)
 	src := all[1].Bytes
 	mirror := func(change func(b []byte)) []byte {
 		b := bytes.Clone(src)
@@ -327,29 +327,29 @@ func TestBatchPayloadEqual(t *testing.T) {
 		{"a record byte", mirror(func(b []byte) { b[len(b)-1] ^= 1 }), false},
 		{"another batch", all[0].Bytes, false},
 		{"shorter", src[:len(src)-1], false},
-		{"header only", src[:batchHeaderSize-1], false},
+		{"header only", src[:HeaderSize-1], false},
 	} {
-		if got := BatchPayloadEqual(src, tc.b); got != tc.equal {
-			t.Errorf("%s: BatchPayloadEqual = %v, want %v", tc.name, got, tc.equal)
+		if got := PayloadEqual(src, tc.b); got != tc.equal {
+			t.Errorf("%s: PayloadEqual = %v, want %v", tc.name, got, tc.equal)
 		}
 	}
 }
 
 func TestBatchHeader_Attributes(t *testing.T) {
 	for _, tc := range []struct {
-		h                               BatchHeader
+		h                               Header
 		codec                           Codec
 		ts                              TimestampType
 		txn, control, idempotent, holes bool
 		last, next                      int64
 	}{
-		{h: BatchHeader{BaseOffset: 10, LastOffsetDelta: 4, NumRecords: 5, ProducerID: -1},
+		{h: Header{BaseOffset: 10, LastOffsetDelta: 4, NumRecords: 5, ProducerID: -1},
 			codec: CodecNone, ts: TimestampCreateTime, last: 14, next: 15},
-		{h: BatchHeader{BaseOffset: 10, Attributes: 0x04 | 0x08, LastOffsetDelta: 4, NumRecords: 2, ProducerID: 0},
+		{h: Header{BaseOffset: 10, Attributes: 0x04 | 0x08, LastOffsetDelta: 4, NumRecords: 2, ProducerID: 0},
 			codec: CodecZstd, ts: TimestampLogAppendTime, idempotent: true, holes: true, last: 14, next: 15},
-		{h: BatchHeader{Attributes: 0x02 | 0x10, NumRecords: 1, ProducerID: 7},
+		{h: Header{Attributes: 0x02 | 0x10, NumRecords: 1, ProducerID: 7},
 			codec: CodecSnappy, ts: TimestampCreateTime, txn: true, idempotent: true, next: 1},
-		{h: BatchHeader{BaseOffset: 3, Attributes: 0x10 | 0x20, NumRecords: 1, ProducerID: 7},
+		{h: Header{BaseOffset: 3, Attributes: 0x10 | 0x20, NumRecords: 1, ProducerID: 7},
 			codec: CodecNone, ts: TimestampCreateTime, txn: true, control: true, idempotent: true, last: 3, next: 4},
 	} {
 		h := tc.h
@@ -371,16 +371,16 @@ func TestBatchHeader_Attributes(t *testing.T) {
 }
 
 // syntheticFetch returns size bytes of v2 batches of batchSize bytes each, with random record bytes and correct
-// lengths and CRCs: SplitBatches never looks inside the records.
+// lengths and CRCs: Split never looks inside the records.
 func syntheticFetch(size, batchSize int) []byte {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var raw []byte
 	for off := int64(0); len(raw)+batchSize <= size; off += 100 {
 		b := make([]byte, batchSize)
-		for i := batchHeaderSize; i < len(b); i++ {
+		for i := HeaderSize; i < len(b); i++ {
 			b[i] = byte(rng.Uint32())
 		}
-		copy(b, BuildFillerBatch(100, 1)[:batchHeaderSize])
+		copy(b, BuildFiller(100, 1)[:HeaderSize])
 		SetBaseOffset(b, off)
 		binary.BigEndian.PutUint32(b[offBatchLength:], uint32(batchSize-logOverhead))
 		binary.BigEndian.PutUint32(b[offCRC:], crc32.Checksum(b[offAttributes:], crc32c))
@@ -398,7 +398,7 @@ func BenchmarkSplitBatches(b *testing.B) {
 			b.SetBytes(int64(len(raw)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, _, err := SplitBatches(raw); err != nil {
+				if _, _, err := Split(raw); err != nil {
 					b.Fatal(err)
 				}
 			}
