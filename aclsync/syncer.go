@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/clusterlink/clusterlink/config"
+	"github.com/clusterlink/clusterlink/controlplane/task"
 )
 
 // Store remembers which destination ACLs the link created, across restarts (the daemon keeps it in its state
@@ -42,19 +43,11 @@ type Config struct {
 
 // Status is the ACL sync task's state.
 type Status struct {
-	State        string // ACTIVE or IN_ERROR
-	ErrorCode    string // MISCONFIGURATION_ERROR, AUTHORIZATION_ERROR, TIMEOUT_ERROR, UNKNOWN_ERROR
-	ErrorMessage string
-	LastSync     time.Time
-	Created      int64 // ACLs created on the destination since start
-	Deleted      int64 // ACLs deleted from the destination since start
+	task.Status // AclSync: ACTIVE, or IN_ERROR with MISCONFIGURATION_ERROR, AUTHORIZATION_ERROR, TIMEOUT_ERROR, ...
+	LastSync    time.Time
+	Created     int64 // ACLs created on the destination since start
+	Deleted     int64 // ACLs deleted from the destination since start
 }
-
-// Task states.
-const (
-	StateActive  = "ACTIVE"
-	StateInError = "IN_ERROR"
-)
 
 // Syncer keeps the destination's ACLs equal to the filtered source ACLs, touching only the ACLs it created.
 type Syncer struct {
@@ -62,8 +55,10 @@ type Syncer struct {
 	log    *zap.Logger
 	syncMu sync.Mutex
 
+	task *task.Tracker
+
 	mu      sync.Mutex
-	status  Status
+	status  Status // all but the task status
 	created map[config.ACL]bool
 	loaded  bool
 }
@@ -77,7 +72,7 @@ func New(cfg Config) *Syncer {
 	if cfg.IsMirror == nil {
 		cfg.IsMirror = func(string) bool { return false }
 	}
-	return &Syncer{cfg: cfg, log: log, status: Status{State: StateActive}, created: map[config.ACL]bool{}}
+	return &Syncer{cfg: cfg, log: log, task: task.NewTracker(task.ACLSync, log), created: map[config.ACL]bool{}}
 }
 
 // Run syncs at once and then every Interval until ctx ends; failures are reported in Status, not returned.
@@ -97,8 +92,10 @@ func (s *Syncer) Run(ctx context.Context) error {
 // Status returns the task's state.
 func (s *Syncer) Status() Status {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.status
+	st := s.status
+	s.mu.Unlock()
+	st.Status = s.task.Status()
+	return st
 }
 
 // Managed returns the destination ACLs the link created, sorted.
@@ -123,41 +120,20 @@ func (s *Syncer) SyncOnce(ctx context.Context) error {
 	defer s.syncMu.Unlock()
 	err := s.syncOnce(ctx)
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.status.LastSync = time.Now()
-	if err != nil {
-		code := errorCode(err)
-		if s.status.State != StateInError || s.status.ErrorCode != code {
-			s.log.Warn("ACL sync in error", zap.String("code", code), zap.Error(err))
-		}
-		s.status.State, s.status.ErrorCode, s.status.ErrorMessage = StateInError, code, err.Error()
-		return err
-	}
-	if s.status.State == StateInError {
-		s.log.Info("ACL sync recovered")
-	}
-	s.status.State, s.status.ErrorCode, s.status.ErrorMessage = StateActive, "", ""
-	return nil
+	s.mu.Unlock()
+	s.task.Record(err)
+	return err
 }
+
+// misconfiguredError is a setting that keeps the ACL sync from doing anything: MISCONFIGURATION_ERROR.
+type misconfiguredError struct{ msg string }
+
+func (e misconfiguredError) Error() string     { return e.msg }
+func (e misconfiguredError) ErrorCode() string { return task.CodeMisconfiguration }
 
 // errMisconfigured is acl.sync.enable without filters.
-var errMisconfigured = errors.New("acl.filters has no filter: nothing would be synced; set acl.filters or acl.sync.enable=false")
-
-func errorCode(err error) string {
-	var ke *kerr.Error
-	switch {
-	case errors.Is(err, errMisconfigured):
-		return "MISCONFIGURATION_ERROR"
-	case errors.As(err, &ke) && (ke == kerr.ClusterAuthorizationFailed || ke == kerr.TopicAuthorizationFailed ||
-		ke == kerr.GroupAuthorizationFailed || ke == kerr.TransactionalIDAuthorizationFailed):
-		return "AUTHORIZATION_ERROR"
-	case errors.Is(err, kerr.SecurityDisabled):
-		return "MISCONFIGURATION_ERROR"
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, kerr.RequestTimedOut):
-		return "TIMEOUT_ERROR"
-	}
-	return "UNKNOWN_ERROR"
-}
+var errMisconfigured = misconfiguredError{"acl.filters has no filter: nothing would be synced; set acl.filters or acl.sync.enable=false"}
 
 func (s *Syncer) syncOnce(ctx context.Context) error {
 	if len(s.cfg.Filters.Filters) == 0 {

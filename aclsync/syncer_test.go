@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/clusterlink/clusterlink/config"
+	"github.com/clusterlink/clusterlink/controlplane/task"
 )
 
 type memStore struct{ acls []config.ACL }
@@ -118,7 +119,7 @@ func TestSyncOnce_CreatesDeletesOnlyItsOwnAndSurvivesARestart(t *testing.T) {
 	if got, want := set(t, dst), strs(readOrders, denyBob, handMade); !slices.Equal(got, want) {
 		t.Fatalf("after the source dropped %v:\n got %v\nwant %v", groupApp, got, want)
 	}
-	if st := s.Status(); st.State != StateActive || st.Deleted != 1 || st.Created != 0 {
+	if st := s.Status(); st.State != task.Active || st.Deleted != 1 || st.Created != 0 {
 		t.Errorf("status %+v", st)
 	}
 	// A hand-made ACL that the source also has is never claimed, so never deleted.
@@ -163,7 +164,7 @@ func TestSyncOnce_ReportsMisconfiguration(t *testing.T) {
 	if err := s.SyncOnce(context.Background()); err == nil {
 		t.Fatal("no filters: want an error")
 	}
-	if st := s.Status(); st.State != StateInError || st.ErrorCode != "MISCONFIGURATION_ERROR" {
+	if st := s.Status(); st.State != task.InError || st.ErrorCode != "MISCONFIGURATION_ERROR" {
 		t.Errorf("status %+v", st)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/clusterlink/clusterlink/config"
+	"github.com/clusterlink/clusterlink/controlplane/task"
 )
 
 // Topic is a mirror topic whose consumer offsets are synced: its name on the source and on the destination.
@@ -40,9 +41,7 @@ type Config struct {
 
 // Status is the sync loop's task state and counters.
 type Status struct {
-	State        string // ACTIVE or IN_ERROR
-	ErrorCode    string // AUTHORIZATION_ERROR, TIMEOUT_ERROR, UNKNOWN_ERROR
-	ErrorMessage string
+	task.Status  // ConsumerOffsetSync: ACTIVE, or IN_ERROR with AUTHORIZATION_ERROR, TIMEOUT_ERROR, ...
 	LastSync     time.Time
 	LastDuration time.Duration
 	Cycles       int64
@@ -55,12 +54,6 @@ type Status struct {
 	SkippedGroups []string
 }
 
-// Task states and error codes.
-const (
-	StateActive  = "ACTIVE"
-	StateInError = "IN_ERROR"
-)
-
 // Syncer copies committed offsets of a link's mirror topics from source groups to destination groups.
 type Syncer struct {
 	cfg    Config
@@ -69,8 +62,10 @@ type Syncer struct {
 	log    *zap.Logger
 	syncMu sync.Mutex // one cycle (or SyncTopic) at a time
 
+	task *task.Tracker
+
 	mu     sync.Mutex
-	status Status
+	status Status // all but the task status
 }
 
 // New returns a Syncer; Run starts it.
@@ -81,7 +76,7 @@ func New(cfg Config) *Syncer {
 	}
 	return &Syncer{
 		cfg: cfg, src: kadm.NewClient(cfg.Source), dst: kadm.NewClient(cfg.Destination), log: log,
-		status: Status{State: StateActive},
+		task: task.NewTracker(task.ConsumerOffsetSync, log),
 	}
 }
 
@@ -107,6 +102,7 @@ func (s *Syncer) Status() Status {
 	defer s.mu.Unlock()
 	st := s.status
 	st.SkippedGroups = slices.Clone(st.SkippedGroups)
+	st.Status = s.task.Status()
 	return st
 }
 
@@ -135,20 +131,11 @@ func (s *Syncer) sync(ctx context.Context, topics []Topic, cycle bool) error {
 	s.mu.Lock()
 	s.status.Cycles++
 	s.status.LastSync, s.status.LastDuration = start, time.Since(start)
+	s.mu.Unlock()
+	s.task.Record(err)
 	if err != nil {
-		code := errorCode(err)
-		if s.status.State != StateInError || s.status.ErrorCode != code {
-			s.log.Warn("consumer offset sync in error", zap.String("code", code), zap.Error(err))
-		}
-		s.status.State, s.status.ErrorCode, s.status.ErrorMessage = StateInError, code, err.Error()
-		s.mu.Unlock()
 		return err
 	}
-	if s.status.State == StateInError {
-		s.log.Info("consumer offset sync recovered")
-	}
-	s.status.State, s.status.ErrorCode, s.status.ErrorMessage = StateActive, "", ""
-	s.mu.Unlock()
 	s.record(res, start, true)
 	return nil
 }
@@ -175,17 +162,6 @@ func (s *Syncer) record(r result, start time.Time, cycle bool) {
 		s.log.Info("destination groups with active members are not synced", zap.Strings("groups", r.skipped))
 	}
 	s.status.SkippedGroups = r.skipped
-}
-
-func errorCode(err error) string {
-	var ke *kerr.Error
-	switch {
-	case errors.As(err, &ke) && (ke == kerr.GroupAuthorizationFailed || ke == kerr.TopicAuthorizationFailed || ke == kerr.ClusterAuthorizationFailed):
-		return "AUTHORIZATION_ERROR"
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, kerr.RequestTimedOut):
-		return "TIMEOUT_ERROR"
-	}
-	return "UNKNOWN_ERROR"
 }
 
 // syncTopics copies the committed offsets of every admitted source group for the given topics.
