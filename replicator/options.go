@@ -31,6 +31,7 @@ type options struct {
 	unexpectedTruncationAge time.Duration
 	observer                Observer
 	transactionalIDPrefix   string
+	onFailure               func(PartitionFailure)
 }
 
 // Observer is told about every fetch and produce request the replicator makes (for latency metrics). Its methods
@@ -48,6 +49,11 @@ func (noObserver) ProduceDone(int32, time.Duration, error) {}
 // TransactionalIDPrefix starts the transactional ids of the destination producers that replay source transactions
 // (prefix-topic-partition-slot); give each link its own. Default "clusterlink".
 func TransactionalIDPrefix(p string) Opt { return func(o *options) { o.transactionalIDPrefix = p } }
+
+// OnPartitionFailed is called every time a mirror partition stops with an error (FAILED), so that the caller can
+// keep the failure across restarts (see MirrorSpec.Failed). It is called with the replicator's lock held: it must
+// return at once and must not call the Replicator. Default: none.
+func OnPartitionFailed(fn func(PartitionFailure)) Opt { return func(o *options) { o.onFailure = fn } }
 
 // WithObserver sets the Observer of fetch and produce requests. Default: none.
 func WithObserver(o Observer) Opt { return func(opts *options) { opts.observer = o } }

@@ -129,6 +129,9 @@ func (r *Replicator) failLocked(p *partition, code, msg string) {
 	p.m.statusTime = time.Now()
 	r.log.Error("mirror partition failed", zap.String("mirror_topic", p.m.topic), zap.Int32("partition", p.id),
 		zap.String("code", code), zap.String("reason", msg))
+	if r.opts.onFailure != nil {
+		r.opts.onFailure(PartitionFailure{MirrorTopic: p.m.topic, Partition: p.id, Code: code, Message: msg, Time: p.m.statusTime})
+	}
 }
 
 // resyncLocked sends the partition back to re-read its position from the destination: after a failed or uncertain

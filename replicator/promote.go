@@ -217,13 +217,19 @@ func (r *Replicator) SyncTopicConfigs(ctx context.Context, sourceTopic, mirrorTo
 		return nil, err
 	}
 	want := mirrorTopicConfigs(src)
-	return r.alterTopicConfigs(ctx, mirrorTopic, want)
+	return alterTopicConfigs(ctx, r.dstAdm, mirrorTopic, want)
 }
 
 // RestoreTopicConfigs gives a promoted topic its source's real configs in place of the mirror overrides: the keys
 // the source sets take the source's values, the others go back to the destination's defaults. src are the source
 // configs as SourceTopicConfigs returned them (read before a failover, when the source may be gone).
 func (r *Replicator) RestoreTopicConfigs(ctx context.Context, mirrorTopic string, src map[string]string) error {
+	return RestoreTopicConfigs(ctx, r.dstAdm, mirrorTopic, src)
+}
+
+// RestoreTopicConfigs is Replicator.RestoreTopicConfigs with only a destination admin client: a failover needs
+// nothing of the source.
+func RestoreTopicConfigs(ctx context.Context, dstAdm *kadm.Client, mirrorTopic string, src map[string]string) error {
 	want := map[string]*string{}
 	for k, v := range src {
 		want[k] = kadm.StringPtr(v)
@@ -236,15 +242,15 @@ func (r *Replicator) RestoreTopicConfigs(ctx context.Context, mirrorTopic string
 	if _, ok := want["max.message.bytes"]; !ok {
 		want["max.message.bytes"] = nil
 	}
-	_, err := r.alterTopicConfigs(ctx, mirrorTopic, want)
+	_, err := alterTopicConfigs(ctx, dstAdm, mirrorTopic, want)
 	return err
 }
 
 // alterTopicConfigs sets each key of want (nil: delete the override) where the topic differs, and deletes the
 // topic's other overrides (the source dropped them), except the settings of the destination's own replication and
 // storage, which a mirror never copies.
-func (r *Replicator) alterTopicConfigs(ctx context.Context, topic string, want map[string]*string) ([]string, error) {
-	rcs, err := r.dstAdm.DescribeTopicConfigs(ctx, topic)
+func alterTopicConfigs(ctx context.Context, dstAdm *kadm.Client, topic string, want map[string]*string) ([]string, error) {
+	rcs, err := dstAdm.DescribeTopicConfigs(ctx, topic)
 	if err != nil {
 		return nil, fmt.Errorf("describe mirror topic %s configs: %w", topic, err)
 	}
@@ -284,7 +290,7 @@ func (r *Replicator) alterTopicConfigs(ctx context.Context, topic string, want m
 	if len(alters) == 0 {
 		return nil, nil
 	}
-	resps, err := r.dstAdm.AlterTopicConfigs(ctx, alters, topic)
+	resps, err := dstAdm.AlterTopicConfigs(ctx, alters, topic)
 	if err == nil {
 		var resp kadm.AlterConfigsResponse
 		resp, err = resps.On(topic, nil)

@@ -71,6 +71,9 @@ type MirrorSpec struct {
 	StartOffset *StartOffset
 	// Paused adds the mirror paused: nothing is copied until ResumeMirror.
 	Paused bool
+	// Failed are partitions that stopped with an error before (kept by the caller across restarts): they stay
+	// FAILED, with their code and message, until RestartMirror.
+	Failed []PartitionFailure
 }
 
 // AddMirror creates the mirror topic on the destination if it does not exist (same partition count as the source,
@@ -103,6 +106,12 @@ func (r *Replicator) AddMirror(ctx context.Context, spec MirrorSpec) error {
 	m.paused = spec.Paused
 	for p := int32(0); p < src.partitions; p++ {
 		m.partitions = append(m.partitions, m.newPartition(p))
+	}
+	for _, f := range spec.Failed {
+		if f.Partition >= 0 && int(f.Partition) < len(m.partitions) {
+			p := m.partitions[f.Partition]
+			p.phase, p.errCode, p.errMsg = phaseFailed, f.Code, f.Message
+		}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -83,6 +83,16 @@ type Counters struct {
 	BatchesPipelined int64
 }
 
+// PartitionFailure is why a mirror partition stopped (FAILED): Confluent's code and a message that names the
+// partition and the offsets involved.
+type PartitionFailure struct {
+	MirrorTopic string
+	Partition   int32
+	Code        string
+	Message     string
+	Time        time.Time
+}
+
 // MirrorStatus is what a caller can see of one mirror topic.
 type MirrorStatus struct {
 	MirrorTopic  string
