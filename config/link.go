@@ -140,6 +140,9 @@ func linkKeys() []configKey[Link] {
 			if v != "" && !nameChars(v) {
 				return fmt.Errorf("%q may hold only the characters of a topic name: [a-zA-Z0-9._-]", v)
 			}
+			if len(v) > 200 {
+				return fmt.Errorf("%d characters is too long: a mirror topic's name is the prefix and its source topic's, at most 249 characters", len(v))
+			}
 			l.ClusterLinkPrefix = v
 			return nil
 		}, format: func(l *Link) string { return l.ClusterLinkPrefix }},
@@ -279,12 +282,50 @@ func nameChars(s string) bool {
 	return true
 }
 
-// ValidateLinkName checks that a link name is not empty and only holds [A-Za-z0-9._-].
+// MaxLinkNameLength bounds a link name: the names derived from it must stay within Kafka's and the client's
+// limits (the source client id "clusterlink-<name>" at most 256 characters, the transactional ids of the link's
+// destination producers, the keys of the state topic).
+const MaxLinkNameLength = 200
+
+// ValidateLinkName checks that a link name is 1 to MaxLinkNameLength of [A-Za-z0-9._-].
 func ValidateLinkName(name string) error {
 	if !nameChars(name) {
 		return fmt.Errorf("%q is not a link name: use one or more of [A-Za-z0-9._-]", name)
 	}
+	if len(name) > MaxLinkNameLength {
+		return fmt.Errorf("link name %s... is %d characters long: at most %d (the link's client id and transactional ids are made from it)",
+			name[:32], len(name), MaxLinkNameLength)
+	}
 	return nil
+}
+
+// IsReadOnly reports whether a link config cannot change once the link exists (cluster.link.prefix).
+func IsReadOnly(key string) bool {
+	for _, k := range linkKeys() {
+		if k.name == key {
+			return k.readOnly
+		}
+	}
+	for _, k := range securityKeys() {
+		if k.name == key {
+			return k.readOnly
+		}
+	}
+	return false
+}
+
+// RawConfigs lists configs as they were given, sensitive values masked, for a link whose configs do not parse:
+// `link describe` still shows what is set.
+func RawConfigs(raw map[string]string) []ConfigEntry {
+	var out []ConfigEntry
+	for _, k := range sortedKeys(raw) {
+		e := ConfigEntry{Name: k, Value: raw[k], Source: SourceDynamicLink, ReadOnly: IsReadOnly(k), Sensitive: IsSensitive(k)}
+		if e.Sensitive && e.Value != "" {
+			e.Value = MaskedValue
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 // unsupportedLinkKey says why a Confluent link config is not supported, or "".

@@ -10,8 +10,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/clusterlink/clusterlink/controlplane/adminapi"
 	"github.com/clusterlink/clusterlink/config"
+	"github.com/clusterlink/clusterlink/controlplane/adminapi"
 	"github.com/clusterlink/clusterlink/integration/kafkatest"
 	"github.com/clusterlink/clusterlink/offsets"
 	"github.com/clusterlink/clusterlink/replicator"

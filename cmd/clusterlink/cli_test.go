@@ -47,7 +47,9 @@ var cannedMirrors = []adminapi.Mirror{
 		MirrorStatus: "STOPPED", StateTimeMs: 1795503070000, MirrorLags: []adminapi.MirrorLag{}},
 }
 
-func (f *fakeBackend) Links(context.Context) ([]adminapi.Link, error) { return []adminapi.Link{cannedLink}, nil }
+func (f *fakeBackend) Links(context.Context) ([]adminapi.Link, error) {
+	return []adminapi.Link{cannedLink}, nil
+}
 
 func (f *fakeBackend) Link(_ context.Context, name string) (adminapi.Link, error) {
 	if name != "my-link" {
@@ -203,7 +205,7 @@ func TestCLI_HelpGolden(t *testing.T) {
 		{}, {"run"}, {"demo"}, {"link"}, {"link", "list"}, {"link", "describe"}, {"link", "create"}, {"link", "delete"},
 		{"link", "configuration"}, {"link", "configuration", "list"}, {"link", "configuration", "update"},
 		{"mirror"}, {"mirror", "list"}, {"mirror", "describe"}, {"mirror", "create"}, {"mirror", "promote"},
-		{"mirror", "failover"}, {"mirror", "pause"}, {"mirror", "resume"}, {"acl"}, {"acl", "list"},
+		{"mirror", "failover"}, {"mirror", "pause"}, {"mirror", "resume"}, {"mirror", "restart"}, {"acl"}, {"acl", "list"},
 	}
 	for _, c := range commands {
 		name := "help-" + strings.Join(append([]string{"clusterlink"}, c...), "-")

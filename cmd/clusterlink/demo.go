@@ -12,9 +12,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
+	"github.com/clusterlink/clusterlink/config"
 	"github.com/clusterlink/clusterlink/controlplane/adminapi"
 	"github.com/clusterlink/clusterlink/controlplane/daemon"
-	"github.com/clusterlink/clusterlink/config"
 	"github.com/clusterlink/clusterlink/replicator"
 )
 

@@ -13,7 +13,7 @@ import (
 func newMirrorCommand(f *clientFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "mirror",
-		Short: "List, describe, create, promote, fail over, pause and resume mirror topics",
+		Short: "List, describe, create, promote, fail over, pause, resume and restart mirror topics",
 		Example: `  clusterlink mirror list
   clusterlink mirror promote orders --link my-link`,
 		Args: cobra.NoArgs,
@@ -34,6 +34,12 @@ whether the source answers: use it when the source cluster is lost.`,
 		{adminapi.OpResume, "Copy paused mirror topics again",
 			"resume continues copying paused mirror topics from their log end offsets.",
 			"  clusterlink mirror resume orders --link my-link"},
+		{adminapi.OpRestart, "Recover FAILED mirror topics once the cause is fixed",
+			`restart compares each failed partition with its source (the mirror's last records must equal the source's at the
+same offsets, and the mirror must not end beyond the source); if every one is still an exact prefix of its source,
+the failures are forgotten and copying continues from the mirror's log end offset. A mirror that diverged stays
+FAILED and the answer names the partition and the first differing offset. resume does not recover a FAILED mirror.`,
+			"  clusterlink mirror restart orders --link my-link\n  clusterlink mirror restart orders --link my-link --dry-run"},
 	} {
 		cmd.AddCommand(newMirrorAlterCommand(f, op.name, op.short, op.long, op.example))
 	}

@@ -10,8 +10,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/clusterlink/clusterlink/controlplane/daemon"
 	"github.com/clusterlink/clusterlink/config"
+	"github.com/clusterlink/clusterlink/controlplane/daemon"
 )
 
 func newRunCommand() *cobra.Command {

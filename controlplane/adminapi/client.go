@@ -105,9 +105,12 @@ const (
 	OpFailover = "failover"
 	OpPause    = "pause"
 	OpResume   = "resume"
+	// OpRestart recovers a FAILED mirror: its failed partitions are compared with the source and copy again if they
+	// are still exact prefixes of it.
+	OpRestart = "restart"
 )
 
-// AlterMirrors runs an operation (OpPromote, OpFailover, OpPause, OpResume) on mirror topics of a link. The answer
+// AlterMirrors runs an operation (OpPromote, OpFailover, OpPause, OpResume, OpRestart) on mirror topics of a link. The answer
 // holds one result per topic; a topic's failure is in its result, not in the error.
 func (c *Client) AlterMirrors(ctx context.Context, link, op string, topics []string, validate bool) ([]AlterMirrorResult, error) {
 	var out AlterMirrorsResponse

@@ -55,6 +55,7 @@ func TestOpenAPIDocumentMatchesTheServer(t *testing.T) {
 		"/mirrors:failover": `{"mirror_topic_names":["t"]}`,
 		"/mirrors:pause":    `{"mirror_topic_names":["t"]}`,
 		"/mirrors:resume":   `{"mirror_topic_names":["t"]}`,
+		"/mirrors:restart":  `{"mirror_topic_names":["t"]}`,
 	}
 	for path, ops := range doc.Paths {
 		for method := range ops {

@@ -28,7 +28,7 @@ type Backend interface {
 	Mirrors(ctx context.Context, link string) ([]Mirror, error)
 	Mirror(ctx context.Context, link, mirror string) (Mirror, error)
 	CreateMirror(ctx context.Context, link, sourceTopic, mirrorTopic string, validateOnly bool) error
-	// AlterMirrors runs OpPromote, OpFailover, OpPause or OpResume on each topic; one result per topic.
+	// AlterMirrors runs OpPromote, OpFailover, OpPause, OpResume or OpRestart on each topic; one result per topic.
 	AlterMirrors(ctx context.Context, link, op string, topics []string, validateOnly bool) ([]AlterMirrorResult, error)
 	LinkACLs(ctx context.Context, link string) ([]ACL, error)
 }
@@ -63,7 +63,7 @@ func Handler(b Backend, token string, log *zap.Logger) http.Handler {
 	mux.HandleFunc("GET "+links+"/{link}/mirrors", s.listMirrors)
 	mux.HandleFunc("POST "+links+"/{link}/mirrors", s.createMirror)
 	mux.HandleFunc("GET "+links+"/{link}/mirrors/{mirror}", s.getMirror)
-	for _, op := range []string{OpPromote, OpFailover, OpPause, OpResume} {
+	for _, op := range []string{OpPromote, OpFailover, OpPause, OpResume, OpRestart} {
 		mux.HandleFunc("POST "+links+"/{link}/mirrors:"+op, s.alterMirrors(op))
 	}
 	mux.HandleFunc("GET "+links+"/{link}/acls", s.linkACLs)

@@ -17,6 +17,7 @@
 //	POST   /kafka/v3/clusters/{cluster_id}/links/{link}/mirrors:failover?validate_only=  AlterMirrorsRequest
 //	POST   /kafka/v3/clusters/{cluster_id}/links/{link}/mirrors:pause?validate_only=     AlterMirrorsRequest
 //	POST   /kafka/v3/clusters/{cluster_id}/links/{link}/mirrors:resume?validate_only=    AlterMirrorsRequest
+//	POST   /kafka/v3/clusters/{cluster_id}/links/{link}/mirrors:restart?validate_only=   AlterMirrorsRequest (out of FAILED)
 //	GET    /kafka/v3/clusters/{cluster_id}/links/-/mirrors                 every link's mirror topics
 //	GET    /kafka/v3/clusters/{cluster_id}/links/{link}/acls               the destination ACLs the link manages
 //	GET    /kafka/v3/clusters                                              the destination cluster (its id)

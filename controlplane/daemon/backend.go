@@ -2,29 +2,44 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"math"
 	"slices"
 	"strings"
-	"time"
 
 	"go.uber.org/zap"
 
-	"github.com/clusterlink/clusterlink/controlplane/adminapi"
 	"github.com/clusterlink/clusterlink/config"
+	"github.com/clusterlink/clusterlink/controlplane/adminapi"
 	"github.com/clusterlink/clusterlink/controlplane/link"
 	"github.com/clusterlink/clusterlink/controlplane/state"
+	"github.com/clusterlink/clusterlink/controlplane/task"
 )
 
-// This file is the admin API's Backend: each method maps an API call to the link runtime.
+// This file is the admin API's Backend: each method maps an API call to the links (links.go) and their runtime.
 
 var _ adminapi.Backend = (*Daemon)(nil)
 
 // ClusterID is the destination cluster's id.
 func (d *Daemon) ClusterID() string { return d.dstID }
 
-func (d *Daemon) linkData(r *running) adminapi.Link {
-	l := r.l
+func notFoundLink(name string) error { return adminapi.NotFound("link %s not found", name) }
+
+// apiError gives a link's refusal its HTTP status: 404, 400 or 409 by class; any other error stays a 500.
+func apiError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case link.IsNotFound(err):
+		return adminapi.NotFound("%s", err.Error())
+	case link.IsInvalid(err):
+		return adminapi.BadRequest("%s", err.Error())
+	case link.IsConflict(err):
+		return adminapi.Conflict("%s", err.Error())
+	}
+	return err
+}
+
+func (d *Daemon) linkData(l *link.Link) adminapi.Link {
 	st, code, msg := l.State()
 	out := adminapi.Link{
 		Kind:            "KafkaLinkData",
@@ -37,11 +52,11 @@ func (d *Daemon) linkData(r *running) adminapi.Link {
 		out.TopicNames = append(out.TopicNames, m.Topic)
 	}
 	for _, t := range l.Tasks() {
-		task := adminapi.Task{TaskName: t.Name, State: t.State, Errors: []adminapi.TaskError{}}
+		at := adminapi.Task{TaskName: t.Name, State: t.State, Errors: []adminapi.TaskError{}}
 		if t.ErrorCode != "" || t.ErrorMessage != "" {
-			task.Errors = append(task.Errors, adminapi.TaskError{ErrorCode: t.ErrorCode, ErrorMessage: t.ErrorMessage})
+			at.Errors = append(at.Errors, adminapi.TaskError{ErrorCode: t.ErrorCode, ErrorMessage: t.ErrorMessage})
 		}
-		out.Tasks = append(out.Tasks, task)
+		out.Tasks = append(out.Tasks, at)
 	}
 	return out
 }
@@ -49,19 +64,19 @@ func (d *Daemon) linkData(r *running) adminapi.Link {
 // Links lists the links.
 func (d *Daemon) Links(context.Context) ([]adminapi.Link, error) {
 	var out []adminapi.Link
-	for _, r := range d.sortedLinks() {
-		out = append(out, d.linkData(r))
+	for _, l := range d.runningLinks() {
+		out = append(out, d.linkData(l))
 	}
 	return out, nil
 }
 
 // Link returns one link.
 func (d *Daemon) Link(_ context.Context, name string) (adminapi.Link, error) {
-	r, err := d.link(name)
+	l, err := d.currentLink(name)
 	if err != nil {
 		return adminapi.Link{}, err
 	}
-	return d.linkData(r), nil
+	return d.linkData(l), nil
 }
 
 // refuseSecretReferences refuses ${env:...} and ${file:...} over the API: they would read the daemon's own
@@ -80,63 +95,113 @@ func refuseSecretReferences(configs map[string]string) error {
 	return nil
 }
 
-// CreateLink creates and starts a link; its configs are stored in the state topic.
+// checkLinkConfigs parses a link's configs and checks the names derived from them, as a 400 listing every problem.
+func checkLinkConfigs(name string, configs map[string]string) error {
+	cfg, err := config.ParseLink(name, configs)
+	if err == nil {
+		err = link.CheckNames(name, cfg)
+	}
+	if err != nil {
+		return adminapi.BadRequest("%s", err.Error())
+	}
+	return nil
+}
+
+// CreateLink creates and starts a link; its configs are stored in the state topic. Concurrent creates of one name
+// take turns: exactly one succeeds, the others find the link and are refused.
 func (d *Daemon) CreateLink(ctx context.Context, name string, configs map[string]string, validateOnly bool) error {
 	if err := refuseSecretReferences(configs); err != nil {
 		return err
 	}
-	cfg, err := config.ParseLink(name, configs)
-	if err != nil {
-		return adminapi.BadRequest("%s", err.Error())
+	if err := checkLinkConfigs(name, configs); err != nil {
+		return err
 	}
-	if _, err := d.link(name); err == nil {
-		return adminapi.Conflict("link %s already exists", name)
+	for {
+		d.mu.Lock()
+		if s, ok := d.slots[name]; ok {
+			d.mu.Unlock()
+			s.ops.RLock() // wait for an operation on the name to end: a create that failed leaves no link
+			gone := s.gone
+			s.ops.RUnlock()
+			if gone {
+				continue
+			}
+			return adminapi.Conflict("link %s already exists", name)
+		}
+		s := &slot{name: name}
+		s.ops.Lock()
+		d.slots[name] = s
+		d.mu.Unlock()
+		err := d.createLocked(ctx, s, configs, validateOnly)
+		if err != nil || validateOnly {
+			s.gone = true
+			d.mu.Lock()
+			delete(d.slots, name)
+			d.mu.Unlock()
+		}
+		s.ops.Unlock()
+		return err
 	}
-	if _, ok := d.store.Link(name); ok {
-		return adminapi.Conflict("link %s already exists in the state topic (declared by a config file but not run by this daemon?)", name)
+}
+
+func (d *Daemon) createLocked(ctx context.Context, s *slot, configs map[string]string, validateOnly bool) error {
+	if _, ok := d.store.Link(s.name); ok {
+		return adminapi.Conflict("link %s already exists in the state topic (declared by a config file but not run by this daemon?)", s.name)
 	}
 	if validateOnly {
 		return nil
 	}
-	rec := state.Link{Name: name, ID: newID(), Origin: state.OriginAPI, Configs: configs, CreatedMs: time.Now().UnixMilli()}
-	if err := d.store.PutLink(ctx, rec); err != nil {
+	s.rec = state.Link{Name: s.name, ID: newID(), Origin: state.OriginAPI, Configs: configs, CreatedMs: nowMs()}
+	s.raw = configs
+	if err := d.store.PutLink(ctx, s.rec); err != nil {
 		return err
 	}
-	d.mu.Lock()
-	runCtx := d.ctx
-	d.mu.Unlock()
-	return d.startLink(runCtx, rec, cfg)
+	d.startLocked(s)
+	return nil
 }
 
 // DeleteLink stops a link and forgets it. Its mirror topics stay on the destination as they are.
 func (d *Daemon) DeleteLink(ctx context.Context, name string, force bool) error {
-	r, err := d.link(name)
+	s, unlock, err := d.lockLink(name, false)
 	if err != nil {
 		return err
 	}
-	if r.origin == state.OriginFile {
+	defer unlock()
+	if s.rec.Origin == state.OriginFile {
 		return adminapi.BadRequest("link %s is declared in the daemon's config file: remove it there and restart the daemon", name)
 	}
-	if err := r.l.CheckDelete(force); err != nil {
-		return mapError(err)
+	if err := s.rt.Load().l.CheckDelete(force); err != nil {
+		return apiError(err)
 	}
-	r.cancel()
-	<-r.done
-	r.l.Close()
+	d.stopLocked(s)
+	if err := d.store.DeleteLink(ctx, name); err != nil {
+		d.startLocked(s) // still stored: it runs on
+		return err
+	}
+	s.gone = true
 	d.mu.Lock()
-	delete(d.links, name)
+	delete(d.slots, name)
 	d.mu.Unlock()
-	return d.store.DeleteLink(ctx, name)
+	d.log.Info("link deleted", zap.String("link", name))
+	return nil
 }
 
-// LinkConfigs returns a link's configs, sensitive values masked.
+// LinkConfigs returns a link's configs, sensitive values masked; a FAILED link's as they were given.
 func (d *Daemon) LinkConfigs(_ context.Context, name string) ([]adminapi.Config, error) {
-	r, err := d.link(name)
+	l, err := d.currentLink(name)
 	if err != nil {
 		return nil, err
 	}
+	var entries []config.ConfigEntry
+	if cfg := l.Config(); cfg != nil {
+		entries = cfg.Configs()
+	} else if s := d.slotOf(name); s != nil {
+		s.ops.RLock()
+		entries = config.RawConfigs(s.raw)
+		s.ops.RUnlock()
+	}
 	var out []adminapi.Config
-	for _, c := range r.l.Config().Configs() {
+	for _, c := range entries {
 		out = append(out, adminapi.Config{Name: c.Name, Value: c.Value, ReadOnly: c.ReadOnly, Sensitive: c.Sensitive,
 			Source: c.Source, Synonyms: []string{}})
 	}
@@ -145,79 +210,81 @@ func (d *Daemon) LinkConfigs(_ context.Context, name string) ([]adminapi.Config,
 
 // AlterLinkConfigs changes a link's configs and stores the change. Changes to the sync loops, auto-creation and
 // intervals (see link.LiveChange) apply to the running link; any other change restarts the link with the new configs
-// (copying resumes from each mirror's log end offset).
+// (copying resumes from each mirror's log end offset). A FAILED link is rebuilt with its new configs. Concurrent
+// changes of one link take turns.
 func (d *Daemon) AlterLinkConfigs(ctx context.Context, name string, set map[string]string, reset []string, validateOnly bool) error {
 	if err := refuseSecretReferences(set); err != nil {
 		return err
 	}
-	r, err := d.link(name)
+	s, unlock, err := d.lockLink(name, false)
 	if err != nil {
 		return err
 	}
-	rec, _ := d.store.Link(name)
-	cur := r.l.Config()
+	defer unlock()
 	var readOnly []string
-	for _, c := range cur.Configs() {
-		if !c.ReadOnly {
-			continue
+	for k, v := range set {
+		if config.IsReadOnly(k) && v != s.raw[k] {
+			readOnly = append(readOnly, k)
 		}
-		if v, ok := set[c.Name]; ok && v != cur.Raw[c.Name] {
-			readOnly = append(readOnly, c.Name)
-		}
-		if slices.Contains(reset, c.Name) {
-			readOnly = append(readOnly, c.Name)
+	}
+	for _, k := range reset {
+		if config.IsReadOnly(k) {
+			readOnly = append(readOnly, k)
 		}
 	}
 	if len(readOnly) > 0 {
+		slices.Sort(readOnly)
 		return adminapi.BadRequest("configs %s cannot change once the link exists", strings.Join(readOnly, ", "))
 	}
-	merged := mergeConfigs(cur.Raw, set, reset)
-	cfg, err := config.ParseLink(name, merged)
-	if err != nil {
-		return adminapi.BadRequest("%s", err.Error())
+	merged := mergeConfigs(s.raw, set, reset)
+	if err := checkLinkConfigs(name, merged); err != nil {
+		return err
 	}
 	if validateOnly {
 		return nil
 	}
+	rec := s.rec
 	if rec.Origin == state.OriginFile {
-		if rec.Configs == nil {
-			rec.Configs = map[string]string{}
-		}
+		rec.Configs = mergeConfigs(rec.Configs, set, nil)
 		for _, k := range reset {
 			delete(rec.Configs, k)
 			if !slices.Contains(rec.Reset, k) {
 				rec.Reset = append(rec.Reset, k)
 			}
 		}
-		for k, v := range set {
-			rec.Configs[k] = v
-			rec.Reset = slices.DeleteFunc(rec.Reset, func(s string) bool { return s == k })
-		}
+		rec.Reset = slices.DeleteFunc(rec.Reset, func(k string) bool { _, ok := set[k]; return ok })
 	} else {
 		rec.Configs = merged
 	}
 	if err := d.store.PutLink(ctx, rec); err != nil {
 		return err
 	}
-	if changed, live := link.LiveChange(cur.Raw, merged); live {
-		guard := guardOf(r.l)
-		r.l.Reconfigure(cfg, func(l *link.Link) ([]link.Syncer, link.MirrorHooks) { return d.syncersFor(l, guard) })
+	before := s.raw
+	s.rec, s.raw = rec, merged
+	l := s.rt.Load().l
+	if changed, live := link.LiveChange(before, merged); live && l.Broken() == nil {
+		cfg, _ := config.ParseLink(name, merged) // checked above
+		if err := l.Reconfigure(cfg); err != nil {
+			return err
+		}
 		d.log.Info("link configs changed, applied live", zap.String("link", name), zap.Strings("configs", changed))
 		return nil
 	}
-	return d.restartLink(rec, cfg)
+	d.stopLocked(s)
+	d.startLocked(s)
+	d.log.Info("link configs changed, link restarted", zap.String("link", name))
+	return nil
 }
 
 func (d *Daemon) mirrorData(linkName string, m link.Mirror) adminapi.Mirror {
-	out := adminapi.Mirror{
+	return adminapi.Mirror{
 		Kind:            "KafkaMirrorData",
 		Metadata:        adminapi.Metadata{Self: "/kafka/v3/clusters/" + d.dstID + "/links/" + linkName + "/mirrors/" + m.Topic},
 		LinkName:        linkName,
 		MirrorTopicName: m.Topic, SourceTopicName: m.SourceTopic, NumPartitions: m.NumPartitions,
-		MirrorStatus: m.Status, StateTimeMs: m.StatusTime.UnixMilli(), ErrorCode: m.ErrorCode, ErrorMessage: m.ErrorMessage,
+		MirrorStatus: string(m.Status), StateTimeMs: m.StatusTime.UnixMilli(), ErrorCode: m.ErrorCode, ErrorMessage: m.ErrorMessage,
 		MirrorLags: mirrorLags(m),
 	}
-	return out
 }
 
 func mirrorLags(m link.Mirror) []adminapi.MirrorLag {
@@ -240,20 +307,20 @@ func mirrorLags(m link.Mirror) []adminapi.MirrorLag {
 
 // Mirrors lists a link's mirrors, or every link's.
 func (d *Daemon) Mirrors(_ context.Context, linkName string) ([]adminapi.Mirror, error) {
-	var links []*running
+	var links []*link.Link
 	if linkName == "" {
-		links = d.sortedLinks()
+		links = d.runningLinks()
 	} else {
-		r, err := d.link(linkName)
+		l, err := d.currentLink(linkName)
 		if err != nil {
 			return nil, err
 		}
-		links = []*running{r}
+		links = []*link.Link{l}
 	}
 	var out []adminapi.Mirror
-	for _, r := range links {
-		for _, m := range r.l.Mirrors() {
-			out = append(out, d.mirrorData(r.l.Name(), m))
+	for _, l := range links {
+		for _, m := range l.Mirrors() {
+			out = append(out, d.mirrorData(l.Name(), m))
 		}
 	}
 	return out, nil
@@ -261,34 +328,39 @@ func (d *Daemon) Mirrors(_ context.Context, linkName string) ([]adminapi.Mirror,
 
 // Mirror returns one mirror topic.
 func (d *Daemon) Mirror(_ context.Context, linkName, topic string) (adminapi.Mirror, error) {
-	r, err := d.link(linkName)
+	l, err := d.currentLink(linkName)
 	if err != nil {
 		return adminapi.Mirror{}, err
 	}
-	m, err := r.l.Mirror(topic)
+	m, err := l.Mirror(topic)
 	if err != nil {
-		return adminapi.Mirror{}, mapError(err)
+		return adminapi.Mirror{}, apiError(err)
 	}
 	return d.mirrorData(linkName, m), nil
 }
 
 // CreateMirror creates a mirror topic on a link.
 func (d *Daemon) CreateMirror(ctx context.Context, linkName, sourceTopic, mirrorTopic string, validateOnly bool) error {
-	r, err := d.link(linkName)
+	s, unlock, err := d.lockLink(linkName, true)
 	if err != nil {
 		return err
 	}
-	return mapError(r.l.CreateMirror(ctx, sourceTopic, mirrorTopic, validateOnly))
+	defer unlock()
+	return apiError(s.rt.Load().l.CreateMirror(ctx, sourceTopic, mirrorTopic, validateOnly))
 }
 
-// AlterMirrors runs promote, failover, pause or resume on each topic, one after the other.
+// AlterMirrors runs promote, failover, pause, resume or restart on each topic, one after the other. The link is
+// held shared meanwhile: it is not restarted or deleted under a running promote.
 func (d *Daemon) AlterMirrors(ctx context.Context, linkName, op string, topics []string, validateOnly bool) ([]adminapi.AlterMirrorResult, error) {
-	r, err := d.link(linkName)
+	s, unlock, err := d.lockLink(linkName, true)
 	if err != nil {
 		return nil, err
 	}
+	defer unlock()
+	l := s.rt.Load().l
 	run := map[string]func(context.Context, string, bool) (link.Mirror, error){
-		adminapi.OpPromote: r.l.Promote, adminapi.OpFailover: r.l.Failover, adminapi.OpPause: r.l.Pause, adminapi.OpResume: r.l.Resume,
+		adminapi.OpPromote: l.Promote, adminapi.OpFailover: l.Failover, adminapi.OpPause: l.Pause,
+		adminapi.OpResume: l.Resume, adminapi.OpRestart: l.Restart,
 	}[op]
 	if run == nil {
 		return nil, adminapi.BadRequest("unknown mirror operation %q", op)
@@ -298,42 +370,24 @@ func (d *Daemon) AlterMirrors(ctx context.Context, linkName, op string, topics [
 		m, err := run(ctx, topic, validateOnly)
 		res := adminapi.AlterMirrorResult{MirrorTopicName: topic, MirrorLags: mirrorLags(m)}
 		if err != nil {
-			res.ErrorCode, res.ErrorMessage = errorCode(err), err.Error()
+			res.ErrorCode, res.ErrorMessage = task.Code(err), err.Error()
 		}
 		out = append(out, res)
 	}
 	return out, nil
 }
 
-func errorCode(err error) string {
-	var inv *link.InvalidError
-	switch {
-	case errors.Is(err, link.ErrNotFound):
-		return "UNKNOWN_TOPIC_OR_PARTITION"
-	case errors.As(err, &inv):
-		return "INVALID_REQUEST"
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return "REQUEST_TIMED_OUT"
-	}
-	return "UNKNOWN_SERVER_ERROR"
-}
-
 // LinkACLs returns the destination ACLs a link manages.
 func (d *Daemon) LinkACLs(_ context.Context, linkName string) ([]adminapi.ACL, error) {
-	r, err := d.link(linkName)
+	l, err := d.currentLink(linkName)
 	if err != nil {
 		return nil, err
 	}
 	out := []adminapi.ACL{}
-	for _, s := range r.l.Syncers() {
-		if lister, ok := s.(ACLLister); ok {
-			out = append(out, lister.ManagedACLs()...)
-		}
+	for _, a := range l.ManagedACLs() {
+		out = append(out, adminapi.ACL{Principal: a.Principal, Host: a.Host, Permission: a.Permission.String(),
+			Operation: a.Operation.String(), ResourceType: a.ResourceType.String(), ResourceName: a.ResourceName,
+			PatternType: a.PatternType.String(), Reason: a.Reason})
 	}
 	return out, nil
-}
-
-// ACLLister is a link syncer that manages destination ACLs (the ACL sync) and can list them.
-type ACLLister interface {
-	ManagedACLs() []adminapi.ACL
 }

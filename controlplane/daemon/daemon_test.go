@@ -18,10 +18,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/clusterlink/clusterlink/controlplane/adminapi"
 	"github.com/clusterlink/clusterlink/config"
-	"github.com/clusterlink/clusterlink/replicator"
+	"github.com/clusterlink/clusterlink/controlplane/adminapi"
 	"github.com/clusterlink/clusterlink/controlplane/link"
+	"github.com/clusterlink/clusterlink/controlplane/task"
+	"github.com/clusterlink/clusterlink/replicator"
 )
 
 type fixture struct {
@@ -387,13 +388,13 @@ func TestDaemon_LinkConfigChangesApplyLiveOrRestartTheLink(t *testing.T) {
 	f.start(t)
 	f.waitMirror(t, "auto-live", copied(40))
 	running := func() *link.Link {
-		r, err := f.d.link(f.linkName)
+		l, err := f.d.currentLink(f.linkName)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return r.l
+		return l
 	}
-	task := func(name string) string {
+	taskState := func(name string) string {
 		lk, err := f.client.Link(ctx, f.linkName)
 		if err != nil {
 			t.Fatal(err)
@@ -405,8 +406,8 @@ func TestDaemon_LinkConfigChangesApplyLiveOrRestartTheLink(t *testing.T) {
 		}
 		return ""
 	}
-	if st := task(link.TaskConsumerOffsetSync); st != link.TaskNotConfigured {
-		t.Fatalf("offset sync task %s before the change, want %s", st, link.TaskNotConfigured)
+	if st := taskState(task.ConsumerOffsetSync); st != task.NotConfigured {
+		t.Fatalf("offset sync task %s before the change, want %s", st, task.NotConfigured)
 	}
 	before := running()
 
@@ -424,9 +425,9 @@ func TestDaemon_LinkConfigChangesApplyLiveOrRestartTheLink(t *testing.T) {
 		t.Fatalf("the running link's config was not updated: %v %v", cfg.ConsumerOffsetSyncEnable, cfg.ConsumerOffsetSyncInterval)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for task(link.TaskConsumerOffsetSync) != link.TaskActive {
+	for taskState(task.ConsumerOffsetSync) != task.Active {
 		if time.Now().After(deadline) {
-			t.Fatalf("offset sync task %s after the change, want %s", task(link.TaskConsumerOffsetSync), link.TaskActive)
+			t.Fatalf("offset sync task %s after the change, want %s", taskState(task.ConsumerOffsetSync), task.Active)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -15,7 +15,9 @@ import (
 
 var (
 	descLinkState = prometheus.NewDesc("clusterlink_link_state",
-		"1 for the link's current state (ACTIVE, PAUSED, SOURCE_UNAVAILABLE).", []string{"link", "state"}, nil)
+		"1 for the link's current state (ACTIVE, PAUSED, SOURCE_UNAVAILABLE, FAILED).", []string{"link", "state"}, nil)
+	descRuntimes = prometheus.NewDesc("clusterlink_link_runtimes",
+		"Link runtimes running in this daemon: one per link, whatever the API is asked at once.", nil, nil)
 	descTaskState = prometheus.NewDesc("clusterlink_link_task_state",
 		"1 for each link task's current state (ACTIVE, IN_ERROR, NOT_CONFIGURED, LINK_PAUSED), with its error code.",
 		[]string{"link", "task", "state", "error_code"}, nil)
@@ -77,7 +79,7 @@ var (
 type collector struct{ d *Daemon }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descLinkState, descTaskState, descMirrorStatus, descLag, descCatchUp, descCopyRate,
+	for _, d := range []*prometheus.Desc{descRuntimes, descLinkState, descTaskState, descMirrorStatus, descLag, descCatchUp, descCopyRate,
 		descMirrorLEO, descSourceHWM, descBytes, descRecords, descBatchesRaw, descFillerOffsets, descPartitionError,
 		descMarkerOffsets, descBatchesReencoded, descBatchesRewritten, descTransactions, descBatchesPipelined,
 		descOffsetSyncCommitted, descOffsetSyncClamps, descOffsetSyncGroups, descOffsetSyncSkipped, descOffsetSyncLast,
@@ -93,15 +95,16 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v int64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
-	for _, r := range c.d.sortedLinks() {
-		name := r.l.Name()
-		st, _, _ := r.l.State()
+	gauge(descRuntimes, float64(c.d.RuntimeCount()))
+	for _, l := range c.d.runningLinks() {
+		name := l.Name()
+		st, _, _ := l.State()
 		gauge(descLinkState, 1, name, st)
-		for _, t := range r.l.Tasks() {
+		for _, t := range l.Tasks() {
 			gauge(descTaskState, 1, name, t.Name, t.State, t.ErrorCode)
 		}
-		for _, m := range r.l.Mirrors() {
-			gauge(descMirrorStatus, 1, name, m.Topic, m.Status, m.ErrorCode)
+		for _, m := range l.Mirrors() {
+			gauge(descMirrorStatus, 1, name, m.Topic, string(m.Status), m.ErrorCode)
 			for _, lag := range mirrorLags(m) {
 				p := strconv.Itoa(int(lag.Partition))
 				gauge(descLag, float64(lag.Lag), name, m.Topic, p)
@@ -127,28 +130,21 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 				counter(descTransactions, ps.Counters.TransactionsAborted, name, m.Topic, p, "aborted")
 			}
 		}
-		for _, s := range r.l.Syncers() {
-			switch s := s.(type) {
-			case offsetSyncTask:
-				st := s.s.Status()
-				counter(descOffsetSyncCommitted, st.OffsetsCommitted, name)
-				counter(descOffsetSyncClamps, st.Clamps, name)
-				gauge(descOffsetSyncGroups, float64(st.GroupsSynced), name)
-				gauge(descOffsetSyncSkipped, float64(len(st.SkippedGroups)), name)
-				if !st.LastSync.IsZero() {
-					gauge(descOffsetSyncLast, float64(st.LastSync.UnixMilli())/1000, name)
-					gauge(descOffsetSyncDuration, st.LastDuration.Seconds(), name)
-				}
-			case *aclTask:
-				if s.s == nil {
-					continue
-				}
-				st := s.s.Status()
-				counter(descACLSyncCreated, st.Created, name)
-				counter(descACLSyncDeleted, st.Deleted, name)
-				if !st.LastSync.IsZero() {
-					gauge(descACLSyncLast, float64(st.LastSync.UnixMilli())/1000, name)
-				}
+		if st, ok := l.OffsetSyncStatus(); ok {
+			counter(descOffsetSyncCommitted, st.OffsetsCommitted, name)
+			counter(descOffsetSyncClamps, st.Clamps, name)
+			gauge(descOffsetSyncGroups, float64(st.GroupsSynced), name)
+			gauge(descOffsetSyncSkipped, float64(len(st.SkippedGroups)), name)
+			if !st.LastSync.IsZero() {
+				gauge(descOffsetSyncLast, float64(st.LastSync.UnixMilli())/1000, name)
+				gauge(descOffsetSyncDuration, st.LastDuration.Seconds(), name)
+			}
+		}
+		if st, ok := l.ACLSyncStatus(); ok {
+			counter(descACLSyncCreated, st.Created, name)
+			counter(descACLSyncDeleted, st.Deleted, name)
+			if !st.LastSync.IsZero() {
+				gauge(descACLSyncLast, float64(st.LastSync.UnixMilli())/1000, name)
 			}
 		}
 	}

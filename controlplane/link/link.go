@@ -1,8 +1,10 @@
-// Package link runs one cluster link: the replicator that copies its mirror topics, and the link's loops (mirror
-// topic auto-creation, topic config sync, source availability check, consumer offset sync, ACL sync), each a task
-// with a state. It carries out the mirror operations (create, pause, resume, promote, failover) and records every
-// change in the state store, so a restarted daemon continues where it stopped. It does not parse configs or serve
-// the admin API.
+// Package link runs one cluster link: it builds and owns everything the link does — the replicator that copies its
+// mirror topics, and its loops (mirror topic auto-creation, topic config sync, source availability check, consumer
+// offset sync, ACL sync, the read-only guard of its mirror topics) — and carries out the mirror operations
+// (create, pause, resume, restart, promote, failover), recording every change in the state store, so that a
+// restarted daemon continues where it stopped. A link whose configs do not parse or whose clients cannot be built
+// is still a Link: FAILED with the reason, its mirrors visible and able to fail over. It does not parse the
+// daemon's file, decide which links exist, or serve the admin API.
 package link
 
 import (
@@ -10,154 +12,154 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net"
-	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/clusterlink/clusterlink/config"
-	"github.com/clusterlink/clusterlink/replicator"
 	"github.com/clusterlink/clusterlink/controlplane/state"
+	"github.com/clusterlink/clusterlink/controlplane/task"
+	"github.com/clusterlink/clusterlink/replicator"
 )
 
-// Link states (api.Link.LinkState).
+// Link states (the API's link_state).
 const (
 	StateActive            = "ACTIVE"
 	StatePaused            = "PAUSED"
 	StateSourceUnavailable = "SOURCE_UNAVAILABLE"
+	// StateFailed is a link whose configs do not parse or whose clients cannot be built: nothing is copied or
+	// synced until its configs are fixed; its mirrors can still fail over.
+	StateFailed = "FAILED"
 )
 
 // Mirror statuses the link adds to the replicator's.
 const (
-	StatusLinkPaused = "LINK_PAUSED"
+	StatusLinkPaused replicator.Status = "LINK_PAUSED"
 )
-
-// Task names, as `link describe` shows them.
-const (
-	TaskAutoCreateMirror   = "AutoCreateMirror"
-	TaskTopicConfigsSync   = "TopicConfigsSync"
-	TaskAvailabilityCheck  = "AvailabilityCheck"
-	TaskConsumerOffsetSync = "ConsumerOffsetSync"
-	TaskACLSync            = "AclSync"
-)
-
-// Task states.
-const (
-	TaskActive        = "ACTIVE"
-	TaskInError       = "IN_ERROR"
-	TaskNotConfigured = "NOT_CONFIGURED"
-	TaskLinkPaused    = "LINK_PAUSED"
-)
-
-// TaskStatus is one task's state.
-type TaskStatus struct {
-	Name         string
-	State        string
-	ErrorCode    string
-	ErrorMessage string
-}
-
-// Syncer is a loop the link runs besides copying (consumer offset sync, ACL sync): the daemon builds them, the link
-// starts and stops them with itself.
-type Syncer interface {
-	Run(ctx context.Context) error
-	// Task reports the loop's state.
-	Task() TaskStatus
-}
-
-// MirrorHooks are what a mirror's lifecycle needs from the other loops: a last consumer offset sync before promote,
-// and the read-only guard of the mirror topic. Any of them may be nil.
-type MirrorHooks struct {
-	// FinalOffsetSync copies the committed offsets of one mirror topic a last time, before it is promoted.
-	FinalOffsetSync func(ctx context.Context, sourceTopic, mirrorTopic string) error
-	// Protect makes a mirror topic read-only for everyone but the link; Unprotect undoes it at promote.
-	Protect, Unprotect func(ctx context.Context, mirrorTopic string) error
-}
 
 // Options build a Link.
 type Options struct {
-	Name   string
-	ID     string
+	Name string
+	ID   string
+	// Config is the link's parsed config. Leave it nil and set Broken when the configs did not parse.
 	Config *config.Link
+	// Broken is why the link cannot run (its configs do not parse); the Link is FAILED with it.
+	Broken error
 	// Destination is the daemon's destination client, shared by its links; DestinationID is its cluster id.
 	Destination   *kgo.Client
 	DestinationID string
 	Store         *state.Store
 	Logger        *zap.Logger
-	// Syncers are built by the daemon from the config (offset sync, ACL sync); Hooks let promote use them.
-	Syncers []Syncer
-	Hooks   MirrorHooks
-	// ReplicatorOpts are appended to those the link derives from its config (tests shorten intervals with them).
+	// ReplicatorOpts are appended to those the link derives from its config (tests shorten intervals with them; the
+	// daemon adds its metrics observer).
 	ReplicatorOpts []replicator.Opt
 }
 
-// Link is one running cluster link.
+// Link is one cluster link.
 type Link struct {
 	name, id string
-	cfg      atomic.Pointer[config.Link] // replaced by Reconfigure
+	cfg      atomic.Pointer[config.Link] // replaced by Reconfigure; nil when broken
+	broken   error
 	dst      *kgo.Client
 	dstID    string
 	dstAdm   *kadm.Client
 	store    *state.Store
 	log      *zap.Logger
 
-	// syncMu serialises Reconfigure with the start and stop of the syncers. syncers and hooks are guarded by mu.
-	syncMu   sync.Mutex
-	syncers  []Syncer
-	hooks    MirrorHooks
-	runCtx   context.Context    // Run's context, once Run started
-	syncStop context.CancelFunc // stops the running syncers
-	syncDone chan struct{}      // closed once they stopped
-	changed  chan struct{}      // closed (and replaced) by Reconfigure: the loops look at the config again
-
-	src    *kgo.Client
+	src    *kgo.Client // nil when broken
 	srcAdm *kadm.Client
-	rep    *replicator.Replicator
+	rep    *replicator.Replicator // nil when broken
+	guard  *mirrorGuard
+
+	autoCreateTask, configSyncTask, availabilityTask *task.Tracker
+
+	// loopMu serialises Reconfigure with the start and stop of the sync loops.
+	loopMu   sync.Mutex
+	runCtx   context.Context    // Run's context, once Run started
+	syncStop context.CancelFunc // stops the running sync loops
+	syncDone chan struct{}      // closed once they stopped
 
 	mu        sync.Mutex
+	loops     syncLoops     // the consumer offset sync and ACL sync of the current config
+	changed   chan struct{} // closed (and replaced) by Reconfigure: the loops look at the config again
 	srcID     string
-	tasks     map[string]TaskStatus
 	unavail   bool                                    // the availability check failed threshold times in a row
 	failures  int                                     // consecutive availability check failures
 	added     map[string]bool                         // mirror topics handed to the replicator
 	addErrors map[string]string                       // why a stored mirror is not added yet
 	promoting map[string]bool                         // mirror topics with a promote or failover running
 	warned    map[string]bool                         // auto-create skips already logged
-	opMu      sync.Mutex                              // serialises mirror operations and creation
 	final     map[string][]replicator.PartitionStatus // positions of stopped mirrors at their stop
+
+	opMu  sync.Mutex // serialises mirror operations and creation
+	recMu sync.Mutex // serialises read-modify-write of mirror records (see updateMirror)
+
+	failed failedPartitions // partition failures not stored yet
 }
 
-// New builds a link; Run starts it. It creates the source client; Close releases it.
-func New(o Options) (*Link, error) {
+// New builds a link; Run starts it. Unless o.Broken is set it creates the source client; Close releases it. An
+// error building the clients makes a FAILED link, not an error: it is listed, and can be fixed or deleted.
+func New(o Options) *Link {
+	log := o.Logger.With(zap.String("link", o.Name))
+	l := &Link{
+		name: o.Name, id: o.ID, broken: o.Broken, dst: o.Destination, dstID: o.DestinationID,
+		dstAdm: kadm.NewClient(o.Destination), store: o.Store, log: log,
+		guard:          newMirrorGuard(o.Destination, log),
+		autoCreateTask: task.NewTracker(task.AutoCreateMirror, log), configSyncTask: task.NewTracker(task.TopicConfigsSync, log),
+		availabilityTask: task.NewTracker(task.AvailabilityCheck, log),
+		changed:          make(chan struct{}),
+		added:            map[string]bool{}, addErrors: map[string]string{}, promoting: map[string]bool{},
+		warned: map[string]bool{}, final: map[string][]replicator.PartitionStatus{},
+		failed: failedPartitions{poke: make(chan struct{}, 1)},
+	}
+	if l.broken == nil {
+		if o.Config == nil {
+			l.broken = errors.New("no config")
+		} else if err := l.buildClients(o); err != nil {
+			l.broken = err
+		}
+	}
+	if l.broken != nil {
+		l.log.Error("link cannot run: it is FAILED until its configs are fixed", zap.Error(l.broken))
+		for _, t := range []*task.Tracker{l.autoCreateTask, l.configSyncTask, l.availabilityTask} {
+			t.Record(l.broken)
+		}
+		return l
+	}
+	cfg := o.Config
+	l.cfg.Store(cfg)
+	if !cfg.AutoCreateMirrorTopicsEnable {
+		l.autoCreateTask.Set(task.NotConfigured)
+	}
+	l.loops = l.buildSyncLoops(cfg)
+	return l
+}
+
+// buildClients makes the source client and the replicator of a link whose config parsed.
+func (l *Link) buildClients(o Options) error {
 	cfg := o.Config
 	srcOpts, err := cfg.Source().KgoOpts()
 	if err != nil {
-		return nil, fmt.Errorf("link %s: source client settings: %w", o.Name, err)
+		return fmt.Errorf("source client settings: %w", err)
 	}
 	srcOpts = append(srcOpts,
-		kgo.ClientID("clusterlink-"+o.Name),
+		kgo.ClientID(ClientID(o.Name)),
 		kgo.RetryTimeout(cfg.RequestTimeout),
 		kgo.ConnIdleTimeout(cfg.ConnectionsMaxIdle),
 		kgo.RetryBackoffFn(func(int) time.Duration { return cfg.RetryBackoff }),
 	)
 	src, err := kgo.NewClient(srcOpts...)
 	if err != nil {
-		return nil, fmt.Errorf("link %s: source client: %w", o.Name, err)
+		return fmt.Errorf("source client: %w", err)
 	}
-	log := o.Logger.With(zap.String("link", o.Name))
 	ropts := append([]replicator.Opt{
-		replicator.Logger(log),
+		replicator.Logger(l.log),
 		replicator.FetchMaxBytes(cfg.ReplicaFetchMaxBytes),
 		replicator.FetchResponseMaxBytes(cfg.ReplicaFetchResponseMaxBytes),
 		replicator.FetchMinBytes(cfg.ReplicaFetchMinBytes),
@@ -167,25 +169,19 @@ func New(o Options) (*Link, error) {
 		replicator.RetryBackoff(cfg.RetryBackoff),
 		replicator.DefaultStartOffset(startOffset(cfg.MirrorStartOffsetSpec)),
 		// Stable across restarts and distinct per link, so that a link's transactional producers fence their own.
-		replicator.TransactionalIDPrefix("clusterlink-" + o.Name),
+		replicator.TransactionalIDPrefix(TransactionalIDPrefix(o.Name)),
+		replicator.OnPartitionFailed(l.partitionFailed),
 	}, o.ReplicatorOpts...)
-	l := &Link{
-		name: o.Name, id: o.ID, dst: o.Destination, dstID: o.DestinationID, dstAdm: kadm.NewClient(o.Destination),
-		store: o.Store, log: log, syncers: o.Syncers, hooks: o.Hooks,
-		src: src, srcAdm: kadm.NewClient(src), rep: replicator.New(src, o.Destination, ropts...),
-		tasks: map[string]TaskStatus{}, added: map[string]bool{}, addErrors: map[string]string{},
-		promoting: map[string]bool{}, warned: map[string]bool{}, final: map[string][]replicator.PartitionStatus{},
-		changed: make(chan struct{}),
-	}
-	l.cfg.Store(cfg)
-	l.setTask(TaskAutoCreateMirror, TaskNotConfigured, "", "")
-	if cfg.AutoCreateMirrorTopicsEnable {
-		l.setTask(TaskAutoCreateMirror, TaskActive, "", "")
-	}
-	l.setTask(TaskTopicConfigsSync, TaskActive, "", "")
-	l.setTask(TaskAvailabilityCheck, TaskActive, "", "")
-	return l, nil
+	l.src, l.srcAdm = src, kadm.NewClient(src)
+	l.rep = replicator.New(src, o.Destination, ropts...)
+	return nil
 }
+
+// ClientID is the client id of a link's source client.
+func ClientID(link string) string { return "clusterlink-" + link }
+
+// TransactionalIDPrefix starts the transactional ids of a link's destination producers.
+func TransactionalIDPrefix(link string) string { return "clusterlink-" + link }
 
 func startOffset(s config.MirrorStartOffsetSpec) replicator.StartOffset {
 	switch s.Kind {
@@ -197,118 +193,7 @@ func startOffset(s config.MirrorStartOffsetSpec) replicator.StartOffset {
 	return replicator.StartOffset{Kind: replicator.StartEarliest}
 }
 
-// SetSyncers gives the link its extra loops and the hooks promote uses; call it before Run.
-func (l *Link) SetSyncers(syncers []Syncer, hooks MirrorHooks) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.syncers, l.hooks = syncers, hooks
-}
-
-// Syncers are the link's extra loops.
-func (l *Link) Syncers() []Syncer {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.syncers
-}
-
-func (l *Link) mirrorHooks() MirrorHooks {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.hooks
-}
-
-// liveKeys are the link configs Reconfigure applies to a running link; a change to any other key needs the link
-// restarted (the source client, the replicator's fetch and request settings, a pause).
-var liveKeys = []string{
-	"acl.filters", "acl.sync.enable", "acl.sync.ms",
-	"auto.create.mirror.topics.enable", "auto.create.mirror.topics.filters",
-	"availability.check.consecutive.failure.threshold", "availability.check.ms",
-	"consumer.group.prefix.enable", "consumer.offset.group.filters", "consumer.offset.sync.enable",
-	"consumer.offset.sync.ms", "topic.config.sync.ms",
-}
-
-// LiveChange returns the configs whose value differs between two raw link configs (set, changed or removed), and
-// whether Reconfigure can apply all of them to a running link.
-func LiveChange(before, after map[string]string) (changed []string, live bool) {
-	for k, v := range after {
-		if w, ok := before[k]; !ok || w != v {
-			changed = append(changed, k)
-		}
-	}
-	for k := range before {
-		if _, ok := after[k]; !ok {
-			changed = append(changed, k)
-		}
-	}
-	slices.Sort(changed)
-	live = true
-	for _, k := range changed {
-		live = live && slices.Contains(liveKeys, k)
-	}
-	return changed, live
-}
-
-// Reconfigure applies a new config to the running link without stopping its copy: the loops read it from their
-// next round on (they are woken now), and the syncers are stopped and replaced by those build returns for it. Only
-// keys LiveChange accepts may differ from the current config; the caller restarts the link for the others.
-func (l *Link) Reconfigure(cfg *config.Link, build func(*Link) ([]Syncer, MirrorHooks)) {
-	l.syncMu.Lock()
-	defer l.syncMu.Unlock()
-	l.cfg.Store(cfg)
-	l.stopSyncersLocked()
-	syncers, hooks := build(l)
-	l.mu.Lock()
-	l.syncers, l.hooks = syncers, hooks
-	close(l.changed)
-	l.changed = make(chan struct{})
-	l.mu.Unlock()
-	if l.runCtx != nil && l.runCtx.Err() == nil && !cfg.ClusterLinkPaused {
-		l.startSyncersLocked()
-	}
-	if !cfg.AutoCreateMirrorTopicsEnable {
-		l.setTask(TaskAutoCreateMirror, TaskNotConfigured, "", "")
-	}
-	l.log.Info("link reconfigured without a restart")
-}
-
-// startSyncersLocked runs the current syncers under the link's run context until stopSyncersLocked. syncMu is
-// held.
-func (l *Link) startSyncersLocked() {
-	ctx, cancel := context.WithCancel(l.runCtx)
-	done := make(chan struct{})
-	l.syncStop, l.syncDone = cancel, done
-	var wg sync.WaitGroup
-	for _, s := range l.Syncers() {
-		wg.Go(func() {
-			if err := s.Run(ctx); err != nil && ctx.Err() == nil {
-				l.log.Error("link loop stopped", zap.String("task", s.Task().Name), zap.Error(err))
-			}
-		})
-	}
-	go func() {
-		wg.Wait()
-		close(done)
-	}()
-}
-
-// stopSyncersLocked stops the running syncers and waits for them. syncMu is held.
-func (l *Link) stopSyncersLocked() {
-	if l.syncStop == nil {
-		return
-	}
-	l.syncStop()
-	<-l.syncDone
-	l.syncStop, l.syncDone = nil, nil
-}
-
-// changedCh is closed when the config changes.
-func (l *Link) changedCh() <-chan struct{} {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.changed
-}
-
-// config is the link's current config.
+// config is the link's current config (nil when broken).
 func (l *Link) config() *config.Link { return l.cfg.Load() }
 
 // Name is the link's name.
@@ -317,42 +202,58 @@ func (l *Link) Name() string { return l.name }
 // ID is the link's id, fixed at creation.
 func (l *Link) ID() string { return l.id }
 
-// Config is the link's parsed config.
+// Config is the link's parsed config; nil when the link is broken.
 func (l *Link) Config() *config.Link { return l.config() }
 
-// Source is the link's source client (the daemon's syncers use it).
-func (l *Link) Source() *kgo.Client { return l.src }
+// Broken is why the link cannot run, nil when it can.
+func (l *Link) Broken() error { return l.broken }
 
 // Close releases the source client. Call it after Run returned.
-func (l *Link) Close() { l.src.Close() }
+func (l *Link) Close() {
+	if l.src != nil {
+		l.src.Close()
+	}
+}
 
 // Run runs the link until ctx ends: the replicator and every loop. It returns nil on a clean stop, when every
-// produce in flight has been answered.
+// produce in flight has been answered. A broken link runs nothing.
 func (l *Link) Run(ctx context.Context) error {
+	if l.broken != nil {
+		// Nothing copies; a failover left half-done needs only the destination and finishes.
+		var wg sync.WaitGroup
+		for _, m := range l.store.Mirrors(l.name) {
+			if m.Status == replicator.StatusPendingStopped && m.PendingOp == opFailover {
+				wg.Go(func() { l.resumeStop(ctx, m) })
+			}
+		}
+		<-ctx.Done()
+		wg.Wait()
+		return nil
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return l.availabilityLoop(gctx) })
+	g.Go(func() error { return l.failureLoop(gctx) })
 	if l.config().ClusterLinkPaused {
 		l.log.Info("link is paused (cluster.link.paused=true): nothing is copied or synced")
-		for _, name := range []string{TaskAutoCreateMirror, TaskTopicConfigsSync} {
-			l.setTask(name, TaskLinkPaused, "", "")
-		}
+		l.autoCreateTask.Set(task.LinkPaused)
+		l.configSyncTask.Set(task.LinkPaused)
 		return g.Wait()
 	}
 	g.Go(func() error { return l.rep.Run(gctx) })
 	g.Go(func() error { return l.mirrorLoop(gctx) })
 	g.Go(func() error { return l.progressLoop(gctx) })
-	l.syncMu.Lock()
+	l.loopMu.Lock()
 	l.runCtx = gctx
-	l.startSyncersLocked()
-	l.syncMu.Unlock()
+	l.startSyncLoopsLocked()
+	l.loopMu.Unlock()
 	defer func() {
-		l.syncMu.Lock()
-		l.stopSyncersLocked()
-		l.syncMu.Unlock()
+		l.loopMu.Lock()
+		l.stopSyncLoopsLocked()
+		l.loopMu.Unlock()
 	}()
 	// Mirrors a promote or failover left half-done finish first.
 	for _, m := range l.store.Mirrors(l.name) {
-		if m.Status == string(replicator.StatusPendingStopped) {
+		if m.Status == replicator.StatusPendingStopped {
 			g.Go(func() error {
 				l.resumeStop(gctx, m)
 				return nil
@@ -366,31 +267,26 @@ func (l *Link) Run(ctx context.Context) error {
 	return err
 }
 
-func (l *Link) setTask(name, st, code, msg string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	prev := l.tasks[name]
-	l.tasks[name] = TaskStatus{Name: name, State: st, ErrorCode: code, ErrorMessage: msg}
-	if prev.State != st || prev.ErrorCode != code {
-		if st == TaskInError {
-			l.log.Warn("link task in error", zap.String("task", name), zap.String("code", code), zap.String("reason", msg))
-		} else if prev.State == TaskInError {
-			l.log.Info("link task recovered", zap.String("task", name))
-		}
-	}
-}
-
 // Tasks returns the states of the link's tasks, sorted by name.
-func (l *Link) Tasks() []TaskStatus {
-	l.mu.Lock()
-	out := make([]TaskStatus, 0, len(l.tasks)+len(l.syncers))
-	for _, t := range l.tasks {
-		out = append(out, t)
+func (l *Link) Tasks() []task.Status {
+	out := []task.Status{l.autoCreateTask.Status(), l.configSyncTask.Status(), l.availabilityTask.Status()}
+	loops := l.syncLoops()
+	if loops.offsets != nil {
+		out = append(out, loops.offsets.Status().Status)
+	} else {
+		out = append(out, task.Status{Name: task.ConsumerOffsetSync, State: task.NotConfigured})
 	}
-	syncers := l.syncers
-	l.mu.Unlock()
-	for _, s := range syncers {
-		out = append(out, s.Task())
+	if loops.acls != nil {
+		out = append(out, loops.acls.Status().Status)
+	} else {
+		out = append(out, task.Status{Name: task.ACLSync, State: task.NotConfigured})
+	}
+	if l.broken != nil {
+		for i := range out {
+			if out[i].State == task.NotConfigured {
+				out[i] = task.Status{Name: out[i].Name, State: task.InError, ErrorCode: task.Code(l.broken), ErrorMessage: l.broken.Error()}
+			}
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
@@ -398,13 +294,21 @@ func (l *Link) Tasks() []TaskStatus {
 
 // State is the link's state with its error code and message (NO_ERROR when fine).
 func (l *Link) State() (state, code, msg string) {
+	if l.broken != nil {
+		code := task.Code(l.broken)
+		if code == task.CodeUnknown {
+			code = task.CodeMisconfiguration
+		}
+		return StateFailed, code, l.broken.Error()
+	}
 	if l.config().ClusterLinkPaused {
 		return StatePaused, "NO_ERROR", ""
 	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.unavail {
-		t := l.tasks[TaskAvailabilityCheck]
+	unavail := l.unavail
+	l.mu.Unlock()
+	if unavail {
+		t := l.availabilityTask.Status()
 		return StateSourceUnavailable, t.ErrorCode, t.ErrorMessage
 	}
 	return StateActive, "NO_ERROR", ""
@@ -417,74 +321,16 @@ func (l *Link) SourceClusterID() string {
 	return l.srcID
 }
 
-// availabilityLoop checks the source every availability.check.ms (and at once): after
-// availability.check.consecutive.failure.threshold failures in a row the link is SOURCE_UNAVAILABLE.
-func (l *Link) availabilityLoop(ctx context.Context) error {
-	for {
-		// DescribeCluster, not Metadata: the client answers metadata from its cache for a while.
-		cctx, cancel := context.WithTimeout(ctx, l.config().RequestTimeout)
-		resp, err := kmsg.NewPtrDescribeClusterRequest().RequestWith(cctx, l.src)
-		cancel()
-		if err == nil {
-			err = kerr.ErrorForCode(resp.ErrorCode)
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		l.mu.Lock()
-		if err == nil {
-			l.failures = 0
-			l.srcID = resp.ClusterID
-			if l.unavail {
-				l.log.Info("source cluster available again")
-			}
-			l.unavail = false
-		} else {
-			l.failures++
-			if l.failures >= l.config().AvailabilityCheckConsecutiveFailureThreshold && !l.unavail {
-				l.unavail = true
-				l.log.Error("source cluster unavailable", zap.Int("consecutive_failures", l.failures), zap.Error(err))
-			}
-		}
-		failures := l.failures
-		l.mu.Unlock()
-		if err == nil {
-			l.setTask(TaskAvailabilityCheck, TaskActive, "", "")
-		} else {
-			l.setTask(TaskAvailabilityCheck, TaskInError, linkErrorCode(err),
-				fmt.Sprintf("source cluster %s unreachable (%d consecutive failures): %v", strings.Join(l.config().BootstrapServers, ","), failures, err))
-		}
-		interval := l.config().AvailabilityCheckInterval
-		if err != nil {
-			interval = min(interval, max(l.config().RetryBackoff, time.Second)) // a failing source is re-checked soon
-		}
-		if l.sleepOrChange(ctx, interval) != nil {
-			return nil
-		}
-	}
-}
-
-// linkErrorCode maps a client error to Confluent's link error codes.
-func linkErrorCode(err error) string {
-	var dnsErr *net.DNSError
-	var opErr *net.OpError
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		return "TIMEOUT_ERROR"
-	case errors.Is(err, kerr.SaslAuthenticationFailed), errors.Is(err, kerr.UnsupportedSaslMechanism),
-		errors.Is(err, kerr.IllegalSaslState):
-		return "AUTHENTICATION_ERROR"
-	case errors.As(err, &dnsErr):
-		return "UNRESOLVABLE_BOOTSTRAP_ERROR"
-	case errors.As(err, &opErr), errors.Is(err, syscall.ECONNREFUSED):
-		return "BOOTSTRAP_TCP_CONNECTION_FAILED_ERROR"
-	}
-	return "TIMEOUT_ERROR"
-}
-
 // sleepOrChange sleeps like sleep, and returns early (nil) when the link's config changes.
 func (l *Link) sleepOrChange(ctx context.Context, d time.Duration) error {
 	return sleepUntil(ctx, d, l.changedCh())
+}
+
+// changedCh is closed when the config changes.
+func (l *Link) changedCh() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.changed
 }
 
 func sleep(ctx context.Context, d time.Duration) error { return sleepUntil(ctx, d, nil) }
@@ -514,7 +360,7 @@ func (l *Link) progressLoop(ctx context.Context) error {
 		var rate float64
 		mirrors, partitions := 0, 0
 		for _, m := range l.Mirrors() {
-			if m.Status != string(replicator.StatusActive) && m.Status != string(replicator.StatusPendingMirror) {
+			if m.Status != replicator.StatusActive && m.Status != replicator.StatusPendingMirror {
 				continue
 			}
 			mirrors++
@@ -541,4 +387,21 @@ func (l *Link) progressLoop(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// maxClientIDLength is the longest client id the Kafka client accepts.
+const maxClientIDLength = 256
+
+// CheckNames checks the names a link derives from its name and config against Kafka's limits, so that a link that
+// could never start is refused before it is stored.
+func CheckNames(name string, cfg *config.Link) error {
+	var errs []error
+	if id := ClientID(name); len(id) > maxClientIDLength {
+		errs = append(errs, invalid("link name: the source client id %q... would be %d characters, over the limit of %d",
+			id[:32], len(id), maxClientIDLength))
+	}
+	if cfg != nil && len(cfg.ClusterLinkPrefix) >= 249 {
+		errs = append(errs, invalid("cluster.link.prefix: %d characters leaves no room for a topic name (at most 249 in all)", len(cfg.ClusterLinkPrefix)))
+	}
+	return errors.Join(errs...)
 }

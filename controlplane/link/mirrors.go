@@ -8,34 +8,37 @@ import (
 	"strings"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"go.uber.org/zap"
 
-	"github.com/clusterlink/clusterlink/replicator"
 	"github.com/clusterlink/clusterlink/controlplane/state"
+	"github.com/clusterlink/clusterlink/replicator"
 )
 
-// ErrNotFound is returned for a mirror topic the link does not have.
-var ErrNotFound = errors.New("not found")
+// This file is the link's mirror topics: handing stored mirrors to the replicator, creating mirrors (by request
+// and by auto-create), following the source's topic configs, and what a mirror looks like from outside.
 
-// InvalidError is a mirror operation refused because of what the caller asked (not a failure of the clusters).
-type InvalidError struct{ msg string }
-
-func (e *InvalidError) Error() string { return e.msg }
-
-func invalid(format string, args ...any) error {
-	return &InvalidError{msg: fmt.Sprintf(format, args...)}
-}
+// StatusLinkFailed is the status of a mirror of a FAILED link that would otherwise copy: nothing is copied.
+const StatusLinkFailed replicator.Status = "LINK_FAILED"
 
 // Mirror is what the link shows of one mirror topic.
 type Mirror struct {
 	Topic, SourceTopic string
 	NumPartitions      int32
-	Status             string
+	Status             replicator.Status
 	StatusTime         time.Time
 	ErrorCode          string
 	ErrorMessage       string
 	Partitions         []replicator.PartitionStatus
+}
+
+// defaultRequestTimeout bounds requests of a broken link (it has no config to read request.timeout.ms from).
+const defaultRequestTimeout = 30 * time.Second
+
+func (l *Link) requestTimeout() time.Duration {
+	if cfg := l.config(); cfg != nil {
+		return cfg.RequestTimeout
+	}
+	return defaultRequestTimeout
 }
 
 // mirrorLoop hands stored mirrors to the replicator, auto-creates mirrors for matching source topics, and syncs
@@ -44,16 +47,12 @@ func (l *Link) mirrorLoop(ctx context.Context) error {
 	for {
 		l.addStoredMirrors(ctx)
 		if l.config().AutoCreateMirrorTopicsEnable {
-			if err := l.autoCreate(ctx); err != nil && ctx.Err() == nil {
-				l.setTask(TaskAutoCreateMirror, TaskInError, clientErrorCode(err), err.Error())
-			} else if ctx.Err() == nil {
-				l.setTask(TaskAutoCreateMirror, TaskActive, "", "")
+			if err := l.autoCreate(ctx); ctx.Err() == nil {
+				l.autoCreateTask.Record(err)
 			}
 		}
-		if err := l.syncTopicConfigs(ctx); err != nil && ctx.Err() == nil {
-			l.setTask(TaskTopicConfigsSync, TaskInError, clientErrorCode(err), err.Error())
-		} else if ctx.Err() == nil {
-			l.setTask(TaskTopicConfigsSync, TaskActive, "", "")
+		if err := l.syncTopicConfigs(ctx); ctx.Err() == nil {
+			l.configSyncTask.Record(err)
 		}
 		if l.sleepOrChange(ctx, l.config().TopicConfigSyncInterval) != nil {
 			return nil
@@ -61,21 +60,11 @@ func (l *Link) mirrorLoop(ctx context.Context) error {
 	}
 }
 
-func clientErrorCode(err error) string {
-	switch {
-	case errors.Is(err, kerr.TopicAuthorizationFailed), errors.Is(err, kerr.ClusterAuthorizationFailed):
-		return "AUTHORIZATION_ERROR"
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, kerr.RequestTimedOut):
-		return "TIMEOUT_ERROR"
-	}
-	return "UNKNOWN_ERROR"
-}
-
 // addStoredMirrors gives the replicator every stored mirror that copies and is not given yet (at start, or when the
 // source was not reachable before).
 func (l *Link) addStoredMirrors(ctx context.Context) {
 	for _, m := range l.store.Mirrors(l.name) {
-		if m.Status == string(replicator.StatusStopped) {
+		if m.Status == replicator.StatusStopped {
 			continue
 		}
 		l.mu.Lock()
@@ -91,16 +80,14 @@ func (l *Link) addStoredMirrors(ctx context.Context) {
 }
 
 func (l *Link) addToReplicator(ctx context.Context, m state.Mirror) error {
-	cctx, cancel := context.WithTimeout(ctx, l.config().RequestTimeout)
+	cctx, cancel := context.WithTimeout(ctx, l.requestTimeout())
 	defer cancel()
-	if hooks := l.mirrorHooks(); hooks.Protect != nil {
-		// Read-only before the topic exists, so no producer can slip in; idempotent, so every start re-applies it.
-		if err := hooks.Protect(cctx, m.Topic); err != nil {
-			l.log.Warn("mirror topic not made read-only", zap.String("mirror_topic", m.Topic), zap.Error(err))
-		}
+	// Read-only before the topic exists, so no producer can slip in; idempotent, so every start re-applies it.
+	if err := l.guard.protect(cctx, m.Topic); err != nil {
+		l.log.Warn("mirror topic not made read-only", zap.String("mirror_topic", m.Topic), zap.Error(err))
 	}
 	err := l.rep.AddMirror(cctx, replicator.MirrorSpec{MirrorTopic: m.Topic, SourceTopic: m.SourceTopic,
-		Paused: m.Status == string(replicator.StatusPaused)})
+		Paused: m.Status == replicator.StatusPaused, Failed: failuresOf(m)})
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err != nil {
@@ -120,7 +107,7 @@ func isInternal(topic string) bool {
 }
 
 func (l *Link) autoCreate(ctx context.Context) error {
-	cctx, cancel := context.WithTimeout(ctx, l.config().RequestTimeout)
+	cctx, cancel := context.WithTimeout(ctx, l.requestTimeout())
 	defer cancel()
 	topics, err := l.srcAdm.ListTopics(cctx)
 	if err != nil {
@@ -139,8 +126,7 @@ func (l *Link) autoCreate(ctx context.Context) error {
 			continue // already a mirror, or promoted: never recreated
 		}
 		if err := l.createMirror(ctx, name, mirror, state.OriginAuto, false); err != nil {
-			var inv *InvalidError
-			if errors.As(err, &inv) {
+			if IsInvalid(err) || IsConflict(err) {
 				l.mu.Lock()
 				first := !l.warned[mirror]
 				l.warned[mirror] = true
@@ -163,17 +149,47 @@ func (l *Link) HasMirror(topic string) bool {
 }
 
 func (l *Link) storedMirror(topic string) (state.Mirror, bool) {
-	for _, m := range l.store.Mirrors(l.name) {
-		if m.Topic == topic {
-			return m, true
+	return l.store.Mirror(l.name, topic)
+}
+
+// updateMirror changes a stored mirror record: change gets the record as stored now and says whether to write it
+// back. Every write of a mirror record of a link goes through here, so that two changes never undo each other.
+func (l *Link) updateMirror(ctx context.Context, topic string, change func(*state.Mirror) bool) error {
+	l.recMu.Lock()
+	defer l.recMu.Unlock()
+	m, ok := l.storedMirror(topic)
+	if !ok {
+		return notFound("mirror topic %s on link %s not found", topic, l.name)
+	}
+	if !change(&m) {
+		return nil
+	}
+	return l.store.PutMirror(ctx, m)
+}
+
+// ValidateMirrorTopic checks a mirror topic's name against Kafka's limits: 1 to 249 of [A-Za-z0-9._-], not "." or
+// "..".
+func ValidateMirrorTopic(name string) error {
+	switch {
+	case name == "" || name == "." || name == "..":
+		return invalid("%q is not a topic name", name)
+	case len(name) > 249:
+		return invalid("mirror topic name %s... is %d characters: Kafka's limit is 249 (with the link's cluster.link.prefix)", name[:40], len(name))
+	}
+	for _, c := range []byte(name) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return invalid("%q is not a topic name: use [A-Za-z0-9._-]", name)
 		}
 	}
-	return state.Mirror{}, false
+	return nil
 }
 
 // CreateMirror creates a mirror topic copying sourceTopic (default: mirrorTopic without cluster.link.prefix). The
 // mirror topic must not exist on the destination.
 func (l *Link) CreateMirror(ctx context.Context, sourceTopic, mirrorTopic string, validateOnly bool) error {
+	if err := l.refuseBroken("create mirrors"); err != nil {
+		return err
+	}
 	prefix := l.config().ClusterLinkPrefix
 	switch {
 	case mirrorTopic == "" && sourceTopic == "":
@@ -193,12 +209,15 @@ func (l *Link) CreateMirror(ctx context.Context, sourceTopic, mirrorTopic string
 }
 
 func (l *Link) createMirror(ctx context.Context, sourceTopic, mirrorTopic string, origin state.Origin, validateOnly bool) error {
+	if err := ValidateMirrorTopic(mirrorTopic); err != nil {
+		return err
+	}
 	l.opMu.Lock()
 	defer l.opMu.Unlock()
 	if m, ok := l.storedMirror(mirrorTopic); ok {
-		return invalid("mirror topic %s already exists on link %s (status %s)", mirrorTopic, l.name, m.Status)
+		return conflict("mirror topic %s already exists on link %s (status %s)", mirrorTopic, l.name, m.Status)
 	}
-	cctx, cancel := context.WithTimeout(ctx, l.config().RequestTimeout)
+	cctx, cancel := context.WithTimeout(ctx, l.requestTimeout())
 	defer cancel()
 	srcTopics, err := l.srcAdm.ListTopics(cctx, sourceTopic)
 	if err != nil {
@@ -212,7 +231,7 @@ func (l *Link) createMirror(ctx context.Context, sourceTopic, mirrorTopic string
 		return fmt.Errorf("look up destination topic %s: %w", mirrorTopic, err)
 	}
 	if d, ok := dstTopics[mirrorTopic]; ok && d.Err == nil {
-		return invalid("topic %s already exists on the destination and is not a mirror of link %s: a mirror topic must be new", mirrorTopic, l.name)
+		return conflict("topic %s already exists on the destination and is not a mirror of link %s: a mirror topic must be new", mirrorTopic, l.name)
 	}
 	if validateOnly {
 		return nil
@@ -223,10 +242,13 @@ func (l *Link) createMirror(ctx context.Context, sourceTopic, mirrorTopic string
 	}
 	rec := state.Mirror{
 		Link: l.name, Topic: mirrorTopic, SourceTopic: sourceTopic, Origin: origin,
-		Status: string(replicator.StatusActive), StatusTimeMs: time.Now().UnixMilli(), SourceConfigs: srcConfigs,
+		Status: replicator.StatusActive, StatusTimeMs: time.Now().UnixMilli(), SourceConfigs: srcConfigs,
 	}
 	// Stored first: a crash after the topic exists but before the record would leave a topic no link owns.
-	if err := l.store.PutMirror(ctx, rec); err != nil {
+	l.recMu.Lock()
+	err = l.store.PutMirror(ctx, rec)
+	l.recMu.Unlock()
+	if err != nil {
 		return err
 	}
 	if err := l.addToReplicator(ctx, rec); err != nil {
@@ -243,16 +265,18 @@ func (l *Link) syncTopicConfigs(ctx context.Context) error {
 		l.mu.Lock()
 		copying := l.added[m.Topic] && !l.promoting[m.Topic]
 		l.mu.Unlock()
-		if !copying || m.Status == string(replicator.StatusStopped) {
+		if !copying || m.Status == replicator.StatusStopped {
 			continue
 		}
-		cctx, cancel := context.WithTimeout(ctx, l.config().RequestTimeout)
+		cctx, cancel := context.WithTimeout(ctx, l.requestTimeout())
 		changed, err := l.rep.SyncTopicConfigs(cctx, m.SourceTopic, m.Topic)
 		if err == nil {
 			var src map[string]string
 			if src, err = l.rep.SourceTopicConfigs(cctx, m.SourceTopic); err == nil && !maps.Equal(src, m.SourceConfigs) {
-				m.SourceConfigs = src
-				err = l.store.PutMirror(cctx, m)
+				err = l.updateMirror(cctx, m.Topic, func(m *state.Mirror) bool {
+					m.SourceConfigs = src
+					return m.Status != replicator.StatusStopped
+				})
 			}
 		}
 		cancel()
@@ -280,7 +304,7 @@ func (l *Link) Mirrors() []Mirror {
 func (l *Link) Mirror(topic string) (Mirror, error) {
 	m, ok := l.storedMirror(topic)
 	if !ok {
-		return Mirror{}, fmt.Errorf("mirror topic %s on link %s: %w", topic, l.name, ErrNotFound)
+		return Mirror{}, notFound("mirror topic %s on link %s not found", topic, l.name)
 	}
 	return l.mirrorView(m), nil
 }
@@ -288,20 +312,30 @@ func (l *Link) Mirror(topic string) (Mirror, error) {
 func (l *Link) mirrorView(m state.Mirror) Mirror {
 	v := Mirror{Topic: m.Topic, SourceTopic: m.SourceTopic, Status: m.Status, StatusTime: time.UnixMilli(m.StatusTimeMs),
 		NumPartitions: m.Partitions}
+	if len(m.Failures) > 0 && m.Status != replicator.StatusStopped {
+		v.Status, v.ErrorCode, v.ErrorMessage = replicator.StatusFailed, m.Failures[0].Code, m.Failures[0].Message
+	}
+	if l.rep == nil { // a broken link copies nothing
+		if v.Status == replicator.StatusActive {
+			_, code, msg := l.State()
+			v.Status, v.ErrorCode, v.ErrorMessage = StatusLinkFailed, code, msg
+		}
+		return v
+	}
 	if rs, ok := l.rep.MirrorStatus(m.Topic); ok {
 		v.Partitions = rs.Partitions
 		v.NumPartitions = int32(len(rs.Partitions))
-		if m.Status == string(replicator.StatusActive) {
-			v.Status, v.StatusTime, v.ErrorCode, v.ErrorMessage = string(rs.Status), rs.StatusTime, rs.ErrorCode, rs.ErrorMessage
+		if m.Status == replicator.StatusActive {
+			v.Status, v.StatusTime, v.ErrorCode, v.ErrorMessage = rs.Status, rs.StatusTime, rs.ErrorCode, rs.ErrorMessage
 		}
-	} else if m.Status != string(replicator.StatusStopped) {
+	} else if m.Status != replicator.StatusStopped && v.Status != replicator.StatusFailed {
 		l.mu.Lock()
 		msg := l.addErrors[m.Topic]
 		l.mu.Unlock()
-		v.Status = string(replicator.StatusPendingMirror)
+		v.Status = replicator.StatusPendingMirror
 		v.ErrorMessage = msg
 	}
-	if v.Status == string(replicator.StatusStopped) {
+	if v.Status == replicator.StatusStopped {
 		return v
 	}
 	st, code, msg := l.State()
@@ -309,272 +343,32 @@ func (l *Link) mirrorView(m state.Mirror) Mirror {
 	case StatePaused:
 		v.Status = StatusLinkPaused
 	case StateSourceUnavailable:
-		v.Status, v.ErrorCode, v.ErrorMessage = string(replicator.StatusSourceUnavailable), code, msg
+		v.Status, v.ErrorCode, v.ErrorMessage = replicator.StatusSourceUnavailable, code, msg
 	}
 	return v
 }
 
-// Pause stops copying a mirror topic; it stays read-only and keeps its position.
-func (l *Link) Pause(ctx context.Context, topic string, validateOnly bool) (Mirror, error) {
-	return l.setPaused(ctx, topic, true, validateOnly)
-}
-
-// Resume copies a paused mirror topic again.
-func (l *Link) Resume(ctx context.Context, topic string, validateOnly bool) (Mirror, error) {
-	return l.setPaused(ctx, topic, false, validateOnly)
-}
-
-func (l *Link) setPaused(ctx context.Context, topic string, pause, validateOnly bool) (Mirror, error) {
-	l.opMu.Lock()
-	defer l.opMu.Unlock()
-	m, ok := l.storedMirror(topic)
-	if !ok {
-		return Mirror{}, fmt.Errorf("mirror topic %s on link %s: %w", topic, l.name, ErrNotFound)
-	}
-	from, to := string(replicator.StatusActive), string(replicator.StatusPaused)
-	if !pause {
-		from, to = to, from
-	}
-	if m.Status == to {
-		return l.mirrorView(m), nil
-	}
-	if m.Status != from {
-		return l.mirrorView(m), invalid("mirror topic %s is %s, not %s", topic, m.Status, from)
-	}
-	if validateOnly {
-		return l.mirrorView(m), nil
-	}
-	m.Status, m.StatusTimeMs = to, time.Now().UnixMilli()
-	if err := l.store.PutMirror(ctx, m); err != nil {
-		return Mirror{}, err
-	}
-	l.mu.Lock()
-	added := l.added[topic]
-	l.mu.Unlock()
-	if added {
-		var err error
-		if pause {
-			err = l.rep.PauseMirror(topic)
-		} else {
-			err = l.rep.ResumeMirror(topic)
-		}
-		if err != nil {
-			return Mirror{}, err
-		}
-	}
-	return l.mirrorView(m), nil
-}
-
-// Promote ends mirroring of a topic and makes it a normal writable topic: it waits until the mirror has copied
-// every record the source had at the call, runs a last consumer offset sync for it, stops copying with nothing in
-// flight, gives it the source topic's configs and removes its read-only guard. Failover does the same without
-// waiting for (or needing) the source.
-func (l *Link) Promote(ctx context.Context, topic string, validateOnly bool) (Mirror, error) {
-	return l.stop(ctx, topic, opPromote, validateOnly)
-}
-
-// Failover stops mirroring at once and makes the topic writable, whatever its lag and whether the source answers.
-func (l *Link) Failover(ctx context.Context, topic string, validateOnly bool) (Mirror, error) {
-	return l.stop(ctx, topic, opFailover, validateOnly)
-}
-
-const (
-	opPromote  = "promote"
-	opFailover = "failover"
-)
-
-func (l *Link) stop(ctx context.Context, topic, op string, validateOnly bool) (Mirror, error) {
-	l.opMu.Lock()
-	m, ok := l.storedMirror(topic)
-	if !ok {
-		l.opMu.Unlock()
-		return Mirror{}, fmt.Errorf("mirror topic %s on link %s: %w", topic, l.name, ErrNotFound)
-	}
-	view := l.mirrorView(m)
-	var refuse error
-	switch {
-	case m.Status == string(replicator.StatusStopped):
-		refuse = invalid("mirror topic %s is already STOPPED", topic)
-	case m.Status == string(replicator.StatusPendingStopped):
-		refuse = invalid("mirror topic %s is already PENDING_STOPPED (a %s is running)", topic, m.PendingOp)
-	case op == opPromote && m.Status == string(replicator.StatusPaused):
-		refuse = invalid("mirror topic %s is PAUSED: resume it before promote, or fail over", topic)
-	case op == opPromote && l.config().ClusterLinkPaused:
-		refuse = invalid("link %s is paused: promote needs the source; unpause the link or fail over", l.name)
-	case op == opPromote && view.Status == string(replicator.StatusFailed):
-		refuse = invalid("mirror topic %s is FAILED (%s: %s): promote cannot reach lag 0; fail over instead", topic, view.ErrorCode, view.ErrorMessage)
-	case op == opPromote && view.Status == string(replicator.StatusSourceUnavailable):
-		refuse = invalid("the source of mirror topic %s is unavailable: promote cannot reach lag 0; fail over instead", topic)
-	}
-	if refuse != nil || validateOnly {
-		l.opMu.Unlock()
-		return view, refuse
-	}
-	m.Status, m.StatusTimeMs, m.PendingOp = string(replicator.StatusPendingStopped), time.Now().UnixMilli(), op
-	if err := l.store.PutMirror(ctx, m); err != nil {
-		l.opMu.Unlock()
-		return view, err
-	}
-	l.mu.Lock()
-	l.promoting[topic] = true
-	l.mu.Unlock()
-	l.opMu.Unlock()
-
-	err := l.finishStop(ctx, m)
-	l.mu.Lock()
-	delete(l.promoting, topic)
-	l.mu.Unlock()
-	if err != nil && op == opPromote {
-		// Back to copying: the promote can be tried again.
-		m.Status, m.StatusTimeMs, m.PendingOp = string(replicator.StatusActive), time.Now().UnixMilli(), ""
-		if perr := l.store.PutMirror(context.WithoutCancel(ctx), m); perr != nil {
-			err = errors.Join(err, perr)
-		}
-		return l.mirrorView(m), err
-	}
-	if err != nil {
-		return view, err
-	}
-	final, _ := l.storedMirror(topic)
-	out := l.mirrorView(final)
-	out.Partitions = view.Partitions
-	if rs, ok := l.lastPartitions(topic); ok {
-		out.Partitions = rs
-	}
-	return out, nil
-}
-
-// finishStop carries out a promote or failover recorded as PENDING_STOPPED, up to STOPPED.
-func (l *Link) finishStop(ctx context.Context, m state.Mirror) error {
-	log := l.log.With(zap.String("mirror_topic", m.Topic), zap.String("op", m.PendingOp))
-	log.Info("mirror stopping")
-	if m.PendingOp == opPromote {
-		l.mu.Lock()
-		added := l.added[m.Topic]
-		l.mu.Unlock()
-		if !added {
-			if err := l.addToReplicator(ctx, m); err != nil {
-				return fmt.Errorf("promote %s: the mirror is not copying: %w", m.Topic, err)
-			}
-		}
-		hwm, err := l.rep.WaitForSourceHighWatermark(ctx, m.Topic)
-		if err != nil {
-			return fmt.Errorf("promote %s: %w", m.Topic, err)
-		}
-		log.Info("mirror reached the source high watermark", zap.Any("high_watermarks", hwm))
-	}
-	if hooks := l.mirrorHooks(); hooks.FinalOffsetSync != nil {
-		sctx, cancel := context.WithTimeout(ctx, l.config().RequestTimeout)
-		err := hooks.FinalOffsetSync(sctx, m.SourceTopic, m.Topic)
-		cancel()
-		if err != nil {
-			if m.PendingOp == opPromote {
-				return fmt.Errorf("promote %s: last consumer offset sync: %w", m.Topic, err)
-			}
-			log.Warn("failover without a last consumer offset sync", zap.Error(err))
-		}
-	}
-	l.snapshotPartitions(m.Topic)
-	if ps, ok := l.lastPartitions(m.Topic); ok {
-		m.Partitions = int32(len(ps))
-	}
-	if err := l.rep.StopMirror(ctx, m.Topic); err != nil {
-		return err
-	}
-	srcConfigs := m.SourceConfigs
-	if m.PendingOp == opPromote {
-		cctx, cancel := context.WithTimeout(ctx, l.config().RequestTimeout)
-		if fresh, err := l.rep.SourceTopicConfigs(cctx, m.SourceTopic); err == nil {
-			srcConfigs = fresh
-		}
-		cancel()
-	}
-	cctx, cancel := context.WithTimeout(ctx, l.config().RequestTimeout)
-	defer cancel()
-	if err := l.rep.RestoreTopicConfigs(cctx, m.Topic, srcConfigs); err != nil {
-		return fmt.Errorf("%s %s: restore the topic configs: %w", m.PendingOp, m.Topic, err)
-	}
-	if hooks := l.mirrorHooks(); hooks.Unprotect != nil {
-		if err := hooks.Unprotect(cctx, m.Topic); err != nil {
-			return fmt.Errorf("%s %s: remove the read-only ACL: %w", m.PendingOp, m.Topic, err)
-		}
-	}
-	m.Status, m.StatusTimeMs, m.PendingOp = string(replicator.StatusStopped), time.Now().UnixMilli(), ""
-	if err := l.store.PutMirror(ctx, m); err != nil {
-		return err
-	}
-	l.mu.Lock()
-	delete(l.added, m.Topic)
-	l.mu.Unlock()
-	log.Info("mirror stopped: the topic is writable")
-	return nil
-}
-
-// resumeStop finishes a promote or failover that a previous run of the daemon left PENDING_STOPPED.
-func (l *Link) resumeStop(ctx context.Context, m state.Mirror) {
-	l.mu.Lock()
-	l.promoting[m.Topic] = true
-	l.mu.Unlock()
-	defer func() {
-		l.mu.Lock()
-		delete(l.promoting, m.Topic)
-		l.mu.Unlock()
-	}()
-	for ctx.Err() == nil {
-		err := l.finishStop(ctx, m)
-		if err == nil {
-			return
-		}
-		l.log.Warn("finishing an interrupted mirror stop", zap.String("mirror_topic", m.Topic), zap.Error(err))
-		if sleep(ctx, l.config().RetryBackoff*10) != nil {
-			return
-		}
-	}
-}
-
-// snapshotPartitions keeps the partition positions of a mirror that is being stopped, for the answer of promote.
-func (l *Link) snapshotPartitions(topic string) {
-	if rs, ok := l.rep.MirrorStatus(topic); ok {
-		l.mu.Lock()
-		l.final[topic] = rs.Partitions
-		l.mu.Unlock()
-	}
-}
-
-func (l *Link) lastPartitions(topic string) ([]replicator.PartitionStatus, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	ps, ok := l.final[topic]
-	return ps, ok
-}
-
-// SyncedMirrors returns the mirror topics whose consumer offsets are still synced: every stored mirror that is
-// neither stopped nor being stopped, as source and mirror topic names.
-func (l *Link) SyncedMirrors() [][2]string {
-	var out [][2]string
-	for _, m := range l.store.Mirrors(l.name) {
-		if m.Status == string(replicator.StatusStopped) || m.Status == string(replicator.StatusPendingStopped) {
-			continue
-		}
-		out = append(out, [2]string{m.SourceTopic, m.Topic})
-	}
-	return out
-}
-
-// Delete forgets the link's mirrors: copying ones are stopped (their topics stay, as they are). Without force it
-// refuses while a mirror is not STOPPED.
+// CheckDelete says whether the link may be deleted: without force it refuses while a mirror is not STOPPED.
 func (l *Link) CheckDelete(force bool) error {
 	if force {
 		return nil
 	}
 	var active []string
 	for _, m := range l.store.Mirrors(l.name) {
-		if m.Status != string(replicator.StatusStopped) {
+		if m.Status != replicator.StatusStopped {
 			active = append(active, m.Topic)
 		}
 	}
 	if len(active) > 0 {
-		return invalid("link %s still has mirror topics that are not STOPPED (%s): promote or fail them over first, or delete with force", l.name, strings.Join(active, ", "))
+		return conflict("link %s still has mirror topics that are not STOPPED (%s): promote or fail them over first, or delete with force", l.name, strings.Join(active, ", "))
 	}
 	return nil
+}
+
+// refuseBroken refuses an operation that needs the source on a FAILED link.
+func (l *Link) refuseBroken(what string) error {
+	if l.broken == nil {
+		return nil
+	}
+	return conflict("link %s is FAILED (%v): it cannot %s until its configs are fixed (`clusterlink link configuration update`, or the daemon's config file); its mirrors can fail over", l.name, l.broken, what)
 }

@@ -19,6 +19,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/clusterlink/clusterlink/replicator"
 )
 
 // Origin says where a link or mirror came from.
@@ -45,18 +47,29 @@ type Link struct {
 
 // Mirror is a mirror topic's stored record.
 type Mirror struct {
-	Link         string `json:"link"`
-	Topic        string `json:"topic"`
-	SourceTopic  string `json:"source_topic"`
-	Origin       Origin `json:"origin"`
-	Status       string `json:"status"` // ACTIVE, PAUSED, PENDING_STOPPED, STOPPED
-	StatusTimeMs int64  `json:"status_time_ms"`
+	Link         string            `json:"link"`
+	Topic        string            `json:"topic"`
+	SourceTopic  string            `json:"source_topic"`
+	Origin       Origin            `json:"origin"`
+	Status       replicator.Status `json:"status"` // ACTIVE, PAUSED, PENDING_STOPPED, STOPPED
+	StatusTimeMs int64             `json:"status_time_ms"`
 	// Partitions is the mirror's partition count as last known (shown once the mirror is STOPPED).
 	Partitions int32 `json:"partitions,omitempty"`
 	// PendingOp is promote or failover while Status is PENDING_STOPPED, so a restart finishes it.
 	PendingOp string `json:"pending_op,omitempty"`
 	// SourceConfigs are the source topic's configs as last synced: a failover restores them when the source is gone.
 	SourceConfigs map[string]string `json:"source_configs,omitempty"`
+	// Failures are the partitions that stopped with an error (FAILED): a restarted daemon keeps them FAILED until
+	// `mirror restart` checks them against the source.
+	Failures []Failure `json:"failures,omitempty"`
+}
+
+// Failure is why a mirror partition stopped.
+type Failure struct {
+	Partition int32  `json:"partition"`
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	TimeMs    int64  `json:"time_ms"`
 }
 
 // ACL is an ACL a link created on the destination, in the form the aclsync package remembers it.
@@ -267,6 +280,14 @@ func (s *Store) Mirrors(link string) []Mirror {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Topic < out[j].Topic })
 	return out
+}
+
+// Mirror returns one stored mirror of a link.
+func (s *Store) Mirror(link, topic string) (Mirror, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.mirrors[link+"/"+topic]
+	return m, ok
 }
 
 // PutMirror stores a mirror's record.
