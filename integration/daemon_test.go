@@ -21,8 +21,10 @@ import (
 
 // runningDaemon is a clusterlink daemon run in-process from a config file, stopped when the test ends.
 type runningDaemon struct {
-	client *adminapi.Client
-	stop   func()
+	client     *adminapi.Client
+	daemon     *daemon.Daemon
+	configPath string
+	stop       func()
 }
 
 // writeDaemonConfig writes a daemon config file with one link and a state topic of the test's own.
@@ -58,7 +60,7 @@ func startDaemon(t *testing.T, configPath string) *runningDaemon {
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- d.Run(runCtx) }()
-	rd := &runningDaemon{}
+	rd := &runningDaemon{daemon: d, configPath: configPath}
 	stopped := false
 	rd.stop = func() {
 		if stopped {
