@@ -14,7 +14,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/clusterlink/clusterlink/config"
-	"github.com/clusterlink/clusterlink/controlplane/task"
 )
 
 // Store remembers which destination ACLs the link created, across restarts (the daemon keeps it in its state
@@ -39,14 +38,15 @@ type Config struct {
 	IsMirror func(destinationTopic string) bool
 	Store    Store
 	Logger   *zap.Logger
+	// Report is told the outcome of every cycle (nil for a good one): the link keeps the task's state from it.
+	Report func(error)
 }
 
-// Status is the ACL sync task's state.
+// Status is the ACL sync's counters (the link keeps its task state from Report).
 type Status struct {
-	task.Status // AclSync: ACTIVE, or IN_ERROR with MISCONFIGURATION_ERROR, AUTHORIZATION_ERROR, TIMEOUT_ERROR, ...
-	LastSync    time.Time
-	Created     int64 // ACLs created on the destination since start
-	Deleted     int64 // ACLs deleted from the destination since start
+	LastSync time.Time
+	Created  int64 // ACLs created on the destination since start
+	Deleted  int64 // ACLs deleted from the destination since start
 }
 
 // Syncer keeps the destination's ACLs equal to the filtered source ACLs, touching only the ACLs it created.
@@ -55,10 +55,8 @@ type Syncer struct {
 	log    *zap.Logger
 	syncMu sync.Mutex
 
-	task *task.Tracker
-
 	mu      sync.Mutex
-	status  Status // all but the task status
+	status  Status
 	created map[config.ACL]bool
 	loaded  bool
 }
@@ -72,7 +70,7 @@ func New(cfg Config) *Syncer {
 	if cfg.IsMirror == nil {
 		cfg.IsMirror = func(string) bool { return false }
 	}
-	return &Syncer{cfg: cfg, log: log, task: task.NewTracker(task.ACLSync, log), created: map[config.ACL]bool{}}
+	return &Syncer{cfg: cfg, log: log, created: map[config.ACL]bool{}}
 }
 
 // Run syncs at once and then every Interval until ctx ends; failures are reported in Status, not returned.
@@ -94,7 +92,6 @@ func (s *Syncer) Status() Status {
 	s.mu.Lock()
 	st := s.status
 	s.mu.Unlock()
-	st.Status = s.task.Status()
 	return st
 }
 
@@ -122,7 +119,9 @@ func (s *Syncer) SyncOnce(ctx context.Context) error {
 	s.mu.Lock()
 	s.status.LastSync = time.Now()
 	s.mu.Unlock()
-	s.task.Record(err)
+	if s.cfg.Report != nil {
+		s.cfg.Report(err)
+	}
 	return err
 }
 
@@ -130,7 +129,7 @@ func (s *Syncer) SyncOnce(ctx context.Context) error {
 type misconfiguredError struct{ msg string }
 
 func (e misconfiguredError) Error() string     { return e.msg }
-func (e misconfiguredError) ErrorCode() string { return task.CodeMisconfiguration }
+func (e misconfiguredError) ErrorCode() string { return "MISCONFIGURATION_ERROR" }
 
 // errMisconfigured is acl.sync.enable without filters.
 var errMisconfigured = misconfiguredError{"acl.filters has no filter: nothing would be synced; set acl.filters or acl.sync.enable=false"}

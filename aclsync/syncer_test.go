@@ -119,7 +119,7 @@ func TestSyncOnce_CreatesDeletesOnlyItsOwnAndSurvivesARestart(t *testing.T) {
 	if got, want := set(t, dst), strs(readOrders, denyBob, handMade); !slices.Equal(got, want) {
 		t.Fatalf("after the source dropped %v:\n got %v\nwant %v", groupApp, got, want)
 	}
-	if st := s.Status(); st.State != task.Active || st.Deleted != 1 || st.Created != 0 {
+	if st := s.Status(); st.Deleted != 1 || st.Created != 0 {
 		t.Errorf("status %+v", st)
 	}
 	// A hand-made ACL that the source also has is never claimed, so never deleted.
@@ -160,12 +160,15 @@ func TestSyncOnce_FiltersAndPrefixes(t *testing.T) {
 }
 
 func TestSyncOnce_ReportsMisconfiguration(t *testing.T) {
-	s := New(Config{Source: cluster(t), Destination: cluster(t), Interval: time.Hour, Store: &memStore{}})
-	if err := s.SyncOnce(context.Background()); err == nil {
-		t.Fatal("no filters: want an error")
+	var reported error
+	s := New(Config{Source: cluster(t), Destination: cluster(t), Interval: time.Hour, Store: &memStore{},
+		Report: func(err error) { reported = err }})
+	err := s.SyncOnce(context.Background())
+	if err == nil || reported != err {
+		t.Fatalf("no filters: returned %v, reported %v; want the same error", err, reported)
 	}
-	if st := s.Status(); st.State != task.InError || st.ErrorCode != "MISCONFIGURATION_ERROR" {
-		t.Errorf("status %+v", st)
+	if code := task.Code(err); code != "MISCONFIGURATION_ERROR" {
+		t.Errorf("code %s, want MISCONFIGURATION_ERROR", code)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/clusterlink/clusterlink/aclsync"
 	"github.com/clusterlink/clusterlink/config"
 	"github.com/clusterlink/clusterlink/controlplane/adminapi"
+	"github.com/clusterlink/clusterlink/controlplane/task"
 	"github.com/clusterlink/clusterlink/integration/kafkatest"
 )
 
@@ -241,11 +242,12 @@ func TestACLSync_ReportsMissingPermissionsAsAuthorizationError(t *testing.T) {
 	}
 	s := aclsync.New(aclsync.Config{Source: bobCl, Destination: newClient(t, dst), Filters: filters, Interval: time.Hour,
 		Store: &memACLStore{}})
-	if err := s.SyncOnce(context.Background()); err == nil {
+	err = s.SyncOnce(context.Background())
+	if err == nil {
 		t.Fatal("ACL sync as bob succeeded")
 	}
-	if st := s.Status(); st.State != "IN_ERROR" || st.ErrorCode != "AUTHORIZATION_ERROR" {
-		t.Errorf("status %+v, want IN_ERROR AUTHORIZATION_ERROR", st)
+	if code := task.Code(err); code != "AUTHORIZATION_ERROR" {
+		t.Errorf("%v: code %s, want AUTHORIZATION_ERROR", err, code)
 	}
 }
 

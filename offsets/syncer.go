@@ -17,7 +17,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/clusterlink/clusterlink/config"
-	"github.com/clusterlink/clusterlink/controlplane/task"
 )
 
 // Topic is a mirror topic whose consumer offsets are synced: its name on the source and on the destination.
@@ -37,11 +36,12 @@ type Config struct {
 	// Topics returns the mirror topics to sync now; the link leaves out promoted and failed-over ones.
 	Topics func() []Topic
 	Logger *zap.Logger
+	// Report is told the outcome of every cycle (nil for a good one): the link keeps the task's state from it.
+	Report func(error)
 }
 
 // Status is the sync loop's task state and counters.
 type Status struct {
-	task.Status  // ConsumerOffsetSync: ACTIVE, or IN_ERROR with AUTHORIZATION_ERROR, TIMEOUT_ERROR, ...
 	LastSync     time.Time
 	LastDuration time.Duration
 	Cycles       int64
@@ -62,10 +62,8 @@ type Syncer struct {
 	log    *zap.Logger
 	syncMu sync.Mutex // one cycle (or SyncTopic) at a time
 
-	task *task.Tracker
-
 	mu     sync.Mutex
-	status Status // all but the task status
+	status Status
 }
 
 // New returns a Syncer; Run starts it.
@@ -76,7 +74,6 @@ func New(cfg Config) *Syncer {
 	}
 	return &Syncer{
 		cfg: cfg, src: kadm.NewClient(cfg.Source), dst: kadm.NewClient(cfg.Destination), log: log,
-		task: task.NewTracker(task.ConsumerOffsetSync, log),
 	}
 }
 
@@ -102,7 +99,6 @@ func (s *Syncer) Status() Status {
 	defer s.mu.Unlock()
 	st := s.status
 	st.SkippedGroups = slices.Clone(st.SkippedGroups)
-	st.Status = s.task.Status()
 	return st
 }
 
@@ -132,7 +128,9 @@ func (s *Syncer) sync(ctx context.Context, topics []Topic, cycle bool) error {
 	s.status.Cycles++
 	s.status.LastSync, s.status.LastDuration = start, time.Since(start)
 	s.mu.Unlock()
-	s.task.Record(err)
+	if s.cfg.Report != nil {
+		s.cfg.Report(err)
+	}
 	if err != nil {
 		return err
 	}

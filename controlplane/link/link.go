@@ -77,7 +77,7 @@ type Link struct {
 	rep    *replicator.Replicator // nil when broken
 	guard  *mirrorGuard
 
-	autoCreateTask, configSyncTask, availabilityTask *task.Tracker
+	autoCreateTask, configSyncTask, availabilityTask, offsetSyncTask, aclSyncTask *task.Tracker
 
 	// loopMu serialises Reconfigure with the start and stop of the sync loops.
 	loopMu   sync.Mutex
@@ -113,6 +113,7 @@ func New(o Options) *Link {
 		guard:          newMirrorGuard(o.Destination, log),
 		autoCreateTask: task.NewTracker(task.AutoCreateMirror, log), configSyncTask: task.NewTracker(task.TopicConfigsSync, log),
 		availabilityTask: task.NewTracker(task.AvailabilityCheck, log),
+		offsetSyncTask:   task.NewTracker(task.ConsumerOffsetSync, log), aclSyncTask: task.NewTracker(task.ACLSync, log),
 		changed:          make(chan struct{}),
 		added:            map[string]bool{}, addErrors: map[string]string{}, promoting: map[string]bool{},
 		warned: map[string]bool{}, final: map[string][]replicator.PartitionStatus{},
@@ -272,12 +273,12 @@ func (l *Link) Tasks() []task.Status {
 	out := []task.Status{l.autoCreateTask.Status(), l.configSyncTask.Status(), l.availabilityTask.Status()}
 	loops := l.syncLoops()
 	if loops.offsets != nil {
-		out = append(out, loops.offsets.Status().Status)
+		out = append(out, l.offsetSyncTask.Status())
 	} else {
 		out = append(out, task.Status{Name: task.ConsumerOffsetSync, State: task.NotConfigured})
 	}
 	if loops.acls != nil {
-		out = append(out, loops.acls.Status().Status)
+		out = append(out, l.aclSyncTask.Status())
 	} else {
 		out = append(out, task.Status{Name: task.ACLSync, State: task.NotConfigured})
 	}

@@ -35,14 +35,17 @@ func (l *Link) buildSyncLoops(cfg *config.Link) syncLoops {
 		loops.offsets = offsets.New(offsets.Config{
 			Source: l.src, Destination: l.dst, Groups: cfg.ConsumerOffsetGroupFilters,
 			Interval: cfg.ConsumerOffsetSyncInterval, GroupPrefix: prefix, Logger: l.log,
-			Topics: l.offsetSyncedTopics,
+			Topics: l.offsetSyncedTopics, Report: l.offsetSyncTask.Record,
 		})
+		l.offsetSyncTask.Set(task.Active)
 	}
 	if cfg.ACLSyncEnable {
 		loops.acls = aclsync.New(aclsync.Config{
 			Source: l.src, Destination: l.dst, Filters: cfg.ACLFilters, Interval: cfg.ACLSyncInterval,
 			Prefix: cfg.ClusterLinkPrefix, IsMirror: l.HasMirror, Store: aclStore{l.store, l.name}, Logger: l.log,
+			Report: l.aclSyncTask.Record,
 		})
+		l.aclSyncTask.Set(task.Active)
 	}
 	return loops
 }
