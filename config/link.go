@@ -57,7 +57,8 @@ type Link struct {
 	// Mirrors are the explicit mirror topics of the daemon file's links[].mirrors; ParseLink leaves it empty.
 	Mirrors []Mirror
 
-	// Raw are the configs as written (secret references unresolved), for the daemon to store and merge.
+	// Raw are the configs as given, with the references of the daemon's file resolved: what the daemon merges API
+	// changes onto.
 	Raw map[string]string
 
 	// set holds the keys the user wrote, for ConfigEntry.Source.
@@ -353,15 +354,26 @@ func knownLinkKeys() []string {
 	return keys
 }
 
-// ParseLink parses and validates a link's configs (Confluent's names, values as strings, ${env:...} and ${file:...}
-// resolved), applies the defaults to the keys not set and returns every problem, joined, as FieldErrors keyed by the
-// config key ("name" for the link name).
+// ParseLink parses and validates a link's configs as the admin API gets them and the state topic keeps them
+// (Confluent's names, values as strings, taken literally: a ${env:...} or ${file:...} reference is refused), applies
+// the defaults to the keys not set and returns every problem, joined, as FieldErrors keyed by the config key
+// ("name" for the link name).
 func ParseLink(name string, configs map[string]string) (*Link, error) {
+	return parseNamedLink(name, configs, false)
+}
+
+// ParseFileLink is ParseLink for configs of the daemon's own file: ${env:...} and ${file:...} references are
+// resolved (Raw holds the resolved values). Never use it on input from the API or the state topic.
+func ParseFileLink(name string, configs map[string]string) (*Link, error) {
+	return parseNamedLink(name, configs, true)
+}
+
+func parseNamedLink(name string, configs map[string]string, resolve bool) (*Link, error) {
 	var probs problems
 	if err := ValidateLinkName(name); err != nil {
 		probs.addErr("name", err)
 	}
-	l, err := parseLink(name, configs)
+	l, err := parseLink(name, configs, resolve)
 	for _, fe := range FieldErrors(err) {
 		probs = append(probs, fe)
 	}
@@ -371,11 +383,20 @@ func ParseLink(name string, configs map[string]string) (*Link, error) {
 	return l, nil
 }
 
-// parseLink is ParseLink without the name check. It returns the link even when there are problems.
-func parseLink(name string, configs map[string]string) (*Link, error) {
+// parseLink is ParseLink without the name check. It returns the link even when there are problems. With resolve
+// (the daemon's own file) ${env:...} and ${file:...} references are resolved and Raw holds the resolved values;
+// without it (the admin API, the state topic) every value is taken as it is and a reference is refused: such input
+// must never make the daemon read its own environment or files.
+func parseLink(name string, configs map[string]string, resolve bool) (*Link, error) {
 	var probs problems
-	values, failed := resolveSecrets(configs, &probs)
-	l := &Link{Name: name, set: map[string]bool{}, Raw: maps.Clone(configs)}
+	var values map[string]string
+	var failed map[string]bool
+	if resolve {
+		values, failed = resolveSecrets(configs, &probs)
+	} else {
+		values, failed = refuseReferences(configs, &probs)
+	}
+	l := &Link{Name: name, set: map[string]bool{}, Raw: maps.Clone(values)}
 
 	known := knownLinkKeys()
 	for _, k := range sortedKeys(configs) {

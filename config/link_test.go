@@ -46,7 +46,7 @@ func TestParseLinkDefaults(t *testing.T) {
 func TestLinkConfigs(t *testing.T) {
 	dir := t.TempDir()
 	jaas := writeFile(t, dir, "jaas", `org.apache.kafka.common.security.plain.PlainLoginModule required username="u" password="p";`)
-	l, err := ParseLink("my-link", map[string]string{
+	l, err := ParseFileLink("my-link", map[string]string{
 		"bootstrap.servers":   "a:9092, b:9092",
 		"acl.sync.ms":         "2000",
 		"cluster.link.prefix": "eu.",

@@ -68,3 +68,19 @@ func resolveSecrets(configs map[string]string, probs *problems) (values map[stri
 	}
 	return values, failed
 }
+
+// refuseReferences takes configs as they are, but for values holding a ${env:...} or ${file:...} reference: those
+// are reported, left out and listed in failed. Input from the admin API or the state topic goes through here.
+func refuseReferences(configs map[string]string, probs *problems) (values map[string]string, failed map[string]bool) {
+	values, failed = make(map[string]string, len(configs)), map[string]bool{}
+	for _, k := range sortedKeys(configs) {
+		v := configs[k]
+		if strings.Contains(v, "${env:") || strings.Contains(v, "${file:") {
+			probs.add(k, "${env:...} and ${file:...} references are only resolved in the daemon's config file; give the value itself")
+			failed[k] = true
+			continue
+		}
+		values[k] = v
+	}
+	return values, failed
+}

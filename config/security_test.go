@@ -150,7 +150,7 @@ func TestSecrets(t *testing.T) {
 	t.Setenv("CL_TEST_EMPTY", "")
 
 	t.Run("env and file", func(t *testing.T) {
-		l, err := ParseLink("l", map[string]string{
+		l, err := ParseFileLink("l", map[string]string{
 			"bootstrap.servers": "${env:CL_TEST_BOOTSTRAP}",
 			"security.protocol": "SASL_PLAINTEXT",
 			"sasl.mechanism":    "SCRAM-SHA-512",
@@ -184,14 +184,14 @@ func TestSecrets(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ParseLink("l", map[string]string{"bootstrap.servers": "a:1", "security.protocol": "SASL_PLAINTEXT",
+			_, err := ParseFileLink("l", map[string]string{"bootstrap.servers": "a:1", "security.protocol": "SASL_PLAINTEXT",
 				"sasl.mechanism": "PLAIN", "sasl.jaas.config": tt.value})
 			checkLines(t, err, []string{tt.want})
 		})
 	}
 
 	t.Run("errors never show the secret", func(t *testing.T) {
-		_, err := ParseLink("l", map[string]string{"bootstrap.servers": "a:1", "security.protocol": "SASL_PLAINTEXT",
+		_, err := ParseFileLink("l", map[string]string{"bootstrap.servers": "a:1", "security.protocol": "SASL_PLAINTEXT",
 			"sasl.mechanism": "SCRAM-SHA-256", "sasl.jaas.config": "${env:CL_TEST_JAAS}"})
 		if err == nil || strings.Contains(err.Error(), "s3cr3t") {
 			t.Errorf("error %v", err)
@@ -284,6 +284,29 @@ func TestIsSensitive(t *testing.T) {
 	for _, e := range (&Link{}).Configs() {
 		if e.Sensitive != IsSensitive(e.Name) {
 			t.Errorf("%s: Sensitive %v, IsSensitive %v", e.Name, e.Sensitive, IsSensitive(e.Name))
+		}
+	}
+}
+
+// TestParseLink_TakesValuesLiterally checks the path of the admin API and of the state topic: a reference is
+// refused, never resolved, whatever key holds it.
+func TestParseLink_TakesValuesLiterally(t *testing.T) {
+	dir := t.TempDir()
+	secret := writeFile(t, dir, "secret", "TOPSECRET-VALUE")
+	t.Setenv("CL_TEST_SECRET", "TOPSECRET-ENV")
+	for _, key := range []string{"bootstrap.servers", "sasl.jaas.config", "ssl.ca.location", "acl.filters"} {
+		for _, ref := range []string{"${file:" + secret + "}", "${env:CL_TEST_SECRET}", "x ${file:" + secret + "} y"} {
+			configs := map[string]string{"bootstrap.servers": "a:1", "security.protocol": "SASL_SSL",
+				"sasl.mechanism": "PLAIN", "sasl.jaas.config": `org.apache.kafka.common.security.plain.PlainLoginModule required username="u" password="p";`}
+			configs[key] = ref
+			l, err := ParseLink("l", configs)
+			if err == nil || l != nil {
+				t.Fatalf("%s=%s: accepted", key, ref)
+			}
+			if !strings.Contains(err.Error(), key+": ${env:...} and ${file:...} references are only resolved in the daemon's config file") ||
+				strings.Contains(err.Error(), "TOPSECRET") {
+				t.Errorf("%s=%s: %v", key, ref, err)
+			}
 		}
 	}
 }

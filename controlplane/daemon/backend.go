@@ -79,22 +79,6 @@ func (d *Daemon) Link(_ context.Context, name string) (adminapi.Link, error) {
 	return d.linkData(l), nil
 }
 
-// refuseSecretReferences refuses ${env:...} and ${file:...} over the API: they would read the daemon's own
-// environment and files on behalf of whoever calls the API.
-func refuseSecretReferences(configs map[string]string) error {
-	var bad []string
-	for k, v := range configs {
-		if strings.Contains(v, "${env:") || strings.Contains(v, "${file:") {
-			bad = append(bad, k)
-		}
-	}
-	if len(bad) > 0 {
-		slices.Sort(bad)
-		return adminapi.BadRequest("configs %s: ${env:...} and ${file:...} references are only allowed in the daemon's config file; give the value itself", strings.Join(bad, ", "))
-	}
-	return nil
-}
-
 // checkLinkConfigs parses a link's configs and checks the names derived from them, as a 400 listing every problem.
 func checkLinkConfigs(name string, configs map[string]string) error {
 	cfg, err := config.ParseLink(name, configs)
@@ -110,9 +94,6 @@ func checkLinkConfigs(name string, configs map[string]string) error {
 // CreateLink creates and starts a link; its configs are stored in the state topic. Concurrent creates of one name
 // take turns: exactly one succeeds, the others find the link and are refused.
 func (d *Daemon) CreateLink(ctx context.Context, name string, configs map[string]string, validateOnly bool) error {
-	if err := refuseSecretReferences(configs); err != nil {
-		return err
-	}
 	if err := checkLinkConfigs(name, configs); err != nil {
 		return err
 	}
@@ -213,9 +194,6 @@ func (d *Daemon) LinkConfigs(_ context.Context, name string) ([]adminapi.Config,
 // (copying resumes from each mirror's log end offset). A FAILED link is rebuilt with its new configs. Concurrent
 // changes of one link take turns.
 func (d *Daemon) AlterLinkConfigs(ctx context.Context, name string, set map[string]string, reset []string, validateOnly bool) error {
-	if err := refuseSecretReferences(set); err != nil {
-		return err
-	}
 	s, unlock, err := d.lockLink(name, false)
 	if err != nil {
 		return err

@@ -250,7 +250,7 @@ func TestDaemon_CreateLinkAndMirrorThroughTheAPI(t *testing.T) {
 	f.start(t)
 
 	bad := adminapi.CreateLinkRequest{Configs: []adminapi.ConfigValue{{Name: "bootstrap.servers", Value: "${env:HOME}"}}}
-	if err := f.client.CreateLink(ctx, "x", bad, false); err == nil || !strings.Contains(err.Error(), "only allowed in the daemon's config file") {
+	if err := f.client.CreateLink(ctx, "x", bad, false); err == nil || !strings.Contains(err.Error(), "only resolved in the daemon's config file") {
 		t.Errorf("create link with a secret reference: %v", err)
 	}
 	req := adminapi.CreateLinkRequest{Configs: []adminapi.ConfigValue{
