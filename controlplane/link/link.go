@@ -114,8 +114,8 @@ func New(o Options) *Link {
 		autoCreateTask: task.NewTracker(task.AutoCreateMirror, log), configSyncTask: task.NewTracker(task.TopicConfigsSync, log),
 		availabilityTask: task.NewTracker(task.AvailabilityCheck, log),
 		offsetSyncTask:   task.NewTracker(task.ConsumerOffsetSync, log), aclSyncTask: task.NewTracker(task.ACLSync, log),
-		changed:          make(chan struct{}),
-		added:            map[string]bool{}, addErrors: map[string]string{}, promoting: map[string]bool{},
+		changed: make(chan struct{}),
+		added:   map[string]bool{}, addErrors: map[string]string{}, promoting: map[string]bool{},
 		warned: map[string]bool{}, final: map[string][]replicator.PartitionStatus{},
 		failed: failedPartitions{poke: make(chan struct{}, 1)},
 	}
