@@ -179,7 +179,7 @@ func TestMirrorGuard(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := set(t, dst); !slices.Equal(got, strs(MirrorGuard("orders"))) {
+	if got := set(t, dst); !slices.Equal(got, strs(MirrorGuards("orders")...)) {
 		t.Errorf("after ProtectMirror: %v", got)
 	}
 	for range 2 {

@@ -23,9 +23,17 @@ import (
 //	  bootstrap.servers: localhost:9093
 //	admin:
 //	  listen: 127.0.0.1:8090          # default
-//	  token: ${env:CLUSTERLINK_TOKEN} # optional bearer token
+//	  token: ${env:CLUSTERLINK_TOKEN} # optional bearer token (set but empty is an error)
+//	  tls.certificate.location: /etc/clusterlink/admin.crt   # optional: serve HTTPS (PEM), with
+//	  tls.key.location: /etc/clusterlink/admin.key
+//	  tls.client.ca.location: /etc/clusterlink/clients.pem   # optional: require client certificates (mTLS)
+//	  metrics.public: false           # true: /metrics needs no token or client certificate
+//	  allow.unauthenticated.remote: false  # true: listen beyond loopback with neither token nor mTLS
+//	  allowed.file.dirs: [/etc/clusterlink/certs]  # where ssl.*.location given over the API may point
 //	state:
 //	  topic: _clusterlink-state       # default
+//	  encryption.key: ${file:/etc/clusterlink/state.key}  # 32 bytes, base64 or hex: seals every state record
+//	  encryption.old.keys: []         # keys of before a rotation, to read records sealed with them
 //	links:
 //	  - name: my-link
 //	    configs: {bootstrap.servers: localhost:9092}   # Confluent's link configs, see Link
@@ -59,10 +67,21 @@ func (l *Link) Source() Cluster {
 	return Cluster{BootstrapServers: l.BootstrapServers, Security: l.Security}
 }
 
-// Admin is the admin HTTP API's listener.
+// Admin is the admin HTTP API's listener and the rule every request of it follows: with a token, each request
+// carries it; with a client CA, each connection presents a certificate it signed; /healthz and /readyz are always
+// open, /metrics too with MetricsPublic.
 type Admin struct {
 	Listen string // host:port, default 127.0.0.1:8090
 	Token  string // bearer token the API requires, "" for none
+	// TLSCertificate and TLSKey are PEM files: the listener serves HTTPS. TLSClientCA (PEM) makes it require and
+	// verify client certificates.
+	TLSCertificate, TLSKey, TLSClientCA string
+	MetricsPublic                       bool
+	// AllowUnauthenticatedRemote permits a listener beyond loopback with neither a token nor client certificates.
+	AllowUnauthenticatedRemote bool
+	// AllowedFileDirs are the directories whose files ssl.*.location configs given over the API may name; none
+	// means such configs are refused over the API.
+	AllowedFileDirs []string
 }
 
 // String hides the token.
@@ -80,6 +99,25 @@ func (a Admin) GoString() string { return "config.Admin" + a.String() }
 // State is where the daemon keeps links and mirror states on the destination cluster.
 type State struct {
 	Topic string // compacted topic, default _clusterlink-state
+	// EncryptionKey (32 bytes) seals every state record: encrypted and authenticated. OldEncryptionKeys open records
+	// sealed before a rotation. Without a key, records are in clear and unauthenticated.
+	EncryptionKey     []byte
+	OldEncryptionKeys [][]byte
+}
+
+// String hides the keys.
+func (s State) String() string {
+	return fmt.Sprintf("{Topic:%s EncryptionKey:%s OldEncryptionKeys:%d}", s.Topic, maskedIf(len(s.EncryptionKey) > 0), len(s.OldEncryptionKeys))
+}
+
+// GoString hides the keys from %#v too.
+func (s State) GoString() string { return "config.State" + s.String() }
+
+func maskedIf(set bool) string {
+	if set {
+		return MaskedValue
+	}
+	return ""
 }
 
 // The daemon file's defaults.
@@ -97,11 +135,19 @@ type (
 		Links       []linkFile        `yaml:"links"`
 	}
 	adminFile struct {
-		Listen string `yaml:"listen"`
-		Token  string `yaml:"token"`
+		Listen                     string   `yaml:"listen"`
+		Token                      *string  `yaml:"token"`
+		TLSCertificate             string   `yaml:"tls.certificate.location"`
+		TLSKey                     string   `yaml:"tls.key.location"`
+		TLSClientCA                string   `yaml:"tls.client.ca.location"`
+		MetricsPublic              string   `yaml:"metrics.public"`
+		AllowUnauthenticatedRemote string   `yaml:"allow.unauthenticated.remote"`
+		AllowedFileDirs            []string `yaml:"allowed.file.dirs"`
 	}
 	stateFile struct {
-		Topic string `yaml:"topic"`
+		Topic         string   `yaml:"topic"`
+		EncryptionKey string   `yaml:"encryption.key"`
+		OldKeys       []string `yaml:"encryption.old.keys"`
 	}
 	linkFile struct {
 		Name    string            `yaml:"name"`
@@ -118,8 +164,9 @@ type (
 func fileSections() map[string][]string {
 	return map[string][]string{
 		"fileConfig": {"destination", "admin", "state", "links"},
-		"adminFile":  {"listen", "token"},
-		"stateFile":  {"topic"},
+		"adminFile": {"listen", "token", "tls.certificate.location", "tls.key.location", "tls.client.ca.location",
+			"metrics.public", "allow.unauthenticated.remote", "allowed.file.dirs"},
+		"stateFile":  {"topic", "encryption.key", "encryption.old.keys"},
 		"linkFile":   {"name", "configs", "mirrors"},
 		"mirrorFile": {"topic", "source.topic"},
 	}
@@ -193,11 +240,17 @@ func Parse(data []byte) (*Config, error) {
 		}
 		cfg.Admin.Listen = v
 	}
-	if v, err := resolveSecret(file.Admin.Token); err != nil {
-		probs = append(probs, &FieldError{Key: "admin.token", Line: idx.lineOf("admin.token"), Err: err})
-	} else {
-		cfg.Admin.Token = v
+	if file.Admin.Token != nil {
+		if v, err := resolveSecret(*file.Admin.Token); err != nil {
+			probs = append(probs, &FieldError{Key: "admin.token", Line: idx.lineOf("admin.token"), Err: err})
+		} else if strings.TrimSpace(v) == "" {
+			probs = append(probs, &FieldError{Key: "admin.token", Line: idx.lineOf("admin.token"),
+				Err: errors.New("is empty (an environment variable set to nothing?): an empty token would let every request in; give a token, or remove the key")})
+		} else {
+			cfg.Admin.Token = v
+		}
 	}
+	parseAdminSecurity(&cfg.Admin, file.Admin, idx, &probs)
 
 	// state
 	cfg.State = State{Topic: DefaultStateTopic}
@@ -209,6 +262,8 @@ func Parse(data []byte) (*Config, error) {
 		}
 		cfg.State.Topic = v
 	}
+
+	parseStateKeys(&cfg.State, file.State, idx, &probs)
 
 	// links
 	names := map[string]int{}

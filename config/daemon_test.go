@@ -26,7 +26,7 @@ func TestLoadExample(t *testing.T) {
 	if !reflect.DeepEqual(cfg.Destination, wantDest) {
 		t.Errorf("destination = %+v, want %+v", cfg.Destination, wantDest)
 	}
-	if cfg.Admin != (Admin{Listen: "0.0.0.0:8090", Token: "t0k3n"}) {
+	if !reflect.DeepEqual(cfg.Admin, Admin{Listen: "0.0.0.0:8090", Token: "t0k3n"}) {
 		t.Errorf("admin = %+v", cfg.Admin)
 	}
 	if cfg.State.Topic != "_clusterlink-state" {

@@ -142,7 +142,7 @@ func (f *fakeBackend) LinkACLs(context.Context, string) ([]adminapi.ACL, error) 
 // run executes the CLI against a daemon serving b and returns its output and error.
 func run(t *testing.T, b adminapi.Backend, args ...string) (string, error) {
 	t.Helper()
-	srv := httptest.NewServer(adminapi.Handler(b, "", zap.NewNop()))
+	srv := httptest.NewServer(adminapi.Handler(b, zap.NewNop()))
 	defer srv.Close()
 	root := newRootCommand()
 	var out bytes.Buffer

@@ -34,6 +34,7 @@ copied into a read-only mirror topic on the destination at the same offsets, as 
 	}
 	var f clientFlags
 	f.register(root)
+	root.PersistentPreRunE = f.check
 	root.AddCommand(newRunCommand(), newDemoCommand(), newVersionCommand(),
 		newLinkCommand(&f), newMirrorCommand(&f), newACLCommand(&f))
 	return root

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
+	"github.com/clusterlink/clusterlink/config"
 	"github.com/clusterlink/clusterlink/controlplane/adminapi"
 )
 
@@ -20,6 +22,9 @@ type clientFlags struct {
 	address string
 	token   string
 	output  string
+	// caCert verifies an HTTPS daemon; clientCert and clientKey prove the CLI to a daemon that requires mTLS.
+	caCert, clientCert, clientKey string
+	tls                           *tls.Config // from them, checked before any command runs
 }
 
 func (f *clientFlags) register(cmd *cobra.Command) {
@@ -31,6 +36,9 @@ func (f *clientFlags) register(cmd *cobra.Command) {
 	// No default from the environment here: --help would print the token.
 	cmd.PersistentFlags().StringVar(&f.token, "token", "", "bearer token of the admin API (env CLUSTERLINK_TOKEN)")
 	cmd.PersistentFlags().StringVarP(&f.output, "output", "o", "human", "output format: human, json or yaml")
+	cmd.PersistentFlags().StringVar(&f.caCert, "ca-cert", os.Getenv("CLUSTERLINK_CA_CERT"), "PEM CA bundle of an HTTPS daemon (env CLUSTERLINK_CA_CERT); implies https://")
+	cmd.PersistentFlags().StringVar(&f.clientCert, "client-cert", os.Getenv("CLUSTERLINK_CLIENT_CERT"), "PEM client certificate for a daemon that requires mTLS (env CLUSTERLINK_CLIENT_CERT)")
+	cmd.PersistentFlags().StringVar(&f.clientKey, "client-key", os.Getenv("CLUSTERLINK_CLIENT_KEY"), "PEM key of --client-cert (env CLUSTERLINK_CLIENT_KEY)")
 }
 
 func (f *clientFlags) client() *adminapi.Client {
@@ -38,7 +46,40 @@ func (f *clientFlags) client() *adminapi.Client {
 	if token == "" {
 		token = os.Getenv("CLUSTERLINK_TOKEN")
 	}
-	return adminapi.NewClient(f.address, token)
+	return adminapi.NewClientWith(f.address, adminapi.ClientOptions{Token: token, TLS: f.tls})
+}
+
+// check validates the client flags before a command runs.
+func (f *clientFlags) check(*cobra.Command, []string) error {
+	var err error
+	f.tls, err = f.tlsConfig()
+	return err
+}
+
+// tlsConfig is the CLI's TLS to the daemon, nil for plain HTTP.
+func (f *clientFlags) tlsConfig() (*tls.Config, error) {
+	if f.caCert == "" && f.clientCert == "" && !strings.HasPrefix(f.address, "https://") {
+		return nil, nil
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if f.caCert != "" {
+		pool, err := config.LoadCertPool(f.caCert)
+		if err != nil {
+			return nil, fmt.Errorf("--ca-cert: %w", err)
+		}
+		tc.RootCAs = pool
+	}
+	if (f.clientCert == "") != (f.clientKey == "") {
+		return nil, fmt.Errorf("--client-cert and --client-key go together")
+	}
+	if f.clientCert != "" {
+		cert, err := tls.LoadX509KeyPair(f.clientCert, f.clientKey)
+		if err != nil {
+			return nil, fmt.Errorf("--client-cert %s with --client-key %s: cannot load them as a PEM certificate and key", f.clientCert, f.clientKey)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
 }
 
 // requestContext bounds a request with adminapi.DefaultTimeout.

@@ -16,7 +16,7 @@ import (
 
 func newRunCommand() *cobra.Command {
 	var configPath, logFormat, logLevel string
-	var pprof bool
+	var pprof, adopt bool
 	cmd := &cobra.Command{
 		Use:   "run --config FILE",
 		Short: "Run the clusterlink daemon",
@@ -38,7 +38,7 @@ the other commands use. SIGINT or SIGTERM stop it cleanly: produces in flight ar
 			log.Info("connecting to the destination cluster", zap.Strings("bootstrap_servers", cfg.Destination.BootstrapServers),
 				zap.String("state_topic", cfg.State.Topic))
 			startCtx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
-			d, err := daemon.New(startCtx, cfg, daemon.Options{Logger: log, Pprof: pprof})
+			d, err := daemon.New(startCtx, cfg, daemon.Options{Logger: log, Pprof: pprof, AdoptUnsealedState: adopt})
 			cancel()
 			if err != nil {
 				return err
@@ -51,6 +51,8 @@ the other commands use. SIGINT or SIGTERM stop it cleanly: produces in flight ar
 	cmd.Flags().StringVar(&logFormat, "log-format", "", "json or console (default: console on a terminal, json otherwise)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().BoolVar(&pprof, "pprof", false, "serve net/http/pprof under /debug/pprof/ on the admin listener")
+	cmd.Flags().BoolVar(&adopt, "adopt-unsealed-state", false,
+		"seal, once, the state records written in clear before state.encryption.key was set (only if no one else can have written the state topic)")
 	_ = cmd.MarkFlagRequired("config")
 	return cmd
 }

@@ -3,6 +3,7 @@ package adminapi
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,12 +25,30 @@ type Client struct {
 // NewClient returns a client of the daemon at address (host:port or a full http:// URL), sending token as a bearer
 // token when it is not empty.
 func NewClient(address, token string) *Client {
+	return NewClientWith(address, ClientOptions{Token: token})
+}
+
+// ClientOptions are how a client reaches and proves itself to a daemon.
+type ClientOptions struct {
+	Token string
+	// TLS, when set, makes the client speak HTTPS (an address without a scheme gets https://): the daemon's CA and a
+	// client certificate for mTLS go here.
+	TLS *tls.Config
+}
+
+// NewClientWith returns a client of the daemon at address with o.
+func NewClientWith(address string, o ClientOptions) *Client {
 	base := strings.TrimRight(address, "/")
 	if !strings.Contains(base, "://") {
 		base = "http://" + base
+		if o.TLS != nil {
+			base = "https://" + strings.TrimRight(address, "/")
+		}
 	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = o.TLS
 	// No overall timeout: promote waits for lag 0 and is bounded by the daemon, and the caller's ctx.
-	return &Client{base: base, token: token, http: &http.Client{}}
+	return &Client{base: base, token: o.Token, http: &http.Client{Transport: tr}}
 }
 
 func (c *Client) linksPath() string { return "/kafka/v3/clusters/-/links" }

@@ -45,7 +45,7 @@ func TestOpenAPIDocumentMatchesTheServer(t *testing.T) {
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		t.Fatalf("docs/openapi.yaml: %v", err)
 	}
-	srv := httptest.NewServer(Handler(okBackend{}, "", zap.NewNop()))
+	srv := httptest.NewServer(Handler(okBackend{}, zap.NewNop()))
 	defer srv.Close()
 	bodies := map[string]string{
 		"/links":            `{"configs":[]}`,

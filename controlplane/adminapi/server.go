@@ -48,8 +48,9 @@ func Conflict(format string, args ...any) *Error {
 	return &Error{ErrorCode: http.StatusConflict, Message: fmt.Sprintf(format, args...)}
 }
 
-// Handler serves the admin API from b. With token != "" every request must carry it as a bearer token.
-func Handler(b Backend, token string, log *zap.Logger) http.Handler {
+// Handler serves the admin API from b. It checks no credentials: the daemon puts its one auth rule (RequireAuth)
+// in front of everything it serves.
+func Handler(b Backend, log *zap.Logger) http.Handler {
 	s := &server{b: b, log: log}
 	mux := http.NewServeMux()
 	const links = "/kafka/v3/clusters/{cluster}/links"
@@ -67,7 +68,7 @@ func Handler(b Backend, token string, log *zap.Logger) http.Handler {
 		mux.HandleFunc("POST "+links+"/{link}/mirrors:"+op, s.alterMirrors(op))
 	}
 	mux.HandleFunc("GET "+links+"/{link}/acls", s.linkACLs)
-	return s.auth(token, s.checkCluster(mux))
+	return s.checkCluster(mux)
 }
 
 type server struct {
@@ -75,13 +76,28 @@ type server struct {
 	log *zap.Logger
 }
 
-func (s *server) auth(token string, next http.Handler) http.Handler {
-	if token == "" {
-		return next
-	}
-	want := []byte("Bearer " + token)
+// AuthRule is who may use what a daemon serves: with Token, every request carries "Authorization: Bearer
+// <token>"; with ClientCertificates, every request comes over a TLS connection whose client certificate the server
+// verified. Public paths (health probes, and /metrics when chosen) need neither.
+type AuthRule struct {
+	Token              string
+	ClientCertificates bool
+	Public             func(path string) bool
+}
+
+// RequireAuth serves next under the rule: other requests are answered 401 with an Error body.
+func RequireAuth(rule AuthRule, next http.Handler) http.Handler {
+	want := []byte("Bearer " + rule.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+		if rule.Public != nil && rule.Public(r.URL.Path) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if rule.ClientCertificates && (r.TLS == nil || len(r.TLS.VerifiedChains) == 0) {
+			writeError(w, &Error{ErrorCode: http.StatusUnauthorized, Message: "a client certificate signed by the daemon's admin.tls.client.ca is required"})
+			return
+		}
+		if rule.Token != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
 			writeError(w, &Error{ErrorCode: http.StatusUnauthorized, Message: "missing or wrong bearer token"})
 			return
 		}
@@ -128,15 +144,20 @@ func (s *server) createLink(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
+	given, err := configMap(req.Configs)
+	if err != nil {
+		writeError(w, err.(*Error))
+		return
+	}
 	configs := map[string]string{}
-	for _, c := range req.Configs {
+	for _, c := range given {
 		configs[c.Name] = c.Value
 	}
 	validate, ok := boolParam(w, r, "validate_only")
 	if !ok {
 		return
 	}
-	err := s.b.CreateLink(r.Context(), name, configs, validate)
+	err = s.b.CreateLink(r.Context(), name, configs, validate)
 	s.answerStatus(w, r, http.StatusCreated, validate, err)
 }
 
@@ -161,6 +182,10 @@ func (s *server) alterConfigs(w http.ResponseWriter, r *http.Request) {
 	}
 	validate, ok := boolParam(w, r, "validate_only")
 	if !ok {
+		return
+	}
+	if _, err := configMap(req.Data); err != nil {
+		writeError(w, err.(*Error))
 		return
 	}
 	set := map[string]string{}
@@ -276,14 +301,31 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v) // the client went away: nothing to do
 }
 
+// decode reads a request body of one JSON value. Unknown fields are ignored, as Confluent's API contract says;
+// anything after the value is refused (a body is one value, not a stream).
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
-	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
 		writeError(w, BadRequest("request body: %v", err))
 		return false
 	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		writeError(w, BadRequest("request body: more than one JSON value"))
+		return false
+	}
 	return true
+}
+
+// configMap turns a request's configs into a map, refusing a name given twice (which one would win is a guess).
+func configMap(configs []ConfigValue) (map[string]ConfigValue, error) {
+	out := make(map[string]ConfigValue, len(configs))
+	for _, c := range configs {
+		if _, dup := out[c.Name]; dup {
+			return nil, BadRequest("config %s is given twice", c.Name)
+		}
+		out[c.Name] = c
+	}
+	return out, nil
 }
 
 func boolParam(w http.ResponseWriter, r *http.Request, name string) (bool, bool) {

@@ -79,6 +79,15 @@ func (d *Daemon) Link(_ context.Context, name string) (adminapi.Link, error) {
 	return d.linkData(l), nil
 }
 
+// checkGiven checks configs given over the API: no file outside the allowed directories, no secret the state topic
+// would keep in clear.
+func (d *Daemon) checkGiven(configs map[string]string) error {
+	if err := d.checkFilePaths(configs); err != nil {
+		return err
+	}
+	return d.checkSecretsSealed(configs)
+}
+
 // checkLinkConfigs parses a link's configs and checks the names derived from them, as a 400 listing every problem.
 func checkLinkConfigs(name string, configs map[string]string) error {
 	cfg, err := config.ParseLink(name, configs)
@@ -94,6 +103,9 @@ func checkLinkConfigs(name string, configs map[string]string) error {
 // CreateLink creates and starts a link; its configs are stored in the state topic. Concurrent creates of one name
 // take turns: exactly one succeeds, the others find the link and are refused.
 func (d *Daemon) CreateLink(ctx context.Context, name string, configs map[string]string, validateOnly bool) error {
+	if err := d.checkGiven(configs); err != nil {
+		return err
+	}
 	if err := checkLinkConfigs(name, configs); err != nil {
 		return err
 	}
@@ -194,6 +206,9 @@ func (d *Daemon) LinkConfigs(_ context.Context, name string) ([]adminapi.Config,
 // (copying resumes from each mirror's log end offset). A FAILED link is rebuilt with its new configs. Concurrent
 // changes of one link take turns.
 func (d *Daemon) AlterLinkConfigs(ctx context.Context, name string, set map[string]string, reset []string, validateOnly bool) error {
+	if err := d.checkGiven(set); err != nil {
+		return err
+	}
 	s, unlock, err := d.lockLink(name, false)
 	if err != nil {
 		return err

@@ -7,10 +7,10 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,8 +20,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
+	"github.com/clusterlink/clusterlink/aclsync"
 	"github.com/clusterlink/clusterlink/config"
-	"github.com/clusterlink/clusterlink/controlplane/adminapi"
 	"github.com/clusterlink/clusterlink/controlplane/state"
 	"github.com/clusterlink/clusterlink/replicator"
 )
@@ -35,6 +35,9 @@ type Options struct {
 	ReplicatorOpts []replicator.Opt
 	// DestinationOpts are added to the destination client's options (the demo uses them for in-process clusters).
 	DestinationOpts []kgo.Opt
+	// AdoptUnsealedState seals, once, the state records found in clear text (written before state.encryption.key
+	// was set) instead of rejecting them. Only for an operator who knows no one else wrote the topic.
+	AdoptUnsealedState bool
 }
 
 // Daemon runs the links of one destination cluster.
@@ -82,11 +85,61 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 		return nil, fmt.Errorf("reach the destination cluster %s: %w", strings.Join(cfg.Destination.BootstrapServers, ","), err)
 	}
 	d.dstID = meta.Cluster
-	if d.store, err = state.Open(ctx, dst, cfg.State.Topic); err != nil {
+	if d.store, err = d.openState(ctx); err != nil {
 		dst.Close()
 		return nil, err
 	}
 	return d, nil
+}
+
+// openState opens the state topic: sealed with the daemon's key when it has one, closed to everyone but the
+// destination's super users where the destination has an authorizer, and it reports every record it rejected.
+func (d *Daemon) openState(ctx context.Context) (*state.Store, error) {
+	sc := d.cfg.State
+	var o state.Options
+	if len(sc.EncryptionKey) > 0 {
+		o.Keys = &state.Keys{Current: sc.EncryptionKey, Old: sc.OldEncryptionKeys}
+		o.AdoptUnsealed = d.opts.AdoptUnsealedState
+	} else {
+		d.log.Warn("state.encryption.key is not set: the state topic's records are neither encrypted nor authenticated; "+
+			"links with secrets cannot be created over the API, and anyone who can write the topic can change what the daemon does",
+			zap.String("state_topic", sc.Topic))
+	}
+	store, err := state.Open(ctx, d.dst, sc.Topic, o)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range store.Rejected() {
+		d.log.Error("state record rejected: forged, altered, or not written by this daemon; it is ignored",
+			zap.String("state_topic", sc.Topic), zap.String("key", r.Key), zap.Int64("offset", r.Offset), zap.String("reason", r.Reason))
+	}
+	if err := d.protectStateTopic(ctx, store); err != nil {
+		return nil, err
+	}
+	return store, nil
+}
+
+// protectStateTopic denies every operation on the state topic to every principal (super users, which the daemon
+// must be, are not subject to ACLs). A daemon that is not a super user would lock itself out: the guard is then
+// taken back and the start refused.
+func (d *Daemon) protectStateTopic(ctx context.Context, store *state.Store) error {
+	guard := aclsync.StateTopicGuard(store.Topic())
+	err := aclsync.Guard(ctx, d.dst, []config.ACL{guard})
+	switch {
+	case errors.Is(err, aclsync.ErrNoAuthorizer):
+		d.log.Warn("the destination has no authorizer: anyone who can reach it can read and write the state topic",
+			zap.String("state_topic", store.Topic()))
+		return nil
+	case err != nil:
+		d.log.Warn("the state topic could not be closed to other principals: check its ACLs by hand",
+			zap.String("state_topic", store.Topic()), zap.Error(err))
+		return nil
+	}
+	if _, err := kadm.NewClient(d.dst).ListEndOffsets(ctx, store.Topic()); err != nil {
+		_ = aclsync.Unguard(context.WithoutCancel(ctx), d.dst, []config.ACL{guard})
+		return fmt.Errorf("the daemon's destination principal cannot read the state topic %s once it is closed to every principal (%w): it must be a super user of the destination (super.users)", store.Topic(), err)
+	}
+	return nil
 }
 
 // Close releases the destination client; call it after Run returned.
@@ -109,9 +162,9 @@ func (d *Daemon) Ready() bool {
 // Run starts the links and serves the admin API until ctx ends, then stops everything: every link's produces in
 // flight are answered before it returns.
 func (d *Daemon) Run(ctx context.Context) error {
-	ln, err := net.Listen("tcp", d.cfg.Admin.Listen)
+	ln, err := d.listen()
 	if err != nil {
-		return fmt.Errorf("admin API: listen on %s: %w", d.cfg.Admin.Listen, err)
+		return err
 	}
 	d.runCtx = ctx
 	d.mu.Lock()
@@ -146,28 +199,6 @@ func (d *Daemon) shutdown() {
 	_ = d.httpSrv.Shutdown(sctx) // requests still running after 5 s are cut
 	d.stopAll()
 	d.log.Info("stopped")
-}
-
-func (d *Daemon) handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("/kafka/", adminapi.Handler(d, d.cfg.Admin.Token, d.log))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !d.Ready() {
-			http.Error(w, "starting links", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ready")
-	})
-	mux.Handle("GET /metrics", d.metricsHandler())
-	if d.opts.Pprof {
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	}
-	return mux
 }
 
 func nowMs() int64 { return time.Now().UnixMilli() }

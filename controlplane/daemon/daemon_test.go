@@ -316,7 +316,9 @@ func TestDaemon_AdminAPIRequiresTheBearerTokenAndTheRightClusterID(t *testing.T)
 	if resp.StatusCode != http.StatusNotFound {
 		t.Errorf("another cluster id: status %d, want 404", resp.StatusCode)
 	}
-	resp, err = http.Get("http://" + addr + "/metrics")
+	req, _ = http.NewRequest(http.MethodGet, "http://"+addr+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer s3cret")
+	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

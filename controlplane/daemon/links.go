@@ -103,7 +103,12 @@ func (d *Daemon) currentLink(name string) (*link.Link, error) {
 // startLocked builds the link of s from its raw configs and runs it. Configs that do not parse make a FAILED link,
 // never an error: it is listed with the reason and can be fixed or deleted. The slot is held exclusively.
 func (d *Daemon) startLocked(s *slot) {
-	cfg, err := config.ParseLink(s.name, s.raw)
+	// What the state topic holds was given over the API, or forged: it is checked as API input is.
+	err := d.checkFilePaths(s.rec.Configs)
+	var cfg *config.Link
+	if err == nil {
+		cfg, err = config.ParseLink(s.name, s.raw)
+	}
 	if err == nil {
 		err = link.CheckNames(s.name, cfg)
 	}

@@ -97,7 +97,7 @@ func TestDaemon_BrokenStoredLinksAreListedAndCanBeFixedFailedOverOrDeleted(t *te
 	f.stop()
 
 	// What a daemon finds when it starts: the link's configs no longer parse, and an unrunnable name.
-	store, err := state.Open(ctx, f.dstCl, f.cfg.State.Topic)
+	store, err := state.Open(ctx, f.dstCl, f.cfg.State.Topic, state.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,10 @@ import (
 var (
 	descLinkState = prometheus.NewDesc("clusterlink_link_state",
 		"1 for the link's current state (ACTIVE, PAUSED, SOURCE_UNAVAILABLE, FAILED).", []string{"link", "state"}, nil)
+	descStateRejected = prometheus.NewDesc("clusterlink_state_records_rejected",
+		"State records the daemon rejected when it read the state topic (forged, altered, or not written by it).", nil, nil)
+	descGuardsRestored = prometheus.NewDesc("clusterlink_mirror_guards_restored_total",
+		"Read-only guard ACLs of mirror topics that someone removed and the link put back.", []string{"link"}, nil)
 	descRuntimes = prometheus.NewDesc("clusterlink_link_runtimes",
 		"Link runtimes running in this daemon: one per link, whatever the API is asked at once.", nil, nil)
 	descTaskState = prometheus.NewDesc("clusterlink_link_task_state",
@@ -79,7 +83,7 @@ var (
 type collector struct{ d *Daemon }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRuntimes, descLinkState, descTaskState, descMirrorStatus, descLag, descCatchUp, descCopyRate,
+	for _, d := range []*prometheus.Desc{descStateRejected, descGuardsRestored, descRuntimes, descLinkState, descTaskState, descMirrorStatus, descLag, descCatchUp, descCopyRate,
 		descMirrorLEO, descSourceHWM, descBytes, descRecords, descBatchesRaw, descFillerOffsets, descPartitionError,
 		descMarkerOffsets, descBatchesReencoded, descBatchesRewritten, descTransactions, descBatchesPipelined,
 		descOffsetSyncCommitted, descOffsetSyncClamps, descOffsetSyncGroups, descOffsetSyncSkipped, descOffsetSyncLast,
@@ -96,6 +100,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
 	gauge(descRuntimes, float64(c.d.RuntimeCount()))
+	gauge(descStateRejected, float64(len(c.d.store.Rejected())))
 	for _, l := range c.d.runningLinks() {
 		name := l.Name()
 		st, _, _ := l.State()
@@ -130,6 +135,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 				counter(descTransactions, ps.Counters.TransactionsAborted, name, m.Topic, p, "aborted")
 			}
 		}
+		counter(descGuardsRestored, l.GuardsRestored(), name)
 		if st, ok := l.OffsetSyncStatus(); ok {
 			counter(descOffsetSyncCommitted, st.OffsetsCommitted, name)
 			counter(descOffsetSyncClamps, st.Clamps, name)

@@ -243,6 +243,7 @@ func (l *Link) Run(ctx context.Context) error {
 	g.Go(func() error { return l.rep.Run(gctx) })
 	g.Go(func() error { return l.mirrorLoop(gctx) })
 	g.Go(func() error { return l.progressLoop(gctx) })
+	g.Go(func() error { return l.guardLoop(gctx) })
 	l.loopMu.Lock()
 	l.runCtx = gctx
 	l.startSyncLoopsLocked()
@@ -312,8 +313,16 @@ func (l *Link) State() (state, code, msg string) {
 		t := l.availabilityTask.Status()
 		return StateSourceUnavailable, t.ErrorCode, t.ErrorMessage
 	}
+	if rejected := l.store.RejectedFor(l.name); len(rejected) > 0 {
+		return StateActive, CodeStateRecordRejected, fmt.Sprintf(
+			"%d state records of this link were rejected and ignored (forged, altered, or not written by this daemon); the first: %s at offset %d: %s",
+			len(rejected), rejected[0].Key, rejected[0].Offset, rejected[0].Reason)
+	}
 	return StateActive, "NO_ERROR", ""
 }
+
+// CodeStateRecordRejected is the link error of a link whose records in the state topic were rejected.
+const CodeStateRecordRejected = "STATE_RECORD_REJECTED"
 
 // SourceClusterID is the source cluster's id, once the availability check reached it.
 func (l *Link) SourceClusterID() string {

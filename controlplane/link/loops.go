@@ -177,7 +177,9 @@ func (l *Link) ManagedACLs() []ManagedACL {
 		}
 	}
 	for _, topic := range l.guard.topics() {
-		out = append(out, ManagedACL{ACL: aclsync.MirrorGuard(topic), Reason: "MIRROR_READ_ONLY"})
+		for _, a := range aclsync.MirrorGuards(topic) {
+			out = append(out, ManagedACL{ACL: a, Reason: "MIRROR_READ_ONLY"})
+		}
 	}
 	return out
 }

@@ -1,7 +1,11 @@
 // Package state keeps the daemon's durable state in a compacted topic on the destination cluster: the links created
 // at runtime and their configs, each mirror's status and status time, and the ACLs each link created. One record per
-// key, the latest wins; deleting writes a tombstone. A restarted daemon reads the topic from its start and finds
-// everything as it was. It does not decide anything: the link runtime says what to store.
+// key, the latest wins. A restarted daemon reads the topic from its start and finds everything as it was. It does
+// not decide anything: the link runtime says what to store.
+//
+// Everything read back is untrusted input: with state keys every record is sealed (seal.go) and a record that
+// does not authenticate is rejected, never applied; every record is checked for its shape and for the key it
+// claims. Rejected records are kept for the daemon to report.
 //
 // One daemon writes a state topic at a time; two daemons sharing one would overwrite each other's records.
 package state
@@ -11,6 +15,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -75,28 +81,135 @@ type Failure struct {
 // ACL is an ACL a link created on the destination, in the form the aclsync package remembers it.
 type ACL = json.RawMessage
 
+// Options open a Store.
+type Options struct {
+	// Keys seal every record (nil: records are written and read in clear, unauthenticated).
+	Keys *Keys
+	// AdoptUnsealed, with Keys, takes records found in clear (written before keys were set) as they are, once, and
+	// seals them; without it they are rejected.
+	AdoptUnsealed bool
+}
+
+// Rejection is a state record the store did not apply.
+type Rejection struct {
+	Key    string
+	Offset int64
+	Reason string
+}
+
 // Store reads and writes the state topic. Its methods are safe for concurrent use.
 type Store struct {
-	cl    *kgo.Client
-	topic string
+	cl     *kgo.Client
+	topic  string
+	sealer *sealer // nil without keys
+	adopt  bool
 
-	mu      sync.Mutex
-	links   map[string]Link
-	mirrors map[string]Mirror          // by link + "/" + topic
-	acls    map[string]json.RawMessage // by link
+	mu       sync.Mutex
+	rejected []Rejection
+	// sealedWithoutKey is the key id of a sealed record found by a store without keys.
+	sealedWithoutKey string
+	reseal           map[string]bool  // keys to seal again with the current key (old key, adopted)
+	written          map[string]int64 // when each key's sealed record was written, to refuse a replayed older one
+	links            map[string]Link
+	mirrors          map[string]Mirror          // by link + "/" + topic
+	acls             map[string]json.RawMessage // by link
 }
 
 // Open creates the state topic if it does not exist (compacted, one partition, replication factor up to 3) and
 // reads it to its end. cl is the destination client; it must not consume anything else.
-func Open(ctx context.Context, cl *kgo.Client, topic string) (*Store, error) {
-	s := &Store{cl: cl, topic: topic, links: map[string]Link{}, mirrors: map[string]Mirror{}, acls: map[string]json.RawMessage{}}
+//
+// With o.Keys every record read must authenticate; records sealed with an old key are sealed again with the current
+// one before Open returns. Without keys, a topic that holds sealed records is an error: the daemon must be given
+// its key.
+func Open(ctx context.Context, cl *kgo.Client, topic string, o Options) (*Store, error) {
+	s := &Store{cl: cl, topic: topic, links: map[string]Link{}, mirrors: map[string]Mirror{}, acls: map[string]json.RawMessage{},
+		reseal: map[string]bool{}, written: map[string]int64{}, adopt: o.AdoptUnsealed}
+	if o.Keys != nil {
+		var err error
+		if s.sealer, err = newSealer(*o.Keys); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.ensureTopic(ctx); err != nil {
 		return nil, err
 	}
 	if err := s.load(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.resealAll(ctx); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// Sealed reports whether the store seals its records.
+func (s *Store) Sealed() bool { return s.sealer != nil }
+
+// Topic is the state topic's name.
+func (s *Store) Topic() string { return s.topic }
+
+// Rejected returns the records the store did not apply when it read the topic.
+func (s *Store) Rejected() []Rejection {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.rejected)
+}
+
+// RejectedFor returns the rejected records that name a link (its record, its mirrors', its ACLs').
+func (s *Store) RejectedFor(link string) []Rejection {
+	var out []Rejection
+	for _, r := range s.Rejected() {
+		_, rest, _ := strings.Cut(r.Key, "/")
+		if name, _, _ := strings.Cut(rest, "/"); name == link {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// resealAll writes again, sealed with the current key, every record that was read sealed with an old key or
+// adopted from clear text.
+func (s *Store) resealAll(ctx context.Context) error {
+	s.mu.Lock()
+	keys := slices.Sorted(maps.Keys(s.reseal))
+	s.mu.Unlock()
+	for _, key := range keys {
+		value := s.currentValue(key)
+		if err := s.writeRaw(ctx, key, value); err != nil {
+			return fmt.Errorf("seal state record %s with the current key: %w", key, err)
+		}
+	}
+	s.mu.Lock()
+	s.reseal = map[string]bool{}
+	s.mu.Unlock()
+	return nil
+}
+
+// currentValue is the JSON of what the store holds for a record key now (nil: nothing).
+func (s *Store) currentValue(key string) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	kind, rest, _ := strings.Cut(key, "/")
+	var v any
+	switch kind {
+	case "link":
+		if l, ok := s.links[rest]; ok {
+			v = l
+		}
+	case "mirror":
+		if m, ok := s.mirrors[rest]; ok {
+			v = m
+		}
+	case "acls":
+		if a, ok := s.acls[rest]; ok {
+			return a
+		}
+	}
+	if v == nil {
+		return nil
+	}
+	b, _ := json.Marshal(v)
+	return b
 }
 
 func (s *Store) ensureTopic(ctx context.Context) error {
@@ -144,15 +257,20 @@ func (s *Store) load(ctx context.Context) error {
 		}
 		done := false
 		fs.EachRecord(func(r *kgo.Record) {
-			s.apply(string(r.Key), r.Value)
+			s.read(string(r.Key), r.Value, r.Offset)
 			if r.Offset+1 >= end.Offset {
 				done = true
 			}
 		})
 		if done {
-			return nil
+			break
 		}
 	}
+	if s.sealedWithoutKey != "" {
+		return fmt.Errorf("the state topic %s holds sealed records (state key %s): give the daemon its key (state.encryption.key in its file); "+
+			"without it, it cannot read its links", s.topic, s.sealedWithoutKey)
+	}
+	return nil
 }
 
 // endOffset reads the state topic's end offset. A topic created a moment ago may not be known to every broker yet,
@@ -183,34 +301,121 @@ func (s *Store) endOffset(ctx context.Context) (kadm.ListedOffset, error) {
 	}
 }
 
-func (s *Store) apply(key string, value []byte) {
+// read takes one record of the topic: it opens it when sealed, checks it, and applies it or rejects it.
+func (s *Store) read(key string, value []byte, offset int64) {
+	reject := func(reason string) {
+		s.rejected = append(s.rejected, Rejection{Key: key, Offset: offset, Reason: reason})
+	}
+	env, err := parseEnvelope(value)
+	switch {
+	case err != nil && !errors.Is(err, errNotSealed):
+		reject(err.Error())
+		return
+	case s.sealer == nil && err == nil:
+		s.sealedWithoutKey = env.Key
+		return
+	case s.sealer == nil:
+		// No keys: records are in clear, as the daemon writes them without keys.
+	case err != nil && !s.adopt:
+		reject("not sealed, but the daemon seals its state records: written by someone else (or before state.encryption.key was set: see adopt)")
+		return
+	case err != nil:
+		s.reseal[key] = true
+	default:
+		content, old, err := s.sealer.open(s.topic, key, env)
+		if err != nil {
+			reject(err.Error())
+			return
+		}
+		if content.WrittenMs < s.written[key] {
+			reject(fmt.Sprintf("an older record of this key written again (written at %d, after one written at %d)", content.WrittenMs, s.written[key]))
+			return
+		}
+		s.written[key] = content.WrittenMs
+		if old {
+			s.reseal[key] = true
+		}
+		value = content.Value
+		if string(value) == "null" {
+			value = nil
+		}
+	}
+	if err := s.apply(key, value); err != nil {
+		reject(err.Error())
+	}
+}
+
+// apply changes what the store holds for a record (value nil: a deletion), after checking the record's shape and
+// that it describes the key it is stored under.
+func (s *Store) apply(key string, value []byte) error {
 	kind, rest, _ := strings.Cut(key, "/")
 	switch kind {
 	case "link":
 		if value == nil {
 			delete(s.links, rest)
-			return
+			return nil
 		}
 		var l Link
-		if json.Unmarshal(value, &l) == nil {
-			s.links[rest] = l
+		if err := json.Unmarshal(value, &l); err != nil {
+			return fmt.Errorf("link record: %w", err)
 		}
+		if err := l.check(rest); err != nil {
+			return err
+		}
+		s.links[rest] = l
 	case "mirror":
 		if value == nil {
 			delete(s.mirrors, rest)
-			return
+			return nil
 		}
 		var m Mirror
-		if json.Unmarshal(value, &m) == nil {
-			s.mirrors[rest] = m
+		if err := json.Unmarshal(value, &m); err != nil {
+			return fmt.Errorf("mirror record: %w", err)
 		}
+		if err := m.check(rest); err != nil {
+			return err
+		}
+		s.mirrors[rest] = m
 	case "acls":
 		if value == nil {
 			delete(s.acls, rest)
-			return
+			return nil
+		}
+		if !json.Valid(value) {
+			return errors.New("ACL record: not JSON")
 		}
 		s.acls[rest] = append(json.RawMessage(nil), value...)
+	default:
+		return fmt.Errorf("unknown record kind %q", kind)
 	}
+	return nil
+}
+
+// check validates a link record stored under name.
+func (l Link) check(name string) error {
+	switch {
+	case l.Name != name:
+		return fmt.Errorf("link record names link %q but is stored as %q", l.Name, name)
+	case l.Origin != OriginFile && l.Origin != OriginAPI:
+		return fmt.Errorf("link record has origin %q", l.Origin)
+	}
+	return nil
+}
+
+// check validates a mirror record stored under "link/topic".
+func (m Mirror) check(key string) error {
+	switch m.Status {
+	case replicator.StatusActive, replicator.StatusPaused, replicator.StatusPendingStopped, replicator.StatusStopped:
+	default:
+		return fmt.Errorf("mirror record has status %q", m.Status)
+	}
+	if m.Link+"/"+m.Topic != key {
+		return fmt.Errorf("mirror record describes %s/%s but is stored as %s", m.Link, m.Topic, key)
+	}
+	if m.Status == replicator.StatusPendingStopped && m.PendingOp != "promote" && m.PendingOp != "failover" {
+		return fmt.Errorf("mirror record is PENDING_STOPPED with operation %q", m.PendingOp)
+	}
+	return nil
 }
 
 // write stores one record and waits until the destination has it (acks=all).
@@ -222,13 +427,26 @@ func (s *Store) write(ctx context.Context, key string, value any) error {
 			return fmt.Errorf("encode state %s: %w", key, err)
 		}
 	}
+	if err := s.writeRaw(ctx, key, data); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.apply(key, data)
+}
+
+// writeRaw produces one record's JSON (nil: a deletion), sealed when the store has keys.
+func (s *Store) writeRaw(ctx context.Context, key string, data []byte) error {
+	if s.sealer != nil {
+		var err error
+		if data, err = s.sealer.seal(s.topic, key, data); err != nil {
+			return fmt.Errorf("seal state %s: %w", key, err)
+		}
+	}
 	rec := &kgo.Record{Topic: s.topic, Key: []byte(key), Value: data, Timestamp: time.Now()}
 	if err := s.cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
 		return fmt.Errorf("write state %s to %s: %w", key, s.topic, err)
 	}
-	s.mu.Lock()
-	s.apply(key, data)
-	s.mu.Unlock()
 	return nil
 }
 
