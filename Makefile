@@ -33,6 +33,11 @@ test-short: ## Only the tests that need no broker (in-process kfake clusters), u
 test-testcontainers: ## The integration tests with brokers from testcontainers (needs a Docker engine)
 	CLUSTERLINK_TEST_BACKEND=testcontainers $(GO) test -tags testcontainers -count=1 -timeout 25m ./integration/...
 
+.PHONY: fuzz
+fuzz: ## Fuzz the parsers that handle secrets, FUZZTIME each (default 30s): no error may show a planted secret
+	@for t in FuzzJAASErrorsNeverShowTheSecret FuzzLinkConfigErrorsNeverShowTheSecret FuzzDaemonFileErrorsNeverShowTheSecret; do \
+		$(GO) test -run XXX -fuzz "^$$t$$" -fuzztime $${FUZZTIME:-30s} ./config || exit 1; done
+
 .PHONY: vet
 vet: ## go vet and gofmt check
 	$(GO) vet $(PKGS)

@@ -196,7 +196,7 @@ func Load(path string) (*Config, error) {
 func Parse(data []byte) (*Config, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, fmt.Errorf("invalid YAML: %w", err)
+		return nil, yamlError(err)
 	}
 	idx := indexYAML(&root)
 
@@ -207,7 +207,7 @@ func Parse(data []byte) (*Config, error) {
 	if err := dec.Decode(&file); err != nil && !errors.Is(err, io.EOF) {
 		var te *yaml.TypeError
 		if !errors.As(err, &te) {
-			return nil, fmt.Errorf("invalid YAML: %w", err)
+			return nil, yamlError(err)
 		}
 		for _, msg := range te.Errors {
 			probs = append(probs, idx.typeError(msg))
@@ -490,7 +490,44 @@ func (idx yamlIndex) typeError(msg string) error {
 		case strings.HasPrefix(f[2], "config."):
 			want = "a mapping"
 		}
-		return &FieldError{Key: idx.valueOnLine[line], Line: line, Err: fmt.Errorf("expected %s, not %s", want, got)}
+		return &FieldError{Key: secretSafePath(idx.valueOnLine[line]), Line: line, Err: fmt.Errorf("expected %s, not %s", want, got)}
 	}
-	return &FieldError{Key: idx.valueOnLine[line], Line: line, Err: errors.New(text)}
+	return &FieldError{Key: secretSafePath(idx.valueOnLine[line]), Line: line, Err: errors.New(withoutQuotedText(text))}
 }
+
+// secretKeyPaths are the daemon file's keys that hold secrets, besides the link and cluster keys IsSensitive names.
+var secretKeyPaths = []string{"admin.token", "state.encryption.key", "state.encryption.old.keys"}
+
+// secretSafePath cuts a key path after the key that holds a secret: what stands below it (a mapping the YAML made
+// of the value) is the secret's text.
+func secretSafePath(path string) string {
+	for _, p := range secretKeyPaths {
+		if rest, ok := strings.CutPrefix(path, p); ok && rest != "" {
+			if strings.HasPrefix(rest, "[") {
+				if i := strings.Index(rest, "]"); i >= 0 {
+					return p + rest[:i+1]
+				}
+			}
+			return p
+		}
+	}
+	segments := strings.Split(path, ".")
+	for i := range segments {
+		// A sensitive key's name spans segments (sasl.jaas.config): try every ending.
+		for j := i + 1; j <= len(segments); j++ {
+			if IsSensitive(strings.Join(segments[i:j], ".")) && j < len(segments) {
+				return strings.Join(segments[:j], ".")
+			}
+		}
+	}
+	return path
+}
+
+// quotedText matches what yaml.v3 quotes of the file in its messages ('...', "...", `...`): it may be a secret.
+var quotedText = regexp.MustCompile("'[^']*'|\"[^\"]*\"|`[^`]*`")
+
+// withoutQuotedText drops the file's text from a YAML message, keeping what it says is wrong and where.
+func withoutQuotedText(msg string) string { return quotedText.ReplaceAllString(msg, "…") }
+
+// yamlError is a YAML syntax error without the file's text in it.
+func yamlError(err error) error { return fmt.Errorf("invalid YAML: %s", withoutQuotedText(err.Error())) }

@@ -27,12 +27,12 @@ func resolveSecret(v string) (string, error) {
 	ref = strings.TrimSuffix(ref, "}")
 	provider, arg, ok := strings.Cut(ref, ":")
 	if !ok {
-		return "", fmt.Errorf("reference %q has no provider: use ${env:NAME} or ${file:/path}", v)
+		return "", errors.New("the ${...} reference has no provider: use ${env:NAME} or ${file:/path}")
 	}
 	switch provider {
 	case "env":
 		if arg == "" {
-			return "", fmt.Errorf("reference %q names no environment variable", v)
+			return "", errors.New("the ${env:} reference names no environment variable")
 		}
 		s, ok := os.LookupEnv(arg)
 		if !ok {
@@ -41,7 +41,7 @@ func resolveSecret(v string) (string, error) {
 		return s, nil
 	case "file":
 		if arg == "" {
-			return "", fmt.Errorf("reference %q names no file", v)
+			return "", errors.New("the ${file:} reference names no file")
 		}
 		b, err := os.ReadFile(arg)
 		if err != nil {
@@ -50,7 +50,8 @@ func resolveSecret(v string) (string, error) {
 		}
 		return strings.TrimRight(string(b), "\r\n"), nil
 	}
-	return "", fmt.Errorf("reference %q has unknown provider %q: use ${env:NAME} or ${file:/path}", v, provider)
+	// Neither the reference nor its provider is quoted: a malformed reference may hold a secret pasted into it.
+	return "", errors.New("the ${...} reference has an unknown provider: use ${env:NAME} or ${file:/path}")
 }
 
 // resolveSecrets resolves every value of configs into a new map; a key whose reference cannot be resolved is left

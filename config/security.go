@@ -334,7 +334,12 @@ func (s *Security) parseJAAS(jaas string) error {
 			return fmt.Errorf("%s serves the SCRAM mechanisms, but %s is PLAIN (use %s)", module, keySASLMechanism, plainLoginModule)
 		}
 	default:
-		return fmt.Errorf("login module %q is not supported: use %s or %s", module, plainLoginModule, scramLoginModule)
+		// The module is the value's first word: it may be a secret pasted in the wrong place, so only a class name
+		// of a known vendor is quoted.
+		if knownVendorClass(module) {
+			return fmt.Errorf("login module %q is not supported: use %s or %s", module, plainLoginModule, scramLoginModule)
+		}
+		return fmt.Errorf("the login module is not supported: use %s or %s", plainLoginModule, scramLoginModule)
 	}
 	var missing []string
 	for _, k := range []string{"username", "password"} {
@@ -359,7 +364,7 @@ func parseJAASConfig(jaas string) (module string, opts map[string]string, err er
 	switch flag := p.word(); flag {
 	case "required", "requisite", "sufficient", "optional":
 	default:
-		return "", nil, fmt.Errorf("expected a control flag (required, requisite, sufficient or optional) after %s at character %d", module, p.i+1)
+		return "", nil, fmt.Errorf("expected a control flag (required, requisite, sufficient or optional) after the login module class name, at character %d", p.i+1)
 	}
 	opts = map[string]string{}
 	for {
@@ -384,12 +389,33 @@ func parseJAASConfig(jaas string) (module string, opts map[string]string, err er
 			return "", nil, fmt.Errorf("expected key=value at character %d", start+1)
 		}
 		p.i++
-		val, err := p.value(key)
+		val, err := p.value(optionName(key))
 		if err != nil {
 			return "", nil, err
 		}
 		opts[key] = val
 	}
+}
+
+// knownVendorClass reports whether a login module name is a class of Kafka, the JDK or a cloud vendor (safe to
+// quote in an error).
+func knownVendorClass(module string) bool {
+	for _, p := range []string{"org.apache.kafka.", "com.sun.security.", "software.amazon.", "io.confluent."} {
+		if strings.HasPrefix(module, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// optionName is how an error names a JAAS option: a known option by its name, any other by "an option" (a
+// mistyped option name can be a secret).
+func optionName(key string) string {
+	switch key {
+	case "username", "password", "serviceName", "tokenauth", "unsecuredLoginStringClaim_sub":
+		return "option " + key
+	}
+	return "an option"
 }
 
 type jaasScanner struct {
@@ -432,14 +458,14 @@ func (p *jaasScanner) value(key string) (string, error) {
 				b.WriteByte(c)
 			}
 		}
-		return "", fmt.Errorf("the quoted value of option %s has no closing quote", key)
+		return "", fmt.Errorf("the quoted value of %s has no closing quote", key)
 	}
 	start := p.i
 	for p.i < len(p.s) && !isJAASBlank(p.s[p.i]) && p.s[p.i] != ';' {
 		p.i++
 	}
 	if p.i == start {
-		return "", fmt.Errorf("option %s has no value", key)
+		return "", fmt.Errorf("%s has no value", key)
 	}
 	return p.s[start:p.i], nil
 }

@@ -177,7 +177,7 @@ func TestSecrets(t *testing.T) {
 		{"missing env", "${env:CL_TEST_NOT_SET}", "sasl.jaas.config: environment variable CL_TEST_NOT_SET is not set"},
 		{"missing file", "${file:" + filepath.Join(dir, "nope") + "}",
 			"sasl.jaas.config: cannot read secret file: open " + filepath.Join(dir, "nope") + ": no such file or directory"},
-		{"unknown provider", "${vault:kv/x}", `sasl.jaas.config: reference "${vault:kv/x}" has unknown provider "vault": use ${env:NAME} or ${file:/path}`},
+		{"unknown provider", "${vault:kv/x}", `sasl.jaas.config: the ${...} reference has an unknown provider: use ${env:NAME} or ${file:/path}`},
 		{"reference inside text", `org.apache.kafka.common.security.plain.PlainLoginModule required username="u" password="${env:CL_TEST_JAAS}";`,
 			"sasl.jaas.config: holds a ${env:...} or ${file:...} reference inside other text: a reference must be the whole value"},
 		{"set but empty is resolved", "${env:CL_TEST_EMPTY}", "sasl.jaas.config: required with security.protocol=SASL_PLAINTEXT"},

@@ -1,12 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 
+	"github.com/magiconair/properties"
 	"github.com/spf13/cobra"
 
 	"github.com/clusterlink/clusterlink/controlplane/adminapi"
@@ -105,7 +104,8 @@ type configFlags struct {
 
 func (c *configFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&c.file, "config-file", "", "a properties file of link configs (key=value lines, # comments)")
-	cmd.Flags().StringSliceVar(&c.values, "config", nil, "link configs as key=value (repeat the flag, or separate with commas)")
+	// Not split on commas: filter JSON and JAAS values hold commas.
+	cmd.Flags().StringArrayVar(&c.values, "config", nil, "a link config as key=value (repeat the flag for more)")
 }
 
 // collect merges the file and the flags (flags win) in file order.
@@ -127,10 +127,11 @@ func (c *configFlags) collect() ([]adminapi.ConfigValue, error) {
 			set(kv[0], kv[1])
 		}
 	}
-	for _, kv := range c.values {
+	for i, kv := range c.values {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || strings.TrimSpace(k) == "" {
-			return nil, fmt.Errorf("--config %q is not key=value", kv)
+			// The value is not quoted: it may be a secret.
+			return nil, fmt.Errorf("--config number %d is not key=value", i+1)
 		}
 		set(strings.TrimSpace(k), strings.TrimSpace(v))
 	}
@@ -141,38 +142,19 @@ func (c *configFlags) collect() ([]adminapi.ConfigValue, error) {
 	return out, nil
 }
 
-// readProperties reads a Java properties file: key=value or key:value or "key value" lines, # and ! comments, and
-// a trailing backslash continuing a value on the next line.
+// readProperties reads a Java properties file with a well-kept parser (every escape of java.util.Properties:
+// \uXXXX, \=, \:, line continuations), in file order, with no ${...} expansion: values go to the daemon as they are
+// written. Its errors name the line, never its content (a line may hold a password).
 func readProperties(path string) ([][2]string, error) {
-	fh, err := os.Open(path)
+	l := &properties.Loader{Encoding: properties.UTF8, DisableExpansion: true}
+	p, err := l.LoadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read the config file: %w", err)
+		return nil, fmt.Errorf("read the config file %s: %w", path, err)
 	}
-	defer fh.Close()
 	var out [][2]string
-	sc := bufio.NewScanner(fh)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	lineNo := 0
-	pending := ""
-	for sc.Scan() {
-		lineNo++
-		line := strings.TrimSpace(sc.Text())
-		if pending == "" && (line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "!")) {
-			continue
-		}
-		if strings.HasSuffix(line, `\`) {
-			pending += strings.TrimSuffix(line, `\`)
-			continue
-		}
-		line, pending = pending+line, ""
-		i := strings.IndexAny(line, "=: ")
-		if i <= 0 {
-			return nil, fmt.Errorf("%s line %d: %q is not key=value", path, lineNo, line)
-		}
-		out = append(out, [2]string{strings.TrimSpace(line[:i]), strings.TrimSpace(line[i+1:])})
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+	for _, k := range p.Keys() {
+		v, _ := p.Get(k)
+		out = append(out, [2]string{k, v})
 	}
 	return out, nil
 }
