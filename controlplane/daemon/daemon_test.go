@@ -34,6 +34,7 @@ type fixture struct {
 	linkName     string
 	addr         string
 	d            *Daemon
+	pprof        bool
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -81,7 +82,7 @@ func newFixture(t *testing.T) *fixture {
 func (f *fixture) start(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
-	d, err := New(ctx, f.cfg, Options{Logger: zaptest.NewLogger(t),
+	d, err := New(ctx, f.cfg, Options{Logger: zaptest.NewLogger(t), Pprof: f.pprof,
 		ReplicatorOpts: []replicator.Opt{replicator.MetadataRefresh(200 * time.Millisecond)}})
 	if err != nil {
 		t.Fatal(err)

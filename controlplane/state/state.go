@@ -342,7 +342,10 @@ func (s *Store) read(key string, value []byte, offset int64) {
 	}
 	if err := s.apply(key, value); err != nil {
 		reject(err.Error())
+		return
 	}
+	// A rejected record that a good one of the same key follows does not matter any more.
+	s.rejected = slices.DeleteFunc(s.rejected, func(r Rejection) bool { return r.Key == key })
 }
 
 // apply changes what the store holds for a record (value nil: a deletion), after checking the record's shape and
