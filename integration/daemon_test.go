@@ -3,6 +3,8 @@ package integration
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -83,6 +85,18 @@ func startDaemon(t *testing.T, configPath string) *runningDaemon {
 	}
 	rd.client = adminapi.NewClient(d.Addr().String(), "")
 	return rd
+}
+
+// getMetrics reads the daemon's /metrics.
+func (d *runningDaemon) getMetrics(t *testing.T) string {
+	t.Helper()
+	resp, err := http.Get("http://" + d.daemon.Addr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
 }
 
 func (d *runningDaemon) waitMirror(t *testing.T, linkName, topic, what string, cond func(adminapi.Mirror) bool) adminapi.Mirror {
