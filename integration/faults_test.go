@@ -40,7 +40,11 @@ func runChild() int {
 		return 2
 	}
 	log, _ := zap.NewDevelopment()
-	r := replicator.New(src, dst, replicator.Logger(log), replicator.MetadataRefresh(time.Second))
+	r, err := replicator.New(src, dst, replicator.Logger(log), replicator.MetadataRefresh(time.Second))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
 	ctx := context.Background()
 	for _, topic := range strings.Split(os.Getenv(childTopicsEnv), ",") {
 		if err := r.AddMirror(ctx, replicator.MirrorSpec{MirrorTopic: topic}); err != nil {

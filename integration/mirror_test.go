@@ -24,9 +24,12 @@ type link struct {
 
 func startLink(t *testing.T, src, dst *kafkatest.Cluster, opts ...replicator.Opt) *link {
 	t.Helper()
-	r := replicator.New(newClient(t, src), newClient(t, dst), append([]replicator.Opt{
+	r, err := replicator.New(newClient(t, src), newClient(t, dst), append([]replicator.Opt{
 		replicator.Logger(zaptest.NewLogger(t)), replicator.MetadataRefresh(time.Second),
 	}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()

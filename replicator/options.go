@@ -1,9 +1,13 @@
 package replicator
 
 import (
+	"errors"
+	"fmt"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/clusterlink/clusterlink/replicator/recordbatch"
 )
 
 // Opt configures a Replicator.
@@ -58,6 +62,15 @@ func OnPartitionFailed(fn func(PartitionFailure)) Opt { return func(o *options) 
 // WithObserver sets the Observer of fetch and produce requests. Default: none.
 func WithObserver(o Observer) Opt { return func(opts *options) { opts.observer = o } }
 
+// optionsOf applies opts to the defaults.
+func optionsOf(opts ...Opt) options {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
 func defaultOptions() options {
 	return options{
 		log:                     zap.NewNop(),
@@ -82,6 +95,71 @@ func defaultOptions() options {
 		sourceMissingThreshold:  3,
 		unexpectedTruncationAge: 30 * time.Second,
 	}
+}
+
+// validate reports every option out of its range at once, each naming the option, its value and what is allowed.
+func (o options) validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	positiveDurations := []struct {
+		name string
+		d    time.Duration
+	}{
+		{"FetchWaitMax", o.fetchWaitMax}, {"RequestTimeout", o.requestTimeout}, {"MetadataRefresh", o.metadataRefresh},
+		{"ResolveStableWait", o.resolveStableWait}, {"UnexpectedTruncationAge", o.unexpectedTruncationAge},
+	}
+	for _, p := range positiveDurations {
+		if p.d <= 0 {
+			bad("%s(%s): must be above 0", p.name, p.d)
+		}
+	}
+	for _, p := range []struct {
+		name string
+		d    time.Duration
+	}{{"FetchBackoff", o.fetchBackoff}, {"RetryBackoff", o.retryBackoff}, {"PipelineMaxAge", o.pipelineMaxAge}} {
+		if p.d < 0 {
+			bad("%s(%s): must not be negative", p.name, p.d)
+		}
+	}
+	for _, p := range []struct {
+		name string
+		n    int32
+	}{{"FetchMaxBytes", o.fetchMaxBytes}, {"FetchResponseMaxBytes", o.fetchResponseMaxBytes}, {"FetchMinBytes", o.fetchMinBytes}} {
+		if p.n < 1 {
+			bad("%s(%d): must be at least 1", p.name, p.n)
+		}
+	}
+	if o.maxProduceInflight < 1 {
+		bad("MaxProduceInflight(%d): must be at least 1 (1 turns pipelining off; a partition never has more than %d in flight)", o.maxProduceInflight, maxPartitionInflight)
+	}
+	if o.produceConnections < 1 {
+		bad("ProduceConnections(%d): must be at least 1", o.produceConnections)
+	}
+	if smallest := recordbatch.FillerSize(1); o.fillerBatchBytes < smallest {
+		bad("filler batch size %d: must be at least %d bytes (one filler record)", o.fillerBatchBytes, smallest)
+	}
+	if o.maxProduceRequestBytes < 1 {
+		bad("produce request size %d: must be at least 1", o.maxProduceRequestBytes)
+	}
+	if o.replicationFactor == 0 || o.replicationFactor < -1 {
+		bad("ReplicationFactor(%d): must be -1 (the destination's default) or at least 1", o.replicationFactor)
+	}
+	if o.sourceMissingThreshold < 1 {
+		bad("source missing threshold %d: must be at least 1", o.sourceMissingThreshold)
+	}
+	if o.startOffset.Kind == StartTimestamp && o.startOffset.Timestamp.IsZero() {
+		bad("DefaultStartOffset(timestamp): the timestamp is not set")
+	}
+	if o.log == nil {
+		bad("Logger(nil): give a logger (zap.NewNop() for none)")
+	}
+	if o.observer == nil {
+		bad("WithObserver(nil): leave the option out for none")
+	}
+	if o.transactionalIDPrefix == "" {
+		bad("TransactionalIDPrefix(\"\"): must not be empty: the link's transactional producers fence their own by it")
+	}
+	return errors.Join(errs...)
 }
 
 // Logger sets the logger. Default: no logging.
@@ -131,7 +209,7 @@ func MaxProduceInflight(n int) Opt { return func(o *options) { o.maxProduceInfli
 // ProduceConnections is how many connections the replicator produces on to each destination broker; a partition
 // always uses the same one. A broker handles one request of a connection at a time, so more connections let it
 // work on several of the replicator's produce requests at once. Default 2.
-func ProduceConnections(n int) Opt { return func(o *options) { o.produceConnections = max(1, n) } }
+func ProduceConnections(n int) Opt { return func(o *options) { o.produceConnections = n } }
 
 // PipelineMaxAge is how old (by their timestamps) batches may be and still be pipelined. The broker forgets an
 // idempotent producer whose last batch's timestamp is older than its producer.id.expiration.ms (default 24 h), and

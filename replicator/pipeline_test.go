@@ -132,7 +132,7 @@ func TestWriter_PipelinesOnlyRecentBatches(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := &writer{r: New(nil, nil, PipelineMaxAge(tt.maxAge))}
+			w := &writer{r: newReplicator(nil, nil, optionsOf(PipelineMaxAge(tt.maxAge)))}
 			if got := w.recentEnough(recordbatch.Header{MaxTimestamp: tt.ts.UnixMilli()}); got != tt.want {
 				t.Fatalf("recentEnough = %v, want %v", got, tt.want)
 			}
@@ -153,7 +153,7 @@ func TestWriter_PipelinedDrainPopsConfirmedBatches(t *testing.T) {
 	}
 	p := &partition{m: &mirror{topic: "t"}, nextOffset: 6}
 	q := &writeQueue{items: items}
-	w := &writer{r: New(nil, nil)}
+	w := &writer{r: newReplicator(nil, nil, optionsOf())}
 	pipe := &partitionPipe{n: 1, sentTo: 7, chainable: true, anchored: true, last: producerRun{id: 7, lastSeq: 6}}
 	pp, ok := w.pipelinedPayloadLocked(p, q, pipe)
 	if !ok || pp.expected != 7 {

@@ -41,14 +41,23 @@ type Replicator struct {
 	pipelineAge atomic.Int64
 }
 
-// New returns a Replicator that reads from src and writes to dst. The clients belong to the caller; they must not
-// have a default produce topic or consume any topics, and dst must be allowed to produce to, describe and delete
-// records of the mirror topics.
-func New(src, dst *kgo.Client, opts ...Opt) *Replicator {
-	o := defaultOptions()
-	for _, opt := range opts {
-		opt(&o)
+// New returns a Replicator that reads from src and writes to dst, or every option that is out of its range. The
+// clients belong to the caller; they must not have a default produce topic or consume any topics, and dst must be
+// allowed to produce to, describe and delete records of the mirror topics.
+func New(src, dst *kgo.Client, opts ...Opt) (*Replicator, error) {
+	o := optionsOf(opts...)
+	err := o.validate()
+	if src == nil || dst == nil {
+		err = errors.Join(err, errors.New("the source and the destination client are required"))
 	}
+	if err != nil {
+		return nil, fmt.Errorf("replicator options:\n%w", err)
+	}
+	return newReplicator(src, dst, o), nil
+}
+
+// newReplicator builds a Replicator from validated options.
+func newReplicator(src, dst *kgo.Client, o options) *Replicator {
 	r := &Replicator{
 		src: src, dst: dst,
 		srcAdm: kadm.NewClient(src), dstAdm: kadm.NewClient(dst),
@@ -125,15 +134,28 @@ func (r *Replicator) AddMirror(ctx context.Context, spec MirrorSpec) error {
 	return nil
 }
 
-// Run copies data until ctx ends. It returns nil on a clean stop: every produce in flight has been answered.
+// Run copies data until ctx ends. It returns nil on a clean stop: every produce in flight has been answered. Once
+// it returned, Run may be called again: copying continues from each mirror's log end offset.
 func (r *Replicator) Run(ctx context.Context) error {
 	r.mu.Lock()
 	if r.running {
 		r.mu.Unlock()
-		return errors.New("replicator is already running")
+		return errors.New("replicator is already running: Run it again once the running Run returned")
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	r.running, r.runCtx, r.group = true, gctx, g
+	// The clients of a run are made at first use and closed when it ends; a new run makes new ones.
+	r.txn, r.conns = txnClient{}, produceClients{}
+	// Partitions that were copying when a previous run ended re-read their position: a produce may have been in
+	// flight. Failed and paused ones stay as they are.
+	for _, m := range r.mirrors {
+		for _, p := range m.partitions {
+			if p.phase == phaseCopy || p.phase == phaseResolving {
+				p.phase, p.busy = phaseResolve, false
+				p.gen++
+			}
+		}
+	}
 	r.mu.Unlock()
 
 	r.pipelineAge.Store(0) // until learnPipelineAge knows the destination's producer expiration

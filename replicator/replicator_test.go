@@ -65,8 +65,11 @@ func fakeClient(t *testing.T, c *kfake.Cluster, opts ...kgo.Opt) *kgo.Client {
 // runReplicator runs a replicator from src to dst until the test ends, with fast metadata refreshes and retries.
 func runReplicator(t *testing.T, src, dst *kgo.Client, opts ...Opt) *Replicator {
 	t.Helper()
-	r := New(src, dst, append([]Opt{Logger(zaptest.NewLogger(t)), MetadataRefresh(100 * time.Millisecond),
+	r, err := New(src, dst, append([]Opt{Logger(zaptest.NewLogger(t)), MetadataRefresh(100 * time.Millisecond),
 		RetryBackoff(10 * time.Millisecond)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()

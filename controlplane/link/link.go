@@ -173,8 +173,12 @@ func (l *Link) buildClients(o Options) error {
 		replicator.TransactionalIDPrefix(TransactionalIDPrefix(o.Name)),
 		replicator.OnPartitionFailed(l.partitionFailed),
 	}, o.ReplicatorOpts...)
-	l.src, l.srcAdm = src, kadm.NewClient(src)
-	l.rep = replicator.New(src, o.Destination, ropts...)
+	rep, err := replicator.New(src, o.Destination, ropts...)
+	if err != nil {
+		src.Close()
+		return err
+	}
+	l.src, l.srcAdm, l.rep = src, kadm.NewClient(src), rep
 	return nil
 }
 

@@ -81,7 +81,11 @@ func mirrorUntil(ctx context.Context, srcCl, dstCl *kgo.Client, topic string, do
 	if os.Getenv("BENCH_DEBUG") != "" {
 		log, _ = zap.NewDevelopment()
 	}
-	r := replicator.New(srcCl, dstCl, replicator.Logger(log))
+	r, err := replicator.New(srcCl, dstCl, replicator.Logger(log))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
 	if err := r.AddMirror(ctx, replicator.MirrorSpec{MirrorTopic: topic}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
