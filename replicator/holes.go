@@ -80,8 +80,7 @@ func (w *writer) writeMarkers(ctx context.Context, parts []producePart) (map[*pa
 	}
 	kresp, err := r.dst.Broker(int(w.broker)).Request(ctx, req)
 	if err != nil {
-		return failAll(fmt.Errorf("write transaction markers: %v", err)) // not a partition's error: resync
-
+		return failAll(requestFailed("write transaction markers", err))
 	}
 	resp := kresp.(*kmsg.WriteTxnMarkersResponse)
 	index := map[tpKey]*partition{}
@@ -132,7 +131,7 @@ func (w *writer) writeMarkers(ctx context.Context, parts []producePart) (map[*pa
 	if err != nil {
 		for _, pp := range parts {
 			if errs[pp.p] == nil {
-				errs[pp.p] = fmt.Errorf("read the log end offset after writing transaction markers: %v", err)
+				errs[pp.p] = requestFailed("read the log end offset after writing transaction markers", err)
 			}
 		}
 		return bases, errs

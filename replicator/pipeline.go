@@ -120,7 +120,8 @@ func (w *writer) pipelinedPayloadLocked(p *partition, q *writeQueue, pipe *parti
 			h.ProducerID < 0 || p.stripProducers[h.ProducerID] {
 			return producePart{}, false
 		}
-		pp := w.rawPartLocked(producePart{p: p, gen: q.gen, topic: p.m.topic, topicID: p.m.mirrorTopicID}, it)
+		pp := w.rawPartLocked(producePart{p: p, gen: q.gen, topic: p.m.topic, topicID: p.m.mirrorTopicID},
+			rawWrite{batch: it.batch, reencoded: it.reencoded})
 		if !pp.chainable || !pipe.follows(pp.run, pp.firstSeq) {
 			return producePart{}, false
 		}

@@ -106,16 +106,16 @@ func (p *partition) openSlotLocked(sourcePID int64) *destTxn {
 func (w *writer) txnStep(ctx context.Context, pp producePart) (int64, error) {
 	cl, err := w.r.txnClientFor()
 	if err != nil {
-		return 0, fmt.Errorf("transactional client: %v", err)
+		return 0, requestFailed("transactional client", err)
 	}
-	t := pp.txn
-	if pp.endTxn {
+	t := pp.slot
+	if end, ok := pp.kind.(txnEndWrite); ok {
 		err := retryConcurrent(ctx, func() error {
 			req := kmsg.NewPtrEndTxnRequest()
-			req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit = t.id, t.pid, t.epoch, pp.commit
+			req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit = t.id, t.pid, t.epoch, end.commit
 			resp, err := req.RequestWith(ctx, cl)
 			if err != nil {
-				return fmt.Errorf("end transaction %s: %v", t.id, err)
+				return requestFailed("end transaction "+t.id, err)
 			}
 			if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
 				return fmt.Errorf("end transaction %s: %w", t.id, err)
@@ -146,7 +146,7 @@ func (w *writer) txnStep(ctx context.Context, pp producePart) (int64, error) {
 		err := retryConcurrent(ctx, func() error {
 			var err error
 			if resp, err = req.RequestWith(ctx, cl); err != nil {
-				return fmt.Errorf("init transactional producer %s: %v", t.id, err)
+				return requestFailed("init transactional producer "+t.id, err)
 			}
 			if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
 				return fmt.Errorf("init transactional producer %s: %w", t.id, err)
@@ -167,7 +167,7 @@ func (w *writer) txnStep(ctx context.Context, pp producePart) (int64, error) {
 			req.Topics = []kmsg.AddPartitionsToTxnRequestTopic{rt}
 			resp, err := req.RequestWith(ctx, cl)
 			if err != nil {
-				return fmt.Errorf("add %s[%d] to transaction %s: %v", pp.topic, pp.p.id, t.id, err)
+				return requestFailed(fmt.Sprintf("add %s[%d] to transaction %s", pp.topic, pp.p.id, t.id), err)
 			}
 			for _, rt := range resp.Topics {
 				for _, rp := range rt.Partitions {
@@ -196,7 +196,7 @@ func (w *writer) txnStep(ctx context.Context, pp producePart) (int64, error) {
 	req.Topics = []kmsg.ProduceRequestTopic{rt}
 	kresp, err := cl.Broker(int(w.broker)).Request(ctx, req)
 	if err != nil {
-		return 0, fmt.Errorf("produce in transaction %s: %v", t.id, err)
+		return 0, requestFailed("produce in transaction "+t.id, err)
 	}
 	for _, rt := range kresp.(*kmsg.ProduceResponse).Topics {
 		for _, rp := range rt.Partitions {

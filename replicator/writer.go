@@ -2,7 +2,6 @@ package replicator
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"sync"
@@ -14,15 +13,6 @@ import (
 
 	"github.com/clusterlink/clusterlink/replicator/recordbatch"
 )
-
-// writeItem is one unit of work for a partition: a source batch to produce as it is, or a fill up to an offset.
-type writeItem struct {
-	batch  recordbatch.Batch
-	fillTo int64 // when > 0: fill the mirror with filler records up to this offset
-	markTo int64 // when > 0: fill the mirror with transaction markers up to this offset
-	// reencoded: batch is a run of a compacted source batch, re-encoded (see compacted.go)
-	reencoded bool
-}
 
 type writeQueue struct {
 	gen   uint64
@@ -73,28 +63,20 @@ func (w *writer) poke() {
 	}
 }
 
-// producePart is one partition's share of a produce request.
+// producePart is one partition's share of a round of writes: the write plan chose, and what sending it needs.
 type producePart struct {
-	p        *partition
-	gen      uint64
-	topic    string
-	topicID  [16]byte
+	p       *partition
+	gen     uint64
+	topic   string
+	topicID [16]byte
+	kind    write
+	// payload is the batch produced (raw, filler and transactional data writes); expected is the base offset the
+	// broker must assign, records the offsets the write covers.
 	payload  []byte
-	expected int64 // the base offset the broker must assign
-	records  int64 // offsets the payload covers
-	filler   bool
-	// markers: fill records offsets with transaction markers (WriteTxnMarkers) instead of producing payload
-	markers   bool
-	reencoded bool
-	// producerID is the source batch's producer id; rewritten: its producer fields were cleared (see
-	// withoutProducer).
-	producerID int64
-	rewritten  bool
-	// txn: a transactional data batch replayed in this slot's transaction, or with endTxn the end of it (commit says
-	// how), which takes the source marker's offset.
-	txn    *destTxn
-	endTxn bool
-	commit bool
+	expected int64
+	records  int64
+	// slot is the destination transaction of a txnDataWrite or txnEndWrite.
+	slot *destTxn
 	// run and firstSeq are an idempotent raw batch's producer and first sequence as the destination sees them;
 	// chainable says a later batch of the same run may be pipelined behind it.
 	run       producerRun
@@ -200,96 +182,55 @@ func (w *writer) nextRequest() []producePart {
 	return parts
 }
 
-// nextPayloadLocked decides what partition p writes next, popping items already in the mirror. It returns false
-// when the queue is done (or the partition failed). r.mu and w.mu are held.
+// nextPayloadLocked makes the part of partition p's next write, as plan decides it. It returns false when the queue
+// is done (or the partition failed). r.mu and w.mu are held.
 func (w *writer) nextPayloadLocked(p *partition, q *writeQueue) (producePart, bool) {
 	r := w.r
-	pp := producePart{p: p, gen: q.gen, topic: p.m.topic, topicID: p.m.mirrorTopicID}
-	for len(q.items) > 0 {
-		it := q.items[0]
-		if it.fillTo > 0 {
-			if p.nextOffset >= it.fillTo {
-				q.items = q.items[1:]
-				continue
-			}
-			return w.fillerPart(pp, it.fillTo), true
-		}
-		if it.markTo > 0 {
-			if p.nextOffset >= it.markTo {
-				q.items = q.items[1:]
-				continue
-			}
-			return markerPart(pp, it.markTo), true
-		}
-		h := it.batch.Header
-		switch {
-		case h.NextOffset() <= p.nextOffset:
-			q.items = q.items[1:] // already in the mirror
-			continue
-		case h.BaseOffset < p.nextOffset:
-			r.failLocked(p, CodeIllegalState, fmt.Sprintf(
-				"mirror %s[%d] ends at offset %d, inside source batch [%d, %d]", p.m.topic, p.id, p.nextOffset, h.BaseOffset, h.LastOffset()))
-			return pp, false
-		case h.BaseOffset > p.nextOffset && h.BaseOffset <= p.fillBelow:
-			return w.fillerPart(pp, h.BaseOffset), true
-		case h.BaseOffset > p.nextOffset:
-			// The source has nothing at these offsets (compacted away): markers keep them taken.
-			return markerPart(pp, h.BaseOffset), true
-		}
-		if h.IsControl() {
-			if t := p.openSlotLocked(h.ProducerID); t != nil {
-				commit, err := recordbatch.MarkerIsCommit(it.batch.Bytes)
-				if err != nil {
-					r.failLocked(p, CodeIllegalState, fmt.Sprintf("source %s[%d] transaction marker at offset %d: %v",
-						p.m.sourceTopic, p.id, h.BaseOffset, err))
-					return pp, false
-				}
-				pp.txn, pp.endTxn, pp.commit, pp.expected, pp.records = t, true, commit, h.BaseOffset, 1
-				return pp, true
-			}
-			// A marker of a transaction whose data the mirror did not replay: a marker of the link's own takes
-			// its offset.
-			return markerPart(pp, h.NextOffset()), true
-		}
-		if h.HasOffsetHoles() {
-			runs, err := recordbatch.SplitCompacted(it.batch, r.decompressor)
-			if err != nil {
-				r.failLocked(p, CodeUnsupportedBatch, fmt.Sprintf("source %s[%d] compacted batch at offset %d cannot be split: %v",
-					p.m.sourceTopic, p.id, h.BaseOffset, err))
-				return pp, false
-			}
-			split := make([]writeItem, 0, len(runs)+1)
-			for _, b := range runs {
-				split = append(split, writeItem{batch: b, reencoded: true})
-			}
-			split = append(split, writeItem{markTo: h.NextOffset()}) // a hole at the batch's end
-			q.items = append(split, q.items[1:]...)
-			continue
-		}
-		if h.IsTransactional() {
-			pp.txn = p.slotLocked(r.opts.transactionalIDPrefix, h.ProducerID)
-			pp.payload, pp.expected, pp.records, pp.reencoded = it.batch.Bytes, h.BaseOffset, int64(h.LastOffsetDelta)+1, it.reencoded
-			return pp, true
-		}
-		return w.rawPartLocked(pp, it), true
+	pos := planPosition{next: p.nextOffset, fillBelow: p.fillBelow,
+		stripped: func(pid int64) bool { return p.stripProducers[pid] },
+		openTxn:  func(pid int64) bool { return p.openSlotLocked(pid) != nil }}
+	next, rest, failure := plan(pos, q.items, r.decompressor, p.m.topic, p.m.sourceTopic, p.id)
+	q.items = rest
+	if failure != nil {
+		r.failLocked(p, failure.code, failure.msg)
+		return producePart{}, false
 	}
-	return pp, false
+	if next == nil {
+		return producePart{}, false
+	}
+	pp := producePart{p: p, gen: q.gen, topic: p.m.topic, topicID: p.m.mirrorTopicID, kind: next}
+	switch k := next.(type) {
+	case rawWrite:
+		return w.rawPartLocked(pp, k), true
+	case fillerWrite:
+		return w.fillerPart(pp, k.to), true
+	case markerWrite:
+		return markerPart(pp, k.to), true
+	case txnDataWrite:
+		h := k.batch.Header
+		pp.slot = p.slotLocked(r.opts.transactionalIDPrefix, k.sourcePID)
+		pp.payload, pp.expected, pp.records = k.batch.Bytes, h.BaseOffset, int64(h.LastOffsetDelta)+1
+	case txnEndWrite:
+		pp.slot = p.openSlotLocked(k.sourcePID)
+		pp.expected, pp.records = k.offset, 1
+	}
+	return pp, true
 }
 
-// rawPartLocked makes the part of a plain (non-transactional, non-control) batch: its bytes as fetched, or with
-// its producer fields cleared where the destination refused that producer's sequence; chainable when later batches
-// of its producer may be pipelined behind it. r.mu is held.
-func (w *writer) rawPartLocked(pp producePart, it writeItem) producePart {
-	h, p := it.batch.Header, pp.p
+// rawPartLocked makes the part of a plain batch: its bytes as fetched, or with its producer fields cleared where
+// the destination refused that producer's sequence; chainable when later batches of its producer may be pipelined
+// behind it. r.mu is held.
+func (w *writer) rawPartLocked(pp producePart, k rawWrite) producePart {
+	h := k.batch.Header
 	// The base offset is the broker's to assign (it is outside the CRC); a client sends 0 there, and some brokers
 	// insist on it.
-	recordbatch.SetBaseOffset(it.batch.Bytes, 0)
-	pp.payload, pp.expected, pp.records, pp.reencoded = it.batch.Bytes, h.BaseOffset, int64(h.LastOffsetDelta)+1, it.reencoded
-	pp.producerID = h.ProducerID
-	if h.ProducerID >= 0 && p.stripProducers[h.ProducerID] {
-		pp.payload, pp.rewritten = recordbatch.WithoutProducer(it.batch.Bytes), true
+	recordbatch.SetBaseOffset(k.batch.Bytes, 0)
+	pp.kind = k
+	pp.payload, pp.expected, pp.records = k.batch.Bytes, h.BaseOffset, int64(h.LastOffsetDelta)+1
+	if k.strip {
+		pp.payload = recordbatch.WithoutProducer(k.batch.Bytes)
 	}
-	if h.ProducerID >= 0 && !pp.rewritten && !it.reencoded && w.recentEnough(h) {
+	if h.ProducerID >= 0 && !k.strip && !k.reencoded && w.recentEnough(h) {
 		pp.run = producerRun{id: h.ProducerID, epoch: h.ProducerEpoch, lastSeq: lastSequence(h.BaseSequence, h.LastOffsetDelta)}
 		pp.firstSeq, pp.chainable = h.BaseSequence, true
 	}
@@ -299,7 +240,7 @@ func (w *writer) rawPartLocked(pp producePart, it writeItem) producePart {
 // markerPart fills the mirror from its log end up to offset to (at most maxMarkersPerRequest at a time) with
 // transaction markers.
 func markerPart(pp producePart, to int64) producePart {
-	pp.expected, pp.records, pp.markers = pp.p.nextOffset, min(to-pp.p.nextOffset, maxMarkersPerRequest), true
+	pp.expected, pp.records = pp.p.nextOffset, min(to-pp.p.nextOffset, maxMarkersPerRequest)
 	return pp
 }
 
@@ -308,7 +249,7 @@ func (w *writer) fillerPart(pp producePart, to int64) producePart {
 	maxCount := int64(recordbatch.MaxFillerRecords(w.r.opts.fillerBatchBytes))
 	n = min(n, maxCount)
 	pp.payload = recordbatch.BuildFiller(int32(n), time.Now().UnixMilli())
-	pp.expected, pp.records, pp.filler = pp.p.nextOffset, n, true
+	pp.expected, pp.records = pp.p.nextOffset, n
 	return pp
 }
 
@@ -326,10 +267,10 @@ func (w *writer) produce(ctx context.Context, parts []producePart, written chan 
 	r := w.r
 	var data, markers, txns []producePart
 	for _, pp := range parts {
-		switch {
-		case pp.markers:
+		switch pp.kind.(type) {
+		case markerWrite:
 			markers = append(markers, pp)
-		case pp.txn != nil:
+		case txnDataWrite, txnEndWrite:
 			txns = append(txns, pp)
 		default:
 			data = append(data, pp)
@@ -441,7 +382,7 @@ func (w *writer) sendProduceOn(ctx context.Context, conn int, parts []producePar
 	r.opts.observer.ProduceDone(w.broker, time.Since(start), err)
 	if err != nil {
 		for _, pp := range parts {
-			results[pp.p] = fmt.Errorf("produce request: %v", err) // not a partition's error: resync, never fail
+			results[pp.p] = requestFailed("produce request", err)
 		}
 		return results, baseOffsets
 	}
@@ -522,23 +463,23 @@ func (w *writer) settle(ctx context.Context, parts []producePart, results map[*p
 		pipe.failure = nil
 		delete(w.queues, p)
 		switch {
-		case perr != nil && failed.producerID >= 0 && !failed.rewritten && isSequenceError(perr):
+		case perr == nil:
+			r.failLocked(p, CodeIllegalState, fmt.Sprintf(
+				"mirror %s[%d]: expected the batch at offset %d, the destination assigned offset %d: something other than this link wrote to the mirror topic",
+				failed.topic, p.id, failed.expected, base))
+		case classify(failed.kind, perr) == stripProducer:
 			// The destination keeps the source producer's sequence state, and the source no longer has some of its
 			// batches (compaction, retention, a later start): this producer's batches go on without producer fields.
 			if p.stripProducers == nil {
 				p.stripProducers = map[int64]bool{}
 			}
-			p.stripProducers[failed.producerID] = true
+			p.stripProducers[failed.kind.(rawWrite).batch.Header.ProducerID] = true
 			r.resyncLocked(p, failed.gen, "produce: "+perr.Error())
-		case perr != nil && (kerr.IsRetriable(perr) || !isKafkaError(perr)):
-			r.resyncLocked(p, failed.gen, "produce: "+perr.Error())
-		case perr != nil:
+		case classify(failed.kind, perr) == failPartition:
 			r.failLocked(p, CodeDestinationRejected, fmt.Sprintf(
 				"mirror %s[%d]: the destination refused the batch at offset %d: %v", failed.topic, p.id, failed.expected, perr))
 		default:
-			r.failLocked(p, CodeIllegalState, fmt.Sprintf(
-				"mirror %s[%d]: expected the batch at offset %d, the destination assigned offset %d: something other than this link wrote to the mirror topic",
-				failed.topic, p.id, failed.expected, base))
+			r.resyncLocked(p, failed.gen, "produce: "+perr.Error())
 		}
 	}
 	w.mu.Unlock()
@@ -562,48 +503,38 @@ func (w *writer) settle(ctx context.Context, parts []producePart, results map[*p
 func (w *writer) advanceLocked(pp producePart) {
 	p := pp.p
 	p.nextOffset = max(p.nextOffset, pp.expected+pp.records)
-	switch {
-	case pp.endTxn:
-		pp.txn.open = false
-		if pp.commit {
+	switch k := pp.kind.(type) {
+	case txnEndWrite:
+		pp.slot.open = false
+		if k.commit {
 			p.counters.TransactionsCommitted++
 		} else {
 			p.counters.TransactionsAborted++
 		}
-	case pp.txn != nil:
+	case txnDataWrite:
 		p.counters.BatchesRewritten++
 		p.counters.Records += pp.records
 		p.counters.Bytes += int64(len(pp.payload))
-	case pp.filler:
+	case fillerWrite:
 		p.counters.FillerOffsets += pp.records
 		p.counters.FillerBatches++
-	case pp.markers:
+	case markerWrite:
 		p.counters.MarkerOffsets += pp.records
-	case pp.rewritten:
-		p.counters.BatchesRewritten++
-		p.counters.Records += pp.records
-		p.counters.Bytes += int64(len(pp.payload))
-	case pp.reencoded:
-		p.counters.BatchesReencoded++
-		p.counters.Records += int64(recordbatch.ParseHeader(pp.payload).NumRecords)
-		p.counters.Bytes += int64(len(pp.payload))
-	default:
-		p.counters.BatchesRaw++
-		p.counters.Records += pp.records
-		p.counters.Bytes += int64(len(pp.payload))
-		if pp.pipelined {
-			p.counters.BatchesPipelined++
+	case rawWrite:
+		switch {
+		case k.strip:
+			p.counters.BatchesRewritten++
+			p.counters.Records += pp.records
+		case k.reencoded:
+			p.counters.BatchesReencoded++
+			p.counters.Records += int64(k.batch.Header.NumRecords)
+		default:
+			p.counters.BatchesRaw++
+			p.counters.Records += pp.records
+			if pp.pipelined {
+				p.counters.BatchesPipelined++
+			}
 		}
+		p.counters.Bytes += int64(len(pp.payload))
 	}
-}
-
-// isSequenceError reports the errors of a batch whose producer sequence does not follow what the destination has.
-func isSequenceError(err error) bool {
-	return errors.Is(err, kerr.OutOfOrderSequenceNumber) || errors.Is(err, kerr.UnknownProducerID) ||
-		errors.Is(err, kerr.InvalidProducerEpoch) || errors.Is(err, kerr.DuplicateSequenceNumber)
-}
-
-func isKafkaError(err error) bool {
-	var ke *kerr.Error
-	return errors.As(err, &ke)
 }
