@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 
+	"github.com/clusterlink/clusterlink/replicator/kafkaapi"
 	"github.com/clusterlink/clusterlink/replicator/recordbatch"
 )
 
@@ -110,10 +111,6 @@ const busyFetchWait = 10 * time.Millisecond
 
 func (f *fetcher) fetchOnce(ctx context.Context, parts map[tpKey]fetchPart, anyBusy bool) error {
 	o := f.r.opts
-	req := f.session.build(parts)
-	req.ReplicaID = -1
-	req.ReplicaState.ID = -1
-	req.ReplicaState.Epoch = -1
 	wait := o.fetchWaitMax
 	switch {
 	case len(parts) == 0:
@@ -121,15 +118,7 @@ func (f *fetcher) fetchOnce(ctx context.Context, parts map[tpKey]fetchPart, anyB
 	case anyBusy:
 		wait = min(wait, busyFetchWait)
 	}
-	req.MaxWaitMillis = int32(wait / time.Millisecond)
-	req.MinBytes = o.fetchMinBytes
-	req.MaxBytes = o.fetchResponseMaxBytes
-	req.IsolationLevel = 0 // read_uncommitted
-	for i := range req.Topics {
-		for j := range req.Topics[i].Partitions {
-			req.Topics[i].Partitions[j].PartitionMaxBytes = o.fetchMaxBytes
-		}
-	}
+	req := f.session.build(parts, kafkaapi.FetchParams{MaxWait: wait, MinBytes: o.fetchMinBytes, MaxBytes: o.fetchResponseMaxBytes}, o.fetchMaxBytes)
 	rctx, cancel := context.WithTimeout(ctx, o.requestTimeout+o.fetchWaitMax)
 	defer cancel()
 	start := time.Now()
@@ -255,35 +244,21 @@ func (s *fetchSession) accepted(id int32) {
 
 // build makes the next request: all partitions when opening a session, otherwise only the partitions that are new
 // or whose fetch offset moved, and the ones to forget.
-func (s *fetchSession) build(parts map[tpKey]fetchPart) *kmsg.FetchRequest {
-	req := kmsg.NewPtrFetchRequest()
+func (s *fetchSession) build(parts map[tpKey]fetchPart, p kafkaapi.FetchParams, partitionMaxBytes int32) *kmsg.FetchRequest {
 	full := s.id == 0
 	if full {
 		s.epoch = 0
 		s.sent = map[tpKey]fetchPart{}
 	}
-	req.SessionID, req.SessionEpoch = s.id, s.epoch
+	p.SessionID, p.SessionEpoch = s.id, s.epoch
+	req := kafkaapi.NewFetch(p)
 	topicIdx := map[string]int{}
 	for k, fp := range parts {
 		if prev, ok := s.sent[k]; ok && !full && prev.offset == fp.offset && prev.topicID == fp.topicID {
 			continue
 		}
 		s.sent[k] = fp
-		i, ok := topicIdx[fp.topic]
-		if !ok {
-			t := kmsg.NewFetchRequestTopic()
-			t.Topic, t.TopicID = fp.topic, fp.topicID
-			req.Topics = append(req.Topics, t)
-			i = len(req.Topics) - 1
-			topicIdx[fp.topic] = i
-		}
-		rp := kmsg.NewFetchRequestTopicPartition()
-		rp.Partition = fp.partition
-		rp.FetchOffset = fp.offset
-		rp.CurrentLeaderEpoch = -1
-		rp.LastFetchedEpoch = -1
-		rp.LogStartOffset = -1
-		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
+		kafkaapi.AddFetchPartition(req, topicIdx, fp.topic, fp.topicID, fp.partition, fp.offset, partitionMaxBytes)
 	}
 	forgotten := map[string]int{}
 	for k, fp := range s.sent {
@@ -291,18 +266,9 @@ func (s *fetchSession) build(parts map[tpKey]fetchPart) *kmsg.FetchRequest {
 			continue
 		}
 		delete(s.sent, k)
-		if full {
-			continue
+		if !full {
+			kafkaapi.ForgetFetchPartition(req, forgotten, k.topic, fp.topicID, k.partition)
 		}
-		i, ok := forgotten[k.topic]
-		if !ok {
-			t := kmsg.NewFetchRequestForgottenTopic()
-			t.Topic, t.TopicID = k.topic, fp.topicID
-			req.ForgottenTopics = append(req.ForgottenTopics, t)
-			i = len(req.ForgottenTopics) - 1
-			forgotten[k.topic] = i
-		}
-		req.ForgottenTopics[i].Partitions = append(req.ForgottenTopics[i].Partitions, k.partition)
 	}
 	return req
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/clusterlink/clusterlink/replicator/kafkaapi"
 )
 
 // This file fills offsets that the source has but that hold nothing to copy (compacted away, or a transaction marker
@@ -38,16 +40,15 @@ func (r *Replicator) markerProducerID(ctx context.Context) (int64, int16, error)
 	if mp.ok {
 		return mp.id, mp.epoch, nil
 	}
-	req := kmsg.NewPtrInitProducerIDRequest()
-	req.TransactionTimeoutMillis = -1
-	resp, err := req.RequestWith(ctx, r.dst)
+	resp, err := kafkaapi.NewInitProducerID(nil, 0).RequestWith(ctx, r.dst)
+	if err != nil {
+		return 0, 0, requestFailed("get a producer id for transaction markers", err)
+	}
+	id, epoch, err := kafkaapi.InitProducerIDResult(resp)
 	if err != nil {
 		return 0, 0, fmt.Errorf("get a producer id for transaction markers: %w", err)
 	}
-	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
-		return 0, 0, fmt.Errorf("get a producer id for transaction markers: %w", err)
-	}
-	mp.id, mp.epoch, mp.ok = resp.ProducerID, resp.ProducerEpoch, true
+	mp.id, mp.epoch, mp.ok = id, epoch, true
 	return mp.id, mp.epoch, nil
 }
 
@@ -67,91 +68,54 @@ func (w *writer) writeMarkers(ctx context.Context, parts []producePart) (map[*pa
 	if err != nil {
 		return failAll(err)
 	}
-	req := kmsg.NewPtrWriteTxnMarkersRequest()
+	var markers []kafkaapi.MarkerPartition
+	index := map[kafkaapi.TopicPartition]*partition{}
+	count := map[*partition]int64{}
 	for _, pp := range parts {
-		for range pp.records {
-			m := kmsg.NewWriteTxnMarkersRequestMarker()
-			m.ProducerID, m.ProducerEpoch, m.Committed, m.CoordinatorEpoch = pid, epoch, false, 0
-			t := kmsg.NewWriteTxnMarkersRequestMarkerTopic()
-			t.Topic, t.Partitions = pp.topic, []int32{pp.p.id}
-			m.Topics = []kmsg.WriteTxnMarkersRequestMarkerTopic{t}
-			req.Markers = append(req.Markers, m)
-		}
+		markers = append(markers, kafkaapi.MarkerPartition{Topic: pp.topic, Partition: pp.p.id, Count: pp.records})
+		index[kafkaapi.TopicPartition{Topic: pp.topic, Partition: pp.p.id}] = pp.p
+		count[pp.p] = pp.records
 	}
-	kresp, err := r.dst.Broker(int(w.broker)).Request(ctx, req)
+	kresp, err := r.dst.Broker(int(w.broker)).Request(ctx, kafkaapi.NewAbortMarkers(pid, epoch, markers))
 	if err != nil {
 		return failAll(requestFailed("write transaction markers", err))
 	}
-	resp := kresp.(*kmsg.WriteTxnMarkersResponse)
-	index := map[tpKey]*partition{}
-	for _, pp := range parts {
-		index[tpKey{pp.topic, pp.p.id}] = pp.p
-	}
-	for _, m := range resp.Markers {
-		for _, t := range m.Topics {
-			for _, rp := range t.Partitions {
-				p := index[tpKey{t.Topic, rp.Partition}]
-				if p == nil || errs[p] != nil {
-					continue
-				}
-				if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
-					if err == kerr.ClusterAuthorizationFailed {
-						err = fmt.Errorf("%w: filling offsets with transaction markers needs CLUSTER_ACTION on the destination cluster (make the link's principal a super user)", err)
-					}
-					errs[p] = err
-				}
+	for tp, err := range kafkaapi.MarkerErrors(kresp.(*kmsg.WriteTxnMarkersResponse)) {
+		if p := index[tp]; p != nil {
+			if err == kerr.ClusterAuthorizationFailed {
+				err = fmt.Errorf("%w: filling offsets with transaction markers needs CLUSTER_ACTION on the destination cluster (make the link's principal a super user)", err)
 			}
+			errs[p] = err
 		}
 	}
 	// Where did they land? The markers are the last thing written to the partition, so its log end offset less
 	// their count is where the first one went.
-	lreq := kmsg.NewPtrListOffsetsRequest()
-	lreq.ReplicaID = -1
-	topics := map[string]int{}
-	for _, pp := range parts {
-		if errs[pp.p] != nil {
+	var written []kafkaapi.TopicPartition
+	for tp, p := range index {
+		if errs[p] == nil {
+			written = append(written, tp)
+		}
+	}
+	if len(written) == 0 {
+		return bases, errs
+	}
+	kl, err := r.dst.Broker(int(w.broker)).Request(ctx, kafkaapi.NewListEndOffsets(written))
+	if err != nil {
+		for _, tp := range written {
+			errs[index[tp]] = requestFailed("read the log end offset after writing transaction markers", err)
+		}
+		return bases, errs
+	}
+	for _, l := range kafkaapi.ListedOffsets(kl.(*kmsg.ListOffsetsResponse)) {
+		p := index[l.TopicPartition]
+		if p == nil || errs[p] != nil {
 			continue
 		}
-		i, ok := topics[pp.topic]
-		if !ok {
-			t := kmsg.NewListOffsetsRequestTopic()
-			t.Topic = pp.topic
-			lreq.Topics = append(lreq.Topics, t)
-			i = len(lreq.Topics) - 1
-			topics[pp.topic] = i
+		if l.Err != nil {
+			errs[p] = fmt.Errorf("read the log end offset after writing transaction markers: %w", l.Err)
+			continue
 		}
-		lp := kmsg.NewListOffsetsRequestTopicPartition()
-		lp.Partition, lp.Timestamp, lp.CurrentLeaderEpoch = pp.p.id, -1, -1
-		lreq.Topics[i].Partitions = append(lreq.Topics[i].Partitions, lp)
-	}
-	if len(lreq.Topics) == 0 {
-		return bases, errs
-	}
-	kl, err := r.dst.Broker(int(w.broker)).Request(ctx, lreq)
-	if err != nil {
-		for _, pp := range parts {
-			if errs[pp.p] == nil {
-				errs[pp.p] = requestFailed("read the log end offset after writing transaction markers", err)
-			}
-		}
-		return bases, errs
-	}
-	count := map[*partition]int64{}
-	for _, pp := range parts {
-		count[pp.p] = pp.records
-	}
-	for _, t := range kl.(*kmsg.ListOffsetsResponse).Topics {
-		for _, lp := range t.Partitions {
-			p := index[tpKey{t.Topic, lp.Partition}]
-			if p == nil || errs[p] != nil {
-				continue
-			}
-			if err := kerr.ErrorForCode(lp.ErrorCode); err != nil {
-				errs[p] = fmt.Errorf("read the log end offset after writing transaction markers: %w", err)
-				continue
-			}
-			bases[p] = lp.Offset - count[p]
-		}
+		bases[p] = l.Offset - count[p]
 	}
 	return bases, errs
 }

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
+
+	"github.com/clusterlink/clusterlink/replicator/kafkaapi"
 )
 
 // metadataLoop keeps every partition's source and destination leaders current, follows partition increases,
@@ -40,35 +40,12 @@ func (r *Replicator) metadataLoop(ctx context.Context) error {
 	}
 }
 
-type topicMeta struct {
-	id         [16]byte
-	err        error
-	partitions map[int32]kmsg.MetadataResponseTopicPartition
-}
-
-func requestMetadata(ctx context.Context, cl *kgo.Client, topics []string) (map[string]topicMeta, error) {
-	req := kmsg.NewPtrMetadataRequest()
-	for _, t := range topics {
-		rt := kmsg.NewMetadataRequestTopic()
-		rt.Topic = kmsg.StringPtr(t)
-		req.Topics = append(req.Topics, rt)
-	}
-	resp, err := req.RequestWith(ctx, cl)
+func requestMetadata(ctx context.Context, cl *kgo.Client, topics []string) (map[string]kafkaapi.TopicMetadata, error) {
+	resp, err := kafkaapi.NewMetadata(topics).RequestWith(ctx, cl)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]topicMeta{}
-	for _, t := range resp.Topics {
-		if t.Topic == nil {
-			continue
-		}
-		tm := topicMeta{id: t.TopicID, err: kerr.ErrorForCode(t.ErrorCode), partitions: map[int32]kmsg.MetadataResponseTopicPartition{}}
-		for _, p := range t.Partitions {
-			tm.partitions[p.Partition] = p
-		}
-		out[*t.Topic] = tm
-	}
-	return out, nil
+	return kafkaapi.TopicsMetadata(resp), nil
 }
 
 func (r *Replicator) refreshMetadata(ctx context.Context) error {
@@ -103,16 +80,16 @@ func (r *Replicator) refreshMetadata(ctx context.Context) error {
 	r.mu.Lock()
 	for _, m := range r.mirrors {
 		sm, ok := srcMeta[m.sourceTopic]
-		if !ok || sm.err != nil {
+		if !ok || sm.Err != nil {
 			m.sourceMissing++
 			if m.sourceMissing >= r.opts.sourceMissingThreshold && m.errCode == "" {
 				r.failMirrorLocked(m, CodeSourceTopicMayBeDeleted,
-					fmt.Sprintf("source topic %s not found in %d consecutive metadata refreshes (%v)", m.sourceTopic, m.sourceMissing, sm.err))
+					fmt.Sprintf("source topic %s not found in %d consecutive metadata refreshes (%v)", m.sourceTopic, m.sourceMissing, sm.Err))
 			}
 			continue
 		}
 		m.sourceMissing = 0
-		if m.sourceTopicID != ([16]byte{}) && sm.id != ([16]byte{}) && sm.id != m.sourceTopicID && m.errCode == "" {
+		if m.sourceTopicID != ([16]byte{}) && sm.ID != ([16]byte{}) && sm.ID != m.sourceTopicID && m.errCode == "" {
 			r.failMirrorLocked(m, CodeSourceTopicIDChanged,
 				fmt.Sprintf("source topic %s was deleted and recreated (topic id changed): the mirror's offsets no longer match it", m.sourceTopic))
 			continue
@@ -120,7 +97,7 @@ func (r *Replicator) refreshMetadata(ctx context.Context) error {
 		if m.errCode != "" {
 			continue
 		}
-		srcCount := int32(len(sm.partitions))
+		srcCount := int32(len(sm.Partitions))
 		if srcCount < int32(len(m.partitions)) {
 			r.failMirrorLocked(m, CodeSourcePartitionsDecreased,
 				fmt.Sprintf("source topic %s has %d partitions, fewer than the mirror's %d", m.sourceTopic, srcCount, len(m.partitions)))
@@ -130,10 +107,10 @@ func (r *Replicator) refreshMetadata(ctx context.Context) error {
 			grows = append(grows, grow{m, srcCount})
 		}
 		dm := dstMeta[m.topic]
-		m.mirrorTopicID = dm.id
+		m.mirrorTopicID = dm.ID
 		for _, p := range m.partitions {
-			sp, sok := sm.partitions[p.id]
-			dp, dok := dm.partitions[p.id]
+			sp, sok := sm.Partitions[p.id]
+			dp, dok := dm.Partitions[p.id]
 			if sok {
 				p.srcLeader, p.srcLeaderEpoch = sp.Leader, sp.LeaderEpoch
 			}

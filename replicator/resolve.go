@@ -7,9 +7,10 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
+
+	"github.com/clusterlink/clusterlink/replicator/kafkaapi"
 )
 
 // resolve reads a partition's position from the destination — the mirror's log end offset is the next source offset
@@ -192,33 +193,11 @@ func offsetBounds(ctx context.Context, adm *kadm.Client, topic string, partition
 // offset, including records not yet replicated (the high watermark excludes them).
 func logEndOffset(ctx context.Context, request func(context.Context, kmsg.Request) (kmsg.Response, error),
 	topic string, partition, leaderEpoch int32) (int64, error) {
-	req := kmsg.NewPtrOffsetForLeaderEpochRequest()
-	req.ReplicaID = -1
-	t := kmsg.NewOffsetForLeaderEpochRequestTopic()
-	t.Topic = topic
-	pp := kmsg.NewOffsetForLeaderEpochRequestTopicPartition()
-	pp.Partition = partition
-	pp.CurrentLeaderEpoch = -1
-	pp.LeaderEpoch = leaderEpoch
-	t.Partitions = append(t.Partitions, pp)
-	req.Topics = append(req.Topics, t)
-	kresp, err := request(ctx, req)
+	kresp, err := request(ctx, kafkaapi.NewLeaderEpochEnd(topic, partition, leaderEpoch))
 	if err != nil {
 		return 0, err
 	}
-	resp := kresp.(*kmsg.OffsetForLeaderEpochResponse)
-	for _, rt := range resp.Topics {
-		for _, rp := range rt.Partitions {
-			if rp.Partition != partition {
-				continue
-			}
-			if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
-				return 0, err
-			}
-			return rp.EndOffset, nil
-		}
-	}
-	return 0, fmt.Errorf("no end offset for %s[%d] in the response", topic, partition)
+	return kafkaapi.LeaderEpochEnd(kresp.(*kmsg.OffsetForLeaderEpochResponse), topic, partition)
 }
 
 func deleteRecords(ctx context.Context, adm *kadm.Client, topic string, partition int32, before int64) error {

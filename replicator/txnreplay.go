@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kversion"
 	"go.uber.org/zap"
 
+	"github.com/clusterlink/clusterlink/replicator/kafkaapi"
 	"github.com/clusterlink/clusterlink/replicator/recordbatch"
 )
 
@@ -111,13 +112,11 @@ func (w *writer) txnStep(ctx context.Context, pp producePart) (int64, error) {
 	t := pp.slot
 	if end, ok := pp.kind.(txnEndWrite); ok {
 		err := retryConcurrent(ctx, func() error {
-			req := kmsg.NewPtrEndTxnRequest()
-			req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit = t.id, t.pid, t.epoch, end.commit
-			resp, err := req.RequestWith(ctx, cl)
+			resp, err := kafkaapi.NewEndTxn(t.id, t.pid, t.epoch, end.commit).RequestWith(ctx, cl)
 			if err != nil {
 				return requestFailed("end transaction "+t.id, err)
 			}
-			if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+			if err := kafkaapi.EndTxnErr(resp); err != nil {
 				return fmt.Errorf("end transaction %s: %w", t.id, err)
 			}
 			return nil
@@ -139,16 +138,15 @@ func (w *writer) txnStep(ctx context.Context, pp producePart) (int64, error) {
 		}
 	}
 	if !t.initialized {
-		req := kmsg.NewPtrInitProducerIDRequest()
-		req.TransactionalID = kmsg.StringPtr(t.id)
-		req.TransactionTimeoutMillis = int32(txnTimeout / time.Millisecond)
-		var resp *kmsg.InitProducerIDResponse
+		req := kafkaapi.NewInitProducerID(kmsg.StringPtr(t.id), txnTimeout)
+		var pid int64
+		var epoch int16
 		err := retryConcurrent(ctx, func() error {
-			var err error
-			if resp, err = req.RequestWith(ctx, cl); err != nil {
+			resp, err := req.RequestWith(ctx, cl)
+			if err != nil {
 				return requestFailed("init transactional producer "+t.id, err)
 			}
-			if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+			if pid, epoch, err = kafkaapi.InitProducerIDResult(resp); err != nil {
 				return fmt.Errorf("init transactional producer %s: %w", t.id, err)
 			}
 			return nil
@@ -156,25 +154,16 @@ func (w *writer) txnStep(ctx context.Context, pp producePart) (int64, error) {
 		if err != nil {
 			return 0, err
 		}
-		t.pid, t.epoch, t.seq, t.initialized = resp.ProducerID, resp.ProducerEpoch, 0, true
+		t.pid, t.epoch, t.seq, t.initialized = pid, epoch, 0, true
 	}
 	if !t.open {
 		err := retryConcurrent(ctx, func() error {
-			req := kmsg.NewPtrAddPartitionsToTxnRequest()
-			req.TransactionalID, req.ProducerID, req.ProducerEpoch = t.id, t.pid, t.epoch
-			rt := kmsg.NewAddPartitionsToTxnRequestTopic()
-			rt.Topic, rt.Partitions = pp.topic, []int32{pp.p.id}
-			req.Topics = []kmsg.AddPartitionsToTxnRequestTopic{rt}
-			resp, err := req.RequestWith(ctx, cl)
+			resp, err := kafkaapi.NewAddPartitionToTxn(t.id, t.pid, t.epoch, pp.topic, pp.p.id).RequestWith(ctx, cl)
 			if err != nil {
 				return requestFailed(fmt.Sprintf("add %s[%d] to transaction %s", pp.topic, pp.p.id, t.id), err)
 			}
-			for _, rt := range resp.Topics {
-				for _, rp := range rt.Partitions {
-					if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
-						return fmt.Errorf("add %s[%d] to transaction %s: %w", pp.topic, pp.p.id, t.id, err)
-					}
-				}
+			if err := kafkaapi.AddPartitionsToTxnErr(resp); err != nil {
+				return fmt.Errorf("add %s[%d] to transaction %s: %w", pp.topic, pp.p.id, t.id, err)
 			}
 			return nil
 		})
@@ -184,55 +173,30 @@ func (w *writer) txnStep(ctx context.Context, pp producePart) (int64, error) {
 		t.open = true
 	}
 	batch := recordbatch.WithProducer(pp.payload, t.pid, t.epoch, t.seq)
-	req := kmsg.NewPtrProduceRequest()
-	req.TransactionID = kmsg.StringPtr(t.id)
-	req.Acks = -1
-	req.TimeoutMillis = int32(w.r.opts.requestTimeout / time.Millisecond)
-	rt := kmsg.NewProduceRequestTopic()
-	rt.Topic = pp.topic
-	rp := kmsg.NewProduceRequestTopicPartition()
-	rp.Partition, rp.Records = pp.p.id, batch
-	rt.Partitions = []kmsg.ProduceRequestTopicPartition{rp}
-	req.Topics = []kmsg.ProduceRequestTopic{rt}
+	req := kafkaapi.NewProduce([]kafkaapi.ProducePartition{{Topic: pp.topic, Partition: pp.p.id, Batch: batch}},
+		w.r.opts.requestTimeout, kmsg.StringPtr(t.id))
 	kresp, err := cl.Broker(int(w.broker)).Request(ctx, req)
 	if err != nil {
 		return 0, requestFailed("produce in transaction "+t.id, err)
 	}
-	for _, rt := range kresp.(*kmsg.ProduceResponse).Topics {
-		for _, rp := range rt.Partitions {
-			if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
-				return 0, fmt.Errorf("produce in transaction %s: %w", t.id, err)
-			}
-			t.seq += recordbatch.ParseHeader(batch).NumRecords
-			return rp.BaseOffset, nil
+	for _, res := range kafkaapi.ProduceResults(kresp.(*kmsg.ProduceResponse), nil) {
+		if res.Err != nil {
+			return 0, fmt.Errorf("produce in transaction %s: %w", t.id, res.Err)
 		}
+		t.seq += recordbatch.ParseHeader(batch).NumRecords
+		return res.BaseOffset, nil
 	}
 	return 0, fmt.Errorf("produce in transaction %s: no answer for %s[%d]", t.id, pp.topic, pp.p.id)
 }
 
 // logEndOffset reads a mirror partition's log end offset from its leader.
 func (w *writer) logEndOffset(ctx context.Context, cl *kgo.Client, pp producePart) (int64, error) {
-	req := kmsg.NewPtrListOffsetsRequest()
-	req.ReplicaID = -1
-	rt := kmsg.NewListOffsetsRequestTopic()
-	rt.Topic = pp.topic
-	rp := kmsg.NewListOffsetsRequestTopicPartition()
-	rp.Partition, rp.Timestamp, rp.CurrentLeaderEpoch = pp.p.id, -1, -1
-	rt.Partitions = []kmsg.ListOffsetsRequestTopicPartition{rp}
-	req.Topics = []kmsg.ListOffsetsRequestTopic{rt}
+	req := kafkaapi.NewListEndOffsets([]kafkaapi.TopicPartition{{Topic: pp.topic, Partition: pp.p.id}})
 	kresp, err := cl.Broker(int(w.broker)).Request(ctx, req)
 	if err != nil {
 		return 0, err
 	}
-	for _, rt := range kresp.(*kmsg.ListOffsetsResponse).Topics {
-		for _, rp := range rt.Partitions {
-			if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
-				return 0, err
-			}
-			return rp.Offset, nil
-		}
-	}
-	return 0, errors.New("no answer")
+	return kafkaapi.EndOffsetOf(kresp.(*kmsg.ListOffsetsResponse), pp.topic, pp.p.id)
 }
 
 // retryConcurrent retries fn while the coordinator answers CONCURRENT_TRANSACTIONS (it is still completing the
@@ -262,27 +226,18 @@ func (r *Replicator) reattachTransactions(ctx context.Context, p *partition, top
 	if err != nil {
 		return err
 	}
-	dreq := kmsg.NewPtrDescribeProducersRequest()
-	dt := kmsg.NewDescribeProducersRequestTopic()
-	dt.Topic, dt.Partitions = topic, []int32{p.id}
-	dreq.Topics = []kmsg.DescribeProducersRequestTopic{dt}
-	dresp, err := dreq.RequestWith(ctx, cl)
+	dresp, err := kafkaapi.NewDescribeProducers(topic, p.id).RequestWith(ctx, cl)
 	if err != nil {
 		return fmt.Errorf("describe the producers of %s[%d]: %w", topic, p.id, err)
 	}
-	ongoing := map[int64]kmsg.DescribeProducersResponseTopicPartitionActiveProducer{}
-	active := map[int64]kmsg.DescribeProducersResponseTopicPartitionActiveProducer{}
-	for _, t := range dresp.Topics {
-		for _, dp := range t.Partitions {
-			if err := kerr.ErrorForCode(dp.ErrorCode); err != nil {
-				return fmt.Errorf("describe the producers of %s[%d]: %w", topic, p.id, err)
-			}
-			for _, ap := range dp.ActiveProducers {
-				active[ap.ProducerID] = ap
-				if ap.CurrentTxnStartOffset >= 0 {
-					ongoing[ap.ProducerID] = ap
-				}
-			}
+	active, err := kafkaapi.Producers(dresp)
+	if err != nil {
+		return fmt.Errorf("describe the producers of %s[%d]: %w", topic, p.id, err)
+	}
+	ongoing := map[int64]kafkaapi.ActiveProducer{}
+	for pid, ap := range active {
+		if ap.CurrentTxnStartOffset >= 0 {
+			ongoing[pid] = ap
 		}
 	}
 	r.mu.Lock()
@@ -305,7 +260,7 @@ func (r *Replicator) reattachTransactions(ctx context.Context, p *partition, top
 			}
 		}
 	}
-	var unknown []kmsg.DescribeProducersResponseTopicPartitionActiveProducer
+	var unknown []kafkaapi.ActiveProducer
 	for pid, ap := range ongoing {
 		if _, ok := known[pid]; !ok {
 			unknown = append(unknown, ap)
@@ -319,22 +274,17 @@ func (r *Replicator) reattachTransactions(ctx context.Context, p *partition, top
 	// aborting it would write a marker here.
 	// After a restart: find the slots by their transactional ids.
 	n := len(slots) + 32
-	treq := kmsg.NewPtrDescribeTransactionsRequest()
+	ids := make([]string, 0, n)
 	for i := 0; i < n; i++ {
-		treq.TransactionalIDs = append(treq.TransactionalIDs, fmt.Sprintf("%s-%s-%d-%d", prefix, topic, p.id, i))
+		ids = append(ids, fmt.Sprintf("%s-%s-%d-%d", prefix, topic, p.id, i))
 	}
-	tresp, err := treq.RequestWith(ctx, cl)
+	tresp, err := kafkaapi.NewDescribeTransactions(ids).RequestWith(ctx, cl)
 	if err != nil {
 		return fmt.Errorf("describe the transactions of %s[%d]: %w", topic, p.id, err)
 	}
-	byPID := map[int64]kmsg.DescribeTransactionsResponseTransactionState{}
-	for _, ts := range tresp.TransactionStates {
-		if ts.ErrorCode == 0 {
-			byPID[ts.ProducerID] = ts
-		}
-	}
+	byPID := kafkaapi.TransactionsByProducer(tresp)
 	for _, ts := range byPID {
-		if _, withData := ongoing[ts.ProducerID]; withData || !hasPartition(ts, topic, p.id) {
+		if _, withData := ongoing[ts.ProducerID]; withData || !kafkaapi.HasPartition(ts, topic, p.id) {
 			continue
 		}
 		if _, ok := known[ts.ProducerID]; ok {
@@ -390,17 +340,7 @@ func (r *Replicator) reattachTransactions(ctx context.Context, p *partition, top
 
 // sourceProducerAt returns the producer id of the source batch holding offset.
 func (r *Replicator) sourceProducerAt(ctx context.Context, topic string, topicID [16]byte, partition, leader int32, offset int64) (int64, error) {
-	req := kmsg.NewPtrFetchRequest()
-	req.ReplicaID, req.ReplicaState.ID, req.ReplicaState.Epoch = -1, -1, -1
-	req.MaxWaitMillis, req.MinBytes, req.MaxBytes = 0, 1, 1<<20
-	rt := kmsg.NewFetchRequestTopic()
-	rt.Topic, rt.TopicID = topic, topicID
-	rp := kmsg.NewFetchRequestTopicPartition()
-	rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes = partition, offset, 1<<20
-	rp.CurrentLeaderEpoch, rp.LastFetchedEpoch, rp.LogStartOffset = -1, -1, -1
-	rt.Partitions = []kmsg.FetchRequestTopicPartition{rp}
-	req.Topics = []kmsg.FetchRequestTopic{rt}
-	kresp, err := r.src.Broker(int(leader)).Request(ctx, req)
+	kresp, err := r.src.Broker(int(leader)).Request(ctx, kafkaapi.NewFetchOne(topic, topicID, partition, offset, 1<<20))
 	if err != nil {
 		return 0, fmt.Errorf("read the source batch at %s[%d] offset %d: %w", topic, partition, offset, err)
 	}
@@ -421,19 +361,6 @@ func (r *Replicator) sourceProducerAt(ctx context.Context, topic string, topicID
 		}
 	}
 	return 0, fmt.Errorf("the source has no batch at %s[%d] offset %d", topic, partition, offset)
-}
-
-func hasPartition(ts kmsg.DescribeTransactionsResponseTransactionState, topic string, partition int32) bool {
-	for _, t := range ts.Topics {
-		if t.Topic == topic {
-			for _, p := range t.Partitions {
-				if p == partition {
-					return true
-				}
-			}
-		}
-	}
-	return false
 }
 
 func slotIndex(txnID, prefix, topic string, partition int32) (int, error) {

@@ -7,10 +7,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 
+	"github.com/clusterlink/clusterlink/replicator/kafkaapi"
 	"github.com/clusterlink/clusterlink/replicator/recordbatch"
 )
 
@@ -351,24 +351,11 @@ func (w *writer) sendProduce(ctx context.Context, parts []producePart, results m
 func (w *writer) sendProduceOn(ctx context.Context, conn int, parts []producePart, written chan struct{}) (map[*partition]error, map[*partition]int64) {
 	r := w.r
 	results, baseOffsets := map[*partition]error{}, map[*partition]int64{}
-	req := kmsg.NewPtrProduceRequest()
-	req.Acks = -1
-	req.TimeoutMillis = int32(r.opts.requestTimeout / time.Millisecond)
-	topicIdx := map[string]int{}
+	batches := make([]kafkaapi.ProducePartition, 0, len(parts))
 	for _, pp := range parts {
-		i, ok := topicIdx[pp.topic]
-		if !ok {
-			t := kmsg.NewProduceRequestTopic()
-			t.Topic, t.TopicID = pp.topic, pp.topicID
-			req.Topics = append(req.Topics, t)
-			i = len(req.Topics) - 1
-			topicIdx[pp.topic] = i
-		}
-		rp := kmsg.NewProduceRequestTopicPartition()
-		rp.Partition = pp.p.id
-		rp.Records = pp.payload
-		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
+		batches = append(batches, kafkaapi.ProducePartition{Topic: pp.topic, TopicID: pp.topicID, Partition: pp.p.id, Batch: pp.payload})
 	}
+	req := kafkaapi.NewProduce(batches, r.opts.requestTimeout, nil)
 	ordered := newOrderedProduce(req, written)
 	cl, err := r.produceClient(conn)
 	var kresp kmsg.Response
@@ -386,33 +373,20 @@ func (w *writer) sendProduceOn(ctx context.Context, conn int, parts []producePar
 		}
 		return results, baseOffsets
 	}
-	resp := kresp.(*kmsg.ProduceResponse)
-	byID := map[[16]byte]string{}
-	for _, pp := range parts {
-		byID[pp.topicID] = pp.topic
-	}
+	names := map[[16]byte]string{}
 	index := map[tpKey]*partition{}
 	for _, pp := range parts {
+		names[pp.topicID] = pp.topic
 		index[tpKey{pp.topic, pp.p.id}] = pp.p
 	}
-	for _, rt := range resp.Topics {
-		topic := rt.Topic
-		if topic == "" {
-			topic = byID[rt.TopicID]
-		}
-		for _, rp := range rt.Partitions {
-			p, ok := index[tpKey{topic, rp.Partition}]
-			if !ok {
-				continue
-			}
-			if perr := kerr.ErrorForCode(rp.ErrorCode); perr != nil {
-				if rp.ErrorMessage != nil {
-					perr = fmt.Errorf("%w: %s", perr, *rp.ErrorMessage)
-				}
-				results[p] = perr
-			} else {
-				baseOffsets[p] = rp.BaseOffset
-			}
+	for _, res := range kafkaapi.ProduceResults(kresp.(*kmsg.ProduceResponse), names) {
+		p, ok := index[tpKey{res.Topic, res.Partition}]
+		switch {
+		case !ok:
+		case res.Err != nil:
+			results[p] = res.Err
+		default:
+			baseOffsets[p] = res.BaseOffset
 		}
 	}
 	return results, baseOffsets
