@@ -530,4 +530,6 @@ var quotedText = regexp.MustCompile("'[^']*'|\"[^\"]*\"|`[^`]*`")
 func withoutQuotedText(msg string) string { return quotedText.ReplaceAllString(msg, "…") }
 
 // yamlError is a YAML syntax error without the file's text in it.
-func yamlError(err error) error { return fmt.Errorf("invalid YAML: %s", withoutQuotedText(err.Error())) }
+func yamlError(err error) error {
+	return fmt.Errorf("invalid YAML: %s", withoutQuotedText(err.Error()))
+}
