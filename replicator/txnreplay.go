@@ -312,7 +312,7 @@ func (r *Replicator) reattachTransactions(ctx context.Context, p *partition, top
 	for _, ap := range unknown {
 		ts, ok := byPID[ap.ProducerID]
 		if !ok {
-			return &partitionError{CodeIllegalState, fmt.Sprintf(
+			return &partitionError{code: CodeIllegalState, diverged: true, msg: fmt.Sprintf(
 				"mirror %s[%d] has an open transaction of producer %d starting at offset %d that is not one of this link's: something other than the link wrote to the mirror",
 				topic, p.id, ap.ProducerID, ap.CurrentTxnStartOffset)}
 		}

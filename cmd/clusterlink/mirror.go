@@ -76,7 +76,7 @@ func newMirrorListCommand(f *clientFlags) *cobra.Command {
 				t := table{header: []string{"Link Name", "Mirror Topic Name", "Num Partition", "Max Per Partition Mirror Lag",
 					"Source Topic Name", "Mirror Status", "Status Time Ms"}}
 				for _, m := range mirrors {
-					t.add(m.LinkName, m.MirrorTopicName, m.NumPartitions, m.MaxLag(), m.SourceTopicName, m.MirrorStatus, m.StateTimeMs)
+					t.add(m.LinkName, m.MirrorTopicName, m.NumPartitions, lagText(m.MaxLag()), m.SourceTopicName, m.MirrorStatus, m.StateTimeMs)
 				}
 				return t.write(cmd.OutOrStdout())
 			})
@@ -115,7 +115,7 @@ func newMirrorDescribeCommand(f *clientFlags) *cobra.Command {
 				t := table{header: []string{"Link Name", "Mirror Topic Name", "Partition", "Partition Mirror Lag", "Source Topic Name",
 					"Mirror Status", "Status Time Ms", "Last Source Fetch Offset", "Catch Up", "Error Code"}}
 				for _, l := range m.MirrorLags {
-					t.add(m.LinkName, m.MirrorTopicName, l.Partition, l.Lag, m.SourceTopicName, m.MirrorStatus, m.StateTimeMs,
+					t.add(m.LinkName, m.MirrorTopicName, l.Partition, lagText(l.Lag), m.SourceTopicName, m.MirrorStatus, m.StateTimeMs,
 						l.LastSourceFetchOffset, catchUp(l.CatchUpSeconds), l.ErrorCode)
 				}
 				if err := t.write(cmd.OutOrStdout()); err != nil {
@@ -168,7 +168,7 @@ starts copying it at the same offsets. The source topic defaults to TOPIC withou
 
 func newMirrorAlterCommand(f *clientFlags, op, short, long, example string) *cobra.Command {
 	var link string
-	var dryRun bool
+	var dryRun, force bool
 	cmd := &cobra.Command{
 		Use:     op + " TOPIC... --link LINK",
 		Short:   short,
@@ -185,7 +185,7 @@ func newMirrorAlterCommand(f *clientFlags, op, short, long, example string) *cob
 				ctx, cancel = requestContext(cmd)
 			}
 			defer cancel()
-			results, err := f.client().AlterMirrors(ctx, link, op, args, dryRun)
+			results, err := f.client().AlterMirrors(ctx, link, op, args, adminapi.AlterOptions{ValidateOnly: dryRun, Force: force})
 			if err != nil {
 				return err
 			}
@@ -197,7 +197,7 @@ func newMirrorAlterCommand(f *clientFlags, op, short, long, example string) *cob
 						t.add(r.MirrorTopicName, "-", "-", r.ErrorMessage, r.ErrorCode, "-")
 					}
 					for _, l := range r.MirrorLags {
-						t.add(r.MirrorTopicName, l.Partition, l.Lag, r.ErrorMessage, r.ErrorCode, l.LastSourceFetchOffset)
+						t.add(r.MirrorTopicName, l.Partition, lagText(l.Lag), r.ErrorMessage, r.ErrorCode, l.LastSourceFetchOffset)
 					}
 				}
 				return t.write(cmd.OutOrStdout())
@@ -219,6 +219,9 @@ func newMirrorAlterCommand(f *clientFlags, op, short, long, example string) *cob
 	}
 	cmd.Flags().StringVar(&link, "link", "", "the mirror topics' link (required)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "check that the operation would be accepted, change nothing")
+	if op == adminapi.OpPromote || op == adminapi.OpFailover {
+		cmd.Flags().BoolVar(&force, "force", false, "also "+op+" a mirror that diverged from its source (its topic does not hold the source's records)")
+	}
 	_ = cmd.MarkFlagRequired("link")
 	return cmd
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -137,4 +138,12 @@ func (f *clientFlags) checkOutput() error {
 		return nil
 	}
 	return fmt.Errorf("--output %q: use human, json or yaml", f.output)
+}
+
+// lagText is a lag in offsets as the tables show it: "unknown" while the daemon does not know it (-1).
+func lagText(lag int64) string {
+	if lag < 0 {
+		return "unknown"
+	}
+	return strconv.FormatInt(lag, 10)
 }

@@ -27,7 +27,7 @@ func (okBackend) AlterLinkConfigs(context.Context, string, map[string]string, []
 func (okBackend) Mirrors(context.Context, string) ([]Mirror, error)                { return nil, nil }
 func (okBackend) Mirror(context.Context, string, string) (Mirror, error)           { return Mirror{}, nil }
 func (okBackend) CreateMirror(context.Context, string, string, string, bool) error { return nil }
-func (okBackend) AlterMirrors(context.Context, string, string, []string, bool) ([]AlterMirrorResult, error) {
+func (okBackend) AlterMirrors(context.Context, string, string, []string, AlterOptions) ([]AlterMirrorResult, error) {
 	return nil, nil
 }
 func (okBackend) LinkACLs(context.Context, string) ([]ACL, error) { return nil, nil }

@@ -29,7 +29,7 @@ type Backend interface {
 	Mirror(ctx context.Context, link, mirror string) (Mirror, error)
 	CreateMirror(ctx context.Context, link, sourceTopic, mirrorTopic string, validateOnly bool) error
 	// AlterMirrors runs OpPromote, OpFailover, OpPause, OpResume or OpRestart on each topic; one result per topic.
-	AlterMirrors(ctx context.Context, link, op string, topics []string, validateOnly bool) ([]AlterMirrorResult, error)
+	AlterMirrors(ctx context.Context, link, op string, topics []string, o AlterOptions) ([]AlterMirrorResult, error)
 	LinkACLs(ctx context.Context, link string) ([]ACL, error)
 }
 
@@ -250,7 +250,12 @@ func (s *server) alterMirrors(op string) http.HandlerFunc {
 		if !ok {
 			return
 		}
-		results, err := s.b.AlterMirrors(r.Context(), r.PathValue("link"), op, req.MirrorTopicNames, validate)
+		force, ok := boolParam(w, r, "force")
+		if !ok {
+			return
+		}
+		results, err := s.b.AlterMirrors(r.Context(), r.PathValue("link"), op, req.MirrorTopicNames,
+			AlterOptions{ValidateOnly: validate, Force: force})
 		for i := range results {
 			results[i].Kind = "AlterMirrorStatusResponseData"
 		}

@@ -148,10 +148,13 @@ type Mirror struct {
 	ErrorMessage string `json:"error_message,omitempty" yaml:"error_message,omitempty"`
 }
 
-// MaxLag is the largest partition lag ("Max Per Partition Mirror Lag").
+// MaxLag is the largest partition lag ("Max Per Partition Mirror Lag"), -1 if a partition's lag is unknown.
 func (m Mirror) MaxLag() int64 {
 	var lag int64
 	for _, l := range m.MirrorLags {
+		if l.Lag < 0 {
+			return -1
+		}
 		lag = max(lag, l.Lag)
 	}
 	return lag
@@ -169,6 +172,13 @@ type CreateMirrorRequest struct {
 	SourceTopicName string `json:"source_topic_name,omitempty" yaml:"source_topic_name,omitempty"`
 	// MirrorTopicName defaults to cluster.link.prefix + SourceTopicName.
 	MirrorTopicName string `json:"mirror_topic_name,omitempty" yaml:"mirror_topic_name,omitempty"`
+}
+
+// AlterOptions are the query parameters of the operations on mirrors: validate_only (Confluent's), and force
+// (clusterlink's: promote or fail over a mirror that diverged from its source).
+type AlterOptions struct {
+	ValidateOnly bool
+	Force        bool
 }
 
 // AlterMirrorsRequest is the body of the promote, failover, pause and resume operations.

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -112,7 +113,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(descMirrorStatus, 1, name, m.Topic, string(m.Status), m.ErrorCode)
 			for _, lag := range mirrorLags(m) {
 				p := strconv.Itoa(int(lag.Partition))
-				gauge(descLag, float64(lag.Lag), name, m.Topic, p)
+				gauge(descLag, lagValue(lag.Lag), name, m.Topic, p)
 				gauge(descCatchUp, lag.CatchUpSeconds, name, m.Topic, p)
 				gauge(descMirrorLEO, float64(lag.MirrorLogEndOffset), name, m.Topic, p)
 				gauge(descSourceHWM, float64(lag.SourceHighWatermark), name, m.Topic, p)
@@ -212,4 +213,12 @@ func (o observer) ProduceDone(broker int32, took time.Duration, err error) {
 // metricsHandler serves /metrics: the links' state, request latencies, and the Go runtime and process metrics.
 func (d *Daemon) metricsHandler() http.Handler {
 	return promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{})
+}
+
+// lagValue is a lag as a gauge: NaN while unknown (-1), so that a mirror that is not copying never looks caught up.
+func lagValue(lag int64) float64 {
+	if lag < 0 {
+		return math.NaN()
+	}
+	return float64(lag)
 }
