@@ -173,6 +173,7 @@ func (r *Replicator) audit(ctx context.Context) error {
 		r.log.Debug("mirror log start follows the source", zap.String("mirror_topic", mv.topic),
 			zap.Int32("partition", mv.p.id), zap.Int64("log_start_offset", mv.before))
 	}
+	r.measureTimeLags(rctx)
 	for _, c := range checks {
 		why, err := r.retentionExplains(rctx, c)
 		if err != nil {

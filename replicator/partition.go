@@ -76,6 +76,9 @@ type partition struct {
 	// checkTail: the next resolve compares the mirror's last offset with the source's before copying on (the first
 	// resolve, and after a pause: another client may have written meanwhile).
 	checkTail bool
+	// missingSince is the timestamp of the oldest source record not yet on the mirror, as last measured (zero:
+	// unknown or caught up).
+	missingSince time.Time
 	// resolveFailingSince is when the resolves of the partition started failing in a row.
 	resolveFailingSince time.Time
 
@@ -183,6 +186,7 @@ func (m *mirror) statusLocked() MirrorStatus {
 			Partition: p.id, SourceHighWatermark: p.srcHWM, SourceLogStartOffset: p.srcLogStart,
 			LastSourceFetchOffset: p.lastFetchOffset, MirrorLogEndOffset: p.nextOffset, Lag: p.lag(),
 			ErrorCode: p.errCode, ErrorMessage: p.errMsg, Counters: p.counters, Diverged: p.diverged,
+			TimeLag: p.timeLagLocked(now),
 		}
 		switch {
 		case p.phase == phaseFailed:

@@ -153,7 +153,7 @@ func (r *Replicator) resolveOnce(ctx context.Context, p *partition, gen uint64) 
 				topic, id, srcTopic, id, c.FirstDifference, c.Detail)}
 		}
 	}
-	if err := r.reattachTransactions(ctx, p, topic, srcTopic, srcTopicID, srcLeader); err != nil {
+	if err := r.reattachTransactions(ctx, p, topic, srcTopic, srcTopicID, srcLeader, srcStart, dstLEO); err != nil {
 		return err
 	}
 

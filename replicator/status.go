@@ -49,6 +49,9 @@ type PartitionStatus struct {
 	LastSourceFetchOffset int64
 	// MirrorLogEndOffset is the mirror partition's log end offset: the next source offset to copy.
 	MirrorLogEndOffset int64
+	// TimeLag is how old the oldest source record not yet on the mirror is (the recovery point a failover now would
+	// have), measured every status cycle: 0 when caught up, -1 while unknown.
+	TimeLag time.Duration
 	// Lag is SourceHighWatermark - MirrorLogEndOffset (never below 0), or -1 while unknown: the source's high
 	// watermark was not read yet, or the mirror's position is not known (a partition that cannot resolve).
 	Lag int64

@@ -113,10 +113,10 @@ func newMirrorDescribeCommand(f *clientFlags) *cobra.Command {
 			}
 			return f.print(cmd.OutOrStdout(), m, func() error {
 				t := table{header: []string{"Link Name", "Mirror Topic Name", "Partition", "Partition Mirror Lag", "Source Topic Name",
-					"Mirror Status", "Status Time Ms", "Last Source Fetch Offset", "Catch Up", "Error Code"}}
+					"Mirror Status", "Status Time Ms", "Last Source Fetch Offset", "Catch Up", "Time Lag", "Error Code"}}
 				for _, l := range m.MirrorLags {
 					t.add(m.LinkName, m.MirrorTopicName, l.Partition, lagText(l.Lag), m.SourceTopicName, m.MirrorStatus, m.StateTimeMs,
-						l.LastSourceFetchOffset, catchUp(l.CatchUpSeconds), l.ErrorCode)
+						l.LastSourceFetchOffset, catchUp(l.CatchUpSeconds), timeLagText(l.TimeLagMs), l.ErrorCode)
 				}
 				if err := t.write(cmd.OutOrStdout()); err != nil {
 					return err

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
@@ -146,4 +147,12 @@ func lagText(lag int64) string {
 		return "unknown"
 	}
 	return strconv.FormatInt(lag, 10)
+}
+
+// timeLagText is a time lag as the tables show it: "unknown" while unknown (-1).
+func timeLagText(ms int64) string {
+	if ms < 0 {
+		return "unknown"
+	}
+	return (time.Duration(ms) * time.Millisecond).Round(time.Millisecond).String()
 }

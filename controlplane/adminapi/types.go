@@ -127,6 +127,9 @@ type MirrorLag struct {
 	MirrorLogEndOffset    int64 `json:"mirror_log_end_offset" yaml:"mirror_log_end_offset"`
 	// CatchUpSeconds estimates how long the partition needs to reach lag 0 at its recent copy rate; -1 unknown.
 	CatchUpSeconds float64 `json:"catch_up_seconds" yaml:"catch_up_seconds"`
+	// TimeLagMs is how old the oldest source record not yet on the mirror is, in milliseconds (the recovery point
+	// of a failover now): 0 when caught up, -1 unknown.
+	TimeLagMs int64 `json:"time_lag_ms" yaml:"time_lag_ms"`
 	ErrorCode      string  `json:"error_code,omitempty" yaml:"error_code,omitempty"`
 	ErrorMessage   string  `json:"error_message,omitempty" yaml:"error_message,omitempty"`
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -292,7 +293,7 @@ func mirrorLags(m link.Mirror) []adminapi.MirrorLag {
 		out = append(out, adminapi.MirrorLag{
 			Partition: p.Partition, Lag: p.Lag, LastSourceFetchOffset: p.LastSourceFetchOffset,
 			SourceHighWatermark: p.SourceHighWatermark, MirrorLogEndOffset: p.MirrorLogEndOffset,
-			CatchUpSeconds: catchUp, ErrorCode: p.ErrorCode, ErrorMessage: p.ErrorMessage,
+			CatchUpSeconds: catchUp, TimeLagMs: timeLagMs(p.TimeLag), ErrorCode: p.ErrorCode, ErrorMessage: p.ErrorMessage,
 		})
 	}
 	return out
@@ -390,4 +391,12 @@ func (d *Daemon) LinkACLs(_ context.Context, linkName string) ([]adminapi.ACL, e
 			PatternType: a.PatternType.String(), Reason: a.Reason})
 	}
 	return out, nil
+}
+
+// timeLagMs is a partition's time lag in milliseconds, -1 while unknown.
+func timeLagMs(d time.Duration) int64 {
+	if d < 0 {
+		return -1
+	}
+	return d.Milliseconds()
 }
