@@ -204,12 +204,18 @@ func TestControl_ConcurrentLinkOperationsLeaveOneRuntimeAndAnExactMirror(t *test
 // foreignWrite produces one record into a mirror partition as a client other than the link.
 func foreignWrite(t *testing.T, dst interface{ ClientOpts() []kgo.Opt }, topic string, partition int32) {
 	t.Helper()
+	foreignWriteValue(t, dst, topic, partition, "foreign")
+}
+
+// foreignWriteValue produces one record with value v into a partition.
+func foreignWriteValue(t *testing.T, dst interface{ ClientOpts() []kgo.Opt }, topic string, partition int32, v string) {
+	t.Helper()
 	cl, err := kgo.NewClient(append(dst.ClientOpts(), kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: topic, Partition: partition, Value: []byte("foreign")}).FirstErr(); err != nil {
+	if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: topic, Partition: partition, Value: []byte(v)}).FirstErr(); err != nil {
 		t.Fatalf("foreign produce: %v", err)
 	}
 }

@@ -145,6 +145,7 @@ func TestMirror_TransactionsReplayAtIdenticalOffsets(t *testing.T) {
 	if fmt.Sprint(srcLSO) != fmt.Sprint(dstLSO) {
 		t.Fatalf("last stable offsets: source %v, mirror %v", srcLSO, dstLSO)
 	}
+	requireVerified(t, src, dst, topic, topic, false)
 	ends := sourceEnds(t, src, topic)
 	for p := int32(0); p < partitions; p++ {
 		for _, level := range []kgo.IsolationLevel{kgo.ReadCommitted(), kgo.ReadUncommitted()} {

@@ -66,7 +66,7 @@ func (r *Replicator) checkTail(ctx context.Context, srcTopic, topic string, id i
 			Detail:          fmt.Sprintf("the mirror ends at offset %d, beyond the source's high watermark %d", dstEnd, srcEnd)}, nil
 	}
 	from := max(dstStart, srcStart, dstEnd-tailCheckOffsets)
-	return compareRange(ctx, r.src, r.dst, srcTopic, topic, id, from, dstEnd)
+	return compareRange(ctx, r.src, r.dst, srcTopic, topic, id, from, dstEnd, false)
 }
 
 // RestartMirror sends every FAILED partition of a mirror (and the mirror itself, if it failed as a whole) back to

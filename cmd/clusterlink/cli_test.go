@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -103,6 +104,13 @@ func (f *fakeBackend) Mirrors(_ context.Context, link string) ([]adminapi.Mirror
 	return cannedMirrors, nil
 }
 
+func (f *fakeBackend) VerifyMirror(_ context.Context, link, mirror string, o adminapi.VerifyOptions) (adminapi.MirrorVerification, error) {
+	f.lastOp = fmt.Sprintf("verify %s %s from=%d sample=%d partitions=%v", link, mirror, o.FromOffset, o.Sample, o.Partitions)
+	return adminapi.MirrorVerification{LinkName: link, MirrorTopicName: mirror, SourceTopicName: mirror, Identical: true,
+		Partitions: []adminapi.PartitionVerification{{Partition: 0, FromOffset: 0, ToOffset: 1000, OffsetsCompared: 1000,
+			OffsetsByBatch: 990, BatchesIdentical: 40, FirstDifference: -1}}}, nil
+}
+
 func (f *fakeBackend) Mirror(_ context.Context, link, mirror string) (adminapi.Mirror, error) {
 	for _, m := range cannedMirrors {
 		if m.MirrorTopicName == mirror {
@@ -190,6 +198,7 @@ func TestCLI_Golden(t *testing.T) {
 		{"mirror-describe", []string{"mirror", "describe", "orders", "--link", "my-link"}},
 		{"mirror-promote", []string{"mirror", "promote", "orders", "--link", "my-link"}},
 		{"acl-list", []string{"acl", "list", "--link", "my-link"}},
+		{"mirror-verify", []string{"mirror", "verify", "orders", "--link", "my-link", "--sample", "1000", "--partitions", "0"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := run(t, &fakeBackend{}, tc.args...)
@@ -206,7 +215,7 @@ func TestCLI_HelpGolden(t *testing.T) {
 		{}, {"run"}, {"demo"}, {"link"}, {"link", "list"}, {"link", "describe"}, {"link", "create"}, {"link", "delete"},
 		{"link", "configuration"}, {"link", "configuration", "list"}, {"link", "configuration", "update"},
 		{"mirror"}, {"mirror", "list"}, {"mirror", "describe"}, {"mirror", "create"}, {"mirror", "promote"},
-		{"mirror", "failover"}, {"mirror", "pause"}, {"mirror", "resume"}, {"mirror", "restart"}, {"acl"}, {"acl", "list"},
+		{"mirror", "failover"}, {"mirror", "pause"}, {"mirror", "resume"}, {"mirror", "restart"}, {"mirror", "verify"}, {"acl"}, {"acl", "list"},
 	}
 	for _, c := range commands {
 		name := "help-" + strings.Join(append([]string{"clusterlink"}, c...), "-")

@@ -13,12 +13,12 @@ import (
 func newMirrorCommand(f *clientFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "mirror",
-		Short: "List, describe, create, promote, fail over, pause, resume and restart mirror topics",
+		Short: "List, describe, create, verify, promote, fail over, pause, resume and restart mirror topics",
 		Example: `  clusterlink mirror list
   clusterlink mirror promote orders --link my-link`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(newMirrorListCommand(f), newMirrorDescribeCommand(f), newMirrorCreateCommand(f))
+	cmd.AddCommand(newMirrorListCommand(f), newMirrorDescribeCommand(f), newMirrorCreateCommand(f), newMirrorVerifyCommand(f))
 	for _, op := range []struct{ name, short, long, example string }{
 		{adminapi.OpPromote, "Make mirror topics writable once they have caught up with the source",
 			`promote waits until each mirror has copied every record its source had when asked, syncs its consumer offsets
@@ -222,6 +222,62 @@ func newMirrorAlterCommand(f *clientFlags, op, short, long, example string) *cob
 	if op == adminapi.OpPromote || op == adminapi.OpFailover {
 		cmd.Flags().BoolVar(&force, "force", false, "also "+op+" a mirror that diverged from its source (its topic does not hold the source's records)")
 	}
+	_ = cmd.MarkFlagRequired("link")
+	return cmd
+}
+
+func newMirrorVerifyCommand(f *clientFlags) *cobra.Command {
+	var link string
+	var fromOffset, sample int64
+	var partitions []int32
+	cmd := &cobra.Command{
+		Use:   "verify TOPIC --link LINK",
+		Short: "Prove a mirror topic equals its source: batch by batch, record by record, marker by marker",
+		Long: `verify reads the mirror and its source side by side: batches the link copied byte for byte must be equal but for
+the header fields the broker owns (base offset, partition leader epoch, CRC); the others are compared record by record
+(offset, key, value, headers, timestamp); transaction markers by offset and type. It prints per partition the offsets
+compared, differing, only on one side, not yet copied (the lag, not a difference) and the first difference, and
+exits non-zero if any partition differs. It only reads, and works on a copying, paused, failed or stopped mirror.`,
+		Example: `  clusterlink mirror verify orders --link my-link
+  clusterlink mirror verify orders --link my-link --sample 10000
+  clusterlink mirror verify orders --link my-link --from-offset 5000000 --partitions 0,3`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := f.checkOutput(); err != nil {
+				return err
+			}
+			// Reading a whole topic takes as long as it takes: bounded by the command's context only.
+			v, err := f.client().VerifyMirror(cmd.Context(), link, args[0],
+				adminapi.VerifyOptions{FromOffset: fromOffset, Sample: sample, Partitions: partitions})
+			if err != nil {
+				return err
+			}
+			err = f.print(cmd.OutOrStdout(), v, func() error {
+				t := table{header: []string{"Partition", "From Offset", "To Offset", "Offsets Compared", "By Batch", "Differing",
+					"Only On Source", "Only On Mirror", "Not Yet Copied", "First Difference"}}
+				for _, p := range v.Partitions {
+					first := "-"
+					if p.FirstDifference >= 0 {
+						first = fmt.Sprintf("%d: %s", p.FirstDifference, p.Detail)
+					}
+					t.add(p.Partition, p.FromOffset, p.ToOffset, p.OffsetsCompared, p.OffsetsByBatch, p.OffsetsDiffering,
+						p.OnlyOnSource, p.OnlyOnMirror, p.NotYetCopied, first)
+				}
+				return t.write(cmd.OutOrStdout())
+			})
+			if err != nil {
+				return err
+			}
+			if !v.Identical {
+				return fmt.Errorf("mirror topic %s differs from its source %s (see the table above)", v.MirrorTopicName, v.SourceTopicName)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&link, "link", "", "the mirror topic's link (required)")
+	cmd.Flags().Int64Var(&fromOffset, "from-offset", -1, "compare from this offset (default: each partition's log start)")
+	cmd.Flags().Int64Var(&sample, "sample", 0, "compare only the last N offsets of each partition (default: all)")
+	cmd.Flags().Int32SliceVar(&partitions, "partitions", nil, "the partitions to compare, comma separated (default: all)")
 	_ = cmd.MarkFlagRequired("link")
 	return cmd
 }

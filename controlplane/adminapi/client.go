@@ -113,6 +113,26 @@ func (c *Client) Mirror(ctx context.Context, link, mirror string) (Mirror, error
 	return out, c.do(ctx, http.MethodGet, c.linkPath(link)+"/mirrors/"+url.PathEscape(mirror), nil, nil, &out)
 }
 
+// VerifyMirror compares a mirror topic with its source (see VerifyOptions).
+func (c *Client) VerifyMirror(ctx context.Context, link, mirror string, o VerifyOptions) (MirrorVerification, error) {
+	q := url.Values{}
+	if o.FromOffset >= 0 {
+		q.Set("from_offset", strconv.FormatInt(o.FromOffset, 10))
+	}
+	if o.Sample > 0 {
+		q.Set("sample", strconv.FormatInt(o.Sample, 10))
+	}
+	if len(o.Partitions) > 0 {
+		ps := make([]string, len(o.Partitions))
+		for i, p := range o.Partitions {
+			ps[i] = strconv.Itoa(int(p))
+		}
+		q.Set("partitions", strings.Join(ps, ","))
+	}
+	var out MirrorVerification
+	return out, c.do(ctx, http.MethodGet, c.linkPath(link)+"/mirrors/"+url.PathEscape(mirror)+"/verify", q, nil, &out)
+}
+
 // CreateMirror creates a mirror topic on a link.
 func (c *Client) CreateMirror(ctx context.Context, link string, req CreateMirrorRequest, validate bool) error {
 	return c.do(ctx, http.MethodPost, c.linkPath(link)+"/mirrors", validateOnly(validate), req, nil)

@@ -31,6 +31,9 @@ func (okBackend) AlterMirrors(context.Context, string, string, []string, AlterOp
 	return nil, nil
 }
 func (okBackend) LinkACLs(context.Context, string) ([]ACL, error) { return nil, nil }
+func (okBackend) VerifyMirror(context.Context, string, string, VerifyOptions) (MirrorVerification, error) {
+	return MirrorVerification{}, nil
+}
 
 // TestOpenAPIDocumentMatchesTheServer checks docs/openapi.yaml against the server: every documented path and method
 // is routed (not 404/405), and every path the package doc lists is documented.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -27,6 +28,8 @@ type Backend interface {
 	// Mirrors lists a link's mirrors, or every link's with link "".
 	Mirrors(ctx context.Context, link string) ([]Mirror, error)
 	Mirror(ctx context.Context, link, mirror string) (Mirror, error)
+	// VerifyMirror compares a mirror topic with its source.
+	VerifyMirror(ctx context.Context, link, mirror string, o VerifyOptions) (MirrorVerification, error)
 	CreateMirror(ctx context.Context, link, sourceTopic, mirrorTopic string, validateOnly bool) error
 	// AlterMirrors runs OpPromote, OpFailover, OpPause, OpResume or OpRestart on each topic; one result per topic.
 	AlterMirrors(ctx context.Context, link, op string, topics []string, o AlterOptions) ([]AlterMirrorResult, error)
@@ -64,6 +67,7 @@ func Handler(b Backend, log *zap.Logger) http.Handler {
 	mux.HandleFunc("GET "+links+"/{link}/mirrors", s.listMirrors)
 	mux.HandleFunc("POST "+links+"/{link}/mirrors", s.createMirror)
 	mux.HandleFunc("GET "+links+"/{link}/mirrors/{mirror}", s.getMirror)
+	mux.HandleFunc("GET "+links+"/{link}/mirrors/{mirror}/verify", s.verifyMirror)
 	for _, op := range []string{OpPromote, OpFailover, OpPause, OpResume, OpRestart} {
 		mux.HandleFunc("POST "+links+"/{link}/mirrors:"+op, s.alterMirrors(op))
 	}
@@ -217,6 +221,54 @@ func (s *server) listMirrors(w http.ResponseWriter, r *http.Request) {
 func (s *server) getMirror(w http.ResponseWriter, r *http.Request) {
 	m, err := s.b.Mirror(r.Context(), r.PathValue("link"), r.PathValue("mirror"))
 	s.answer(w, r, m, err)
+}
+
+func (s *server) verifyMirror(w http.ResponseWriter, r *http.Request) {
+	o, verr := verifyOptions(r.URL.Query())
+	if verr != nil {
+		writeError(w, verr)
+		return
+	}
+	v, err := s.b.VerifyMirror(r.Context(), r.PathValue("link"), r.PathValue("mirror"), o)
+	if err == nil {
+		v.Kind = "MirrorVerificationData"
+		v.Partitions = orEmpty(v.Partitions)
+	}
+	s.answer(w, r, v, err)
+}
+
+// verifyOptions reads from_offset, sample and partitions, reporting every bad one at once.
+func verifyOptions(q url.Values) (VerifyOptions, *Error) {
+	o := VerifyOptions{FromOffset: -1}
+	var bad []string
+	if v := q.Get("from_offset"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			bad = append(bad, fmt.Sprintf("from_offset=%q is not an offset (0 or more)", v))
+		}
+		o.FromOffset = n
+	}
+	if v := q.Get("sample"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			bad = append(bad, fmt.Sprintf("sample=%q is not a number of offsets (1 or more)", v))
+		}
+		o.Sample = n
+	}
+	if v := q.Get("partitions"); v != "" {
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.ParseInt(strings.TrimSpace(f), 10, 32)
+			if err != nil || n < 0 {
+				bad = append(bad, fmt.Sprintf("partitions: %q is not a partition number", f))
+				continue
+			}
+			o.Partitions = append(o.Partitions, int32(n))
+		}
+	}
+	if len(bad) > 0 {
+		return o, BadRequest("%s", strings.Join(bad, "; "))
+	}
+	return o, nil
 }
 
 func (s *server) createMirror(w http.ResponseWriter, r *http.Request) {

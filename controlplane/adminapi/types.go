@@ -13,6 +13,7 @@
 //	GET    /kafka/v3/clusters/{cluster_id}/links/{link}/mirrors            the link's mirror topics
 //	POST   /kafka/v3/clusters/{cluster_id}/links/{link}/mirrors?validate_only=       CreateMirrorRequest
 //	GET    /kafka/v3/clusters/{cluster_id}/links/{link}/mirrors/{mirror}   one mirror topic
+//	GET    /kafka/v3/clusters/{cluster_id}/links/{link}/mirrors/{mirror}/verify?from_offset=&sample=&partitions=  compare with the source
 //	POST   /kafka/v3/clusters/{cluster_id}/links/{link}/mirrors:promote?validate_only=   AlterMirrorsRequest
 //	POST   /kafka/v3/clusters/{cluster_id}/links/{link}/mirrors:failover?validate_only=  AlterMirrorsRequest
 //	POST   /kafka/v3/clusters/{cluster_id}/links/{link}/mirrors:pause?validate_only=     AlterMirrorsRequest
@@ -129,9 +130,9 @@ type MirrorLag struct {
 	CatchUpSeconds float64 `json:"catch_up_seconds" yaml:"catch_up_seconds"`
 	// TimeLagMs is how old the oldest source record not yet on the mirror is, in milliseconds (the recovery point
 	// of a failover now): 0 when caught up, -1 unknown.
-	TimeLagMs int64 `json:"time_lag_ms" yaml:"time_lag_ms"`
-	ErrorCode      string  `json:"error_code,omitempty" yaml:"error_code,omitempty"`
-	ErrorMessage   string  `json:"error_message,omitempty" yaml:"error_message,omitempty"`
+	TimeLagMs    int64  `json:"time_lag_ms" yaml:"time_lag_ms"`
+	ErrorCode    string `json:"error_code,omitempty" yaml:"error_code,omitempty"`
+	ErrorMessage string `json:"error_message,omitempty" yaml:"error_message,omitempty"`
 }
 
 // Mirror is one mirror topic (Confluent's KafkaMirrorData).
@@ -175,6 +176,47 @@ type CreateMirrorRequest struct {
 	SourceTopicName string `json:"source_topic_name,omitempty" yaml:"source_topic_name,omitempty"`
 	// MirrorTopicName defaults to cluster.link.prefix + SourceTopicName.
 	MirrorTopicName string `json:"mirror_topic_name,omitempty" yaml:"mirror_topic_name,omitempty"`
+}
+
+// MirrorVerification is the answer of GET /links/{link}/mirrors/{mirror}/verify (clusterlink's own): the mirror
+// compared with its source, partition by partition.
+type MirrorVerification struct {
+	Kind            string                  `json:"kind" yaml:"kind"` // MirrorVerificationData
+	LinkName        string                  `json:"link_name" yaml:"link_name"`
+	MirrorTopicName string                  `json:"mirror_topic_name" yaml:"mirror_topic_name"`
+	SourceTopicName string                  `json:"source_topic_name" yaml:"source_topic_name"`
+	Identical       bool                    `json:"identical" yaml:"identical"`
+	Partitions      []PartitionVerification `json:"partitions" yaml:"partitions"`
+}
+
+// PartitionVerification is one partition of a MirrorVerification.
+type PartitionVerification struct {
+	Partition int32 `json:"partition" yaml:"partition"`
+	// FromOffset and ToOffset bound the offsets compared, [from, to).
+	FromOffset int64 `json:"from_offset" yaml:"from_offset"`
+	ToOffset   int64 `json:"to_offset" yaml:"to_offset"`
+	// OffsetsCompared of which OffsetsByBatch were proven by byte-identical batches, the rest record by record.
+	OffsetsCompared  int64 `json:"offsets_compared" yaml:"offsets_compared"`
+	OffsetsByBatch   int64 `json:"offsets_by_batch" yaml:"offsets_by_batch"`
+	BatchesIdentical int64 `json:"batches_identical" yaml:"batches_identical"`
+	OffsetsDiffering int64 `json:"offsets_differing" yaml:"offsets_differing"`
+	OnlyOnSource     int64 `json:"offsets_only_on_source" yaml:"offsets_only_on_source"`
+	OnlyOnMirror     int64 `json:"offsets_only_on_mirror" yaml:"offsets_only_on_mirror"`
+	// NotYetCopied is the lag: source offsets beyond the mirror's end, not a difference.
+	NotYetCopied int64 `json:"offsets_not_yet_copied" yaml:"offsets_not_yet_copied"`
+	// PendingCompaction are offsets of a compacted topic the source's cleaner removed and the mirror's has not yet.
+	PendingCompaction int64 `json:"offsets_pending_compaction" yaml:"offsets_pending_compaction"`
+	// FirstDifference is the first differing offset, -1 if none, and Detail what differs there.
+	FirstDifference int64  `json:"first_difference" yaml:"first_difference"`
+	Detail          string `json:"detail,omitempty" yaml:"detail,omitempty"`
+}
+
+// VerifyOptions are the query parameters of a verification: from_offset (default: each log start), sample (only
+// the last N offsets of each partition; default 0, all) and partitions (comma separated; default all).
+type VerifyOptions struct {
+	FromOffset int64
+	Sample     int64
+	Partitions []int32
 }
 
 // AlterOptions are the query parameters of the operations on mirrors: validate_only (Confluent's), and force

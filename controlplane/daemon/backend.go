@@ -14,6 +14,7 @@ import (
 	"github.com/clusterlink/clusterlink/controlplane/link"
 	"github.com/clusterlink/clusterlink/controlplane/state"
 	"github.com/clusterlink/clusterlink/controlplane/task"
+	"github.com/clusterlink/clusterlink/replicator"
 )
 
 // This file is the admin API's Backend: each method maps an API call to the links (links.go) and their runtime.
@@ -399,4 +400,31 @@ func timeLagMs(d time.Duration) int64 {
 		return -1
 	}
 	return d.Milliseconds()
+}
+
+// VerifyMirror compares a mirror topic with its source.
+func (d *Daemon) VerifyMirror(ctx context.Context, linkName, topic string, o adminapi.VerifyOptions) (adminapi.MirrorVerification, error) {
+	l, err := d.currentLink(linkName)
+	if err != nil {
+		return adminapi.MirrorVerification{}, err
+	}
+	m, err := l.Mirror(topic)
+	if err != nil {
+		return adminapi.MirrorVerification{}, apiError(err)
+	}
+	vs, err := l.Verify(ctx, topic, replicator.VerifyOptions{FromOffset: o.FromOffset, Sample: o.Sample, Partitions: o.Partitions})
+	if err != nil {
+		return adminapi.MirrorVerification{}, apiError(err)
+	}
+	out := adminapi.MirrorVerification{LinkName: linkName, MirrorTopicName: topic, SourceTopicName: m.SourceTopic, Identical: true}
+	for _, v := range vs {
+		out.Identical = out.Identical && v.Identical()
+		out.Partitions = append(out.Partitions, adminapi.PartitionVerification{
+			Partition: v.Partition, FromOffset: v.From, ToOffset: v.To, OffsetsCompared: v.Compared, OffsetsByBatch: v.ByBatch,
+			BatchesIdentical: v.BatchesIdentical, OffsetsDiffering: v.Differing, OnlyOnSource: v.OnlyOnSource,
+			OnlyOnMirror: v.OnlyOnMirror, NotYetCopied: v.NotYetCopied, PendingCompaction: v.PendingCompaction,
+			FirstDifference: v.FirstDifference, Detail: v.Detail,
+		})
+	}
+	return out, nil
 }

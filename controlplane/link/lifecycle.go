@@ -351,3 +351,16 @@ func (l *Link) lastPartitions(topic string) ([]replicator.PartitionStatus, bool)
 	ps, ok := l.final[topic]
 	return ps, ok
 }
+
+// Verify compares a mirror topic with its source topic (see replicator.VerifyMirror): it is read-only, and works
+// on a copying, paused, failed or stopped mirror alike. It needs the source.
+func (l *Link) Verify(ctx context.Context, topic string, o replicator.VerifyOptions) ([]replicator.PartitionVerification, error) {
+	m, ok := l.storedMirror(topic)
+	if !ok {
+		return nil, notFound("mirror topic %s on link %s not found", topic, l.name)
+	}
+	if err := l.refuseBroken("verify mirrors (it reads the source)"); err != nil {
+		return nil, err
+	}
+	return replicator.VerifyMirror(ctx, l.src, l.dst, m.SourceTopic, m.Topic, o)
+}
