@@ -120,7 +120,6 @@ func TestDivergence_ForeignWriteIntoAnIdleMirror(t *testing.T) {
 	compareRecords(t, 0, readRecords(t, ctx, srcCl, topic, 0, bounds{0, end}), readRecords(t, ctx, dstCl, topic, 0, bounds{0, end}))
 }
 
-
 // Case 2: DeleteRecords on a mirror, the mirror topic deleted, partitions added to it.
 func TestDivergence_ForeignDeleteRecordsDeleteTopicAndNewPartitions(t *testing.T) {
 	t.Run("DeleteRecords", func(t *testing.T) {
