@@ -31,6 +31,11 @@ type Link struct {
 	TopicConfigSyncInterval       time.Duration // topic.config.sync.ms
 	MirrorStartOffsetSpec         MirrorStartOffsetSpec
 
+	// The background verifier (clusterlink's own keys): every MirrorVerifyInterval each copying partition compares
+	// MirrorVerifySampleOffsets offsets at a random place with the source; 0 offsets turns it off.
+	MirrorVerifyInterval      time.Duration // mirror.verify.ms
+	MirrorVerifySampleOffsets int64         // mirror.verify.sample.offsets
+
 	ConsumerOffsetSyncEnable   bool          // consumer.offset.sync.enable
 	ConsumerOffsetSyncInterval time.Duration // consumer.offset.sync.ms
 	ConsumerOffsetGroupFilters GroupFilters  // consumer.offset.group.filters
@@ -106,6 +111,8 @@ type configKey[T any] struct {
 //	topic.config.sync.ms                                  5000      1000
 //	consumer.offset.sync.ms                              30000      1000
 //	availability.check.ms                                60000      1000
+//	mirror.verify.ms                                     60000      1000
+//	mirror.verify.sample.offsets                          1000         0 (0: no background verification)
 //	cluster.link.retry.timeout.ms                       300000      1000
 //	request.timeout.ms                                   30000      1000
 //	connections.max.idle.ms                             600000      1000
@@ -162,6 +169,11 @@ func linkKeys() []configKey[Link] {
 			return err
 		}, format: func(l *Link) string { return l.MirrorStartOffsetSpec.String() }},
 		msKey("availability.check.ms", 60000, 1000, func(l *Link) *time.Duration { return &l.AvailabilityCheckInterval }),
+		msKey("mirror.verify.ms", 60000, 1000, func(l *Link) *time.Duration { return &l.MirrorVerifyInterval }),
+		{name: "mirror.verify.sample.offsets", def: "1000", parse: func(l *Link, v string) (err error) {
+			l.MirrorVerifySampleOffsets, err = parseInt(v, 0, math.MaxInt32)
+			return err
+		}, format: func(l *Link) string { return strconv.FormatInt(l.MirrorVerifySampleOffsets, 10) }},
 		{name: "availability.check.consecutive.failure.threshold", def: "5", parse: func(l *Link, v string) error {
 			n, err := parseInt(v, 1, math.MaxInt32)
 			l.AvailabilityCheckConsecutiveFailureThreshold = int(n)

@@ -22,9 +22,10 @@ func TestParseLinkDefaults(t *testing.T) {
 		MirrorStartOffsetSpec:   MirrorStartOffsetSpec{Kind: Earliest},
 		// consumer.offset.sync.enable false, consumer.group.prefix.enable false, acl.sync.enable false,
 		// auto.create.mirror.topics.enable false, cluster.link.paused false, cluster.link.prefix "", no filters.
-		ConsumerOffsetSyncInterval:                   30000 * time.Millisecond,
-		ACLSyncInterval:                              5000 * time.Millisecond,
-		AvailabilityCheckInterval:                    60000 * time.Millisecond,
+		ConsumerOffsetSyncInterval: 30000 * time.Millisecond,
+		ACLSyncInterval:            5000 * time.Millisecond,
+		AvailabilityCheckInterval:  60000 * time.Millisecond,
+		MirrorVerifyInterval:       time.Minute, MirrorVerifySampleOffsets: 1000,
 		AvailabilityCheckConsecutiveFailureThreshold: 5,
 		ReplicaFetchMaxBytes:                         5242880,
 		ReplicaFetchResponseMaxBytes:                 10485760,

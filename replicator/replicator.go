@@ -162,6 +162,7 @@ func (r *Replicator) Run(ctx context.Context) error {
 	g.Go(func() error { r.learnPipelineAge(gctx); return nil })
 	g.Go(func() error { return r.metadataLoop(gctx) })
 	g.Go(func() error { return r.auditLoop(gctx) })
+	g.Go(func() error { return r.sampleLoop(gctx) })
 	err := g.Wait()
 	if r.txn.cl != nil {
 		r.txn.cl.Close()

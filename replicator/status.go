@@ -88,6 +88,10 @@ type Counters struct {
 	// BatchesPipelined are raw batches sent while earlier batches of the partition were still in flight (see
 	// pipeline.go); they are counted in BatchesRaw too.
 	BatchesPipelined int64
+	// VerifiedOffsets are offsets the background verifier compared with the source; Divergences the differences it
+	// found (each fails the partition).
+	VerifiedOffsets int64
+	Divergences     int64
 }
 
 // PartitionFailure is why a mirror partition stopped (FAILED): Confluent's code and a message that names the

@@ -76,6 +76,10 @@ var (
 		"Source batches written with their producer fields cleared (records untouched).", partitionLabels, nil)
 	descBatchesPipelined = prometheus.NewDesc("clusterlink_mirror_partition_batches_pipelined_total",
 		"Raw batches sent while earlier batches of the partition were still in flight (safe pipelining).", partitionLabels, nil)
+	descVerifiedOffsets = prometheus.NewDesc("clusterlink_mirror_partition_verified_offsets_total",
+		"Offsets the background verifier compared with the source (mirror.verify.ms, mirror.verify.sample.offsets).", partitionLabels, nil)
+	descDivergences = prometheus.NewDesc("clusterlink_mirror_partition_divergences_total",
+		"Differences from the source the background verifier found (each fails the partition with ILLEGAL_STATE).", partitionLabels, nil)
 	descTransactions = prometheus.NewDesc("clusterlink_mirror_partition_transactions_total",
 		"Source transactions replayed on the destination, by result (committed, aborted).",
 		[]string{"link", "mirror_topic", "partition", "result"}, nil)
@@ -88,7 +92,7 @@ type collector struct{ d *Daemon }
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descStateRejected, descGuardsRestored, descRuntimes, descLinkState, descTaskState, descMirrorStatus, descLag, descTimeLag, descCatchUp, descCopyRate,
 		descMirrorLEO, descSourceHWM, descBytes, descRecords, descBatchesRaw, descFillerOffsets, descPartitionError,
-		descMarkerOffsets, descBatchesReencoded, descBatchesRewritten, descTransactions, descBatchesPipelined,
+		descMarkerOffsets, descBatchesReencoded, descBatchesRewritten, descTransactions, descBatchesPipelined, descVerifiedOffsets, descDivergences,
 		descOffsetSyncCommitted, descOffsetSyncClamps, descOffsetSyncGroups, descOffsetSyncSkipped, descOffsetSyncLast,
 		descOffsetSyncDuration, descACLSyncCreated, descACLSyncDeleted, descACLSyncLast} {
 		ch <- d
@@ -135,6 +139,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 				counter(descBatchesReencoded, ps.Counters.BatchesReencoded, name, m.Topic, p)
 				counter(descBatchesRewritten, ps.Counters.BatchesRewritten, name, m.Topic, p)
 				counter(descBatchesPipelined, ps.Counters.BatchesPipelined, name, m.Topic, p)
+				counter(descVerifiedOffsets, ps.Counters.VerifiedOffsets, name, m.Topic, p)
+				counter(descDivergences, ps.Counters.Divergences, name, m.Topic, p)
 				counter(descTransactions, ps.Counters.TransactionsCommitted, name, m.Topic, p, "committed")
 				counter(descTransactions, ps.Counters.TransactionsAborted, name, m.Topic, p, "aborted")
 			}

@@ -169,6 +169,7 @@ func (l *Link) buildClients(o Options) error {
 		replicator.RequestTimeout(cfg.RequestTimeout),
 		replicator.RetryBackoff(cfg.RetryBackoff),
 		replicator.DefaultStartOffset(startOffset(cfg.MirrorStartOffsetSpec)),
+		replicator.VerifySample(cfg.MirrorVerifyInterval, cfg.MirrorVerifySampleOffsets),
 		// Stable across restarts and distinct per link, so that a link's transactional producers fence their own.
 		replicator.TransactionalIDPrefix(TransactionalIDPrefix(o.Name)),
 		replicator.OnPartitionFailed(l.partitionFailed),
