@@ -88,6 +88,9 @@ type Counters struct {
 	// BatchesPipelined are raw batches sent while earlier batches of the partition were still in flight (see
 	// pipeline.go); they are counted in BatchesRaw too.
 	BatchesPipelined int64
+	// BatchesAppendTime are LogAppendTime source batches rewritten so that the mirror (a CreateTime topic) keeps
+	// the source's append time as each record's timestamp; counted in their kind too.
+	BatchesAppendTime int64
 	// VerifiedOffsets are offsets the background verifier compared with the source; Divergences the differences it
 	// found (each fails the partition).
 	VerifiedOffsets int64

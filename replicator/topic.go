@@ -110,7 +110,7 @@ func (r *Replicator) ensureMirrorTopic(ctx context.Context, sourceName, mirrorNa
 		return nil, err
 	}
 	if src.configs["message.timestamp.type"] == "LogAppendTime" {
-		r.log.Warn("source topic uses LogAppendTime: the mirror keeps each batch's records but the destination sets its own append time",
+		r.log.Info("source topic uses LogAppendTime: the mirror is a CreateTime topic whose records carry the source's append times (each batch rewritten); promote gives it LogAppendTime back",
 			zap.String("source_topic", sourceName))
 	}
 	existing, err := r.dstAdm.ListTopics(ctx, mirrorName)

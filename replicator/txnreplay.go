@@ -48,6 +48,10 @@ type destTxn struct {
 	seq         int32
 	initialized bool
 	open        bool
+	// pidChecked: the destination partition was found to hold no state of pid before the slot's first transaction
+	// on it. collided: it did hold some (see txnStep); the slot is not used again.
+	pidChecked bool
+	collided   bool
 }
 
 // txnClient is the destination client of the slots, with the request versions of transaction version 1.
@@ -82,7 +86,7 @@ func (p *partition) slotLocked(prefix string, sourcePID int64) *destTxn {
 		}
 	}
 	for _, t := range p.txnSlots {
-		if !t.open {
+		if !t.open && !t.collided {
 			t.sourcePID = sourcePID
 			return t
 		}
@@ -154,7 +158,30 @@ func (w *writer) txnStep(ctx context.Context, pp producePart) (int64, error) {
 		if err != nil {
 			return 0, err
 		}
-		t.pid, t.epoch, t.seq, t.initialized = pid, epoch, 0, true
+		t.pid, t.epoch, t.seq, t.initialized, t.pidChecked = pid, epoch, 0, true, false
+	}
+	if !t.open && !t.pidChecked {
+		// Raw batches keep their source producer ids, and the destination allocates its own from the same number
+		// space: a slot's producer id may already have state on this partition, from a source producer's copied
+		// batches. Its transaction would then be refused for ever (OUT_OF_ORDER_SEQUENCE_NUMBER), and once the
+		// partition is added, ending it would put a marker where the source has data. So it is checked first, and a
+		// colliding slot is given up for a new one (a new transactional id, a new producer id).
+		resp, err := kafkaapi.NewDescribeProducers(pp.topic, pp.p.id).RequestWith(ctx, cl)
+		if err != nil {
+			return 0, requestFailed(fmt.Sprintf("describe the producers of %s[%d]", pp.topic, pp.p.id), err)
+		}
+		active, err := kafkaapi.Producers(resp)
+		if err != nil {
+			return 0, requestFailed(fmt.Sprintf("describe the producers of %s[%d]", pp.topic, pp.p.id), err)
+		}
+		if _, taken := active[t.pid]; taken {
+			t.collided = true
+			w.r.log.Info("transactional producer id already used on the mirror partition by a copied source producer: taking another slot",
+				zap.String("mirror_topic", pp.topic), zap.Int32("partition", pp.p.id), zap.String("transactional_id", t.id),
+				zap.Int64("producer_id", t.pid))
+			return 0, requestFailed("open transaction "+t.id, fmt.Errorf("producer id %d already has state on %s[%d]", t.pid, pp.topic, pp.p.id))
+		}
+		t.pidChecked = true
 	}
 	if !t.open {
 		err := retryConcurrent(ctx, func() error {

@@ -104,7 +104,7 @@ func recordDifference(s, m *kgo.Record) string {
 		return a.Key == b.Key && bytes.Equal(a.Value, b.Value)
 	}):
 		return "headers differ"
-	case s.Attrs.TimestampType() == 0 && !s.Timestamp.Equal(m.Timestamp):
+	case !s.Timestamp.Equal(m.Timestamp):
 		return fmt.Sprintf("timestamps differ (%d, %d)", s.Timestamp.UnixMilli(), m.Timestamp.UnixMilli())
 	}
 	return ""

@@ -489,6 +489,9 @@ func (w *writer) advanceLocked(pp producePart) {
 		p.counters.BatchesRewritten++
 		p.counters.Records += pp.records
 		p.counters.Bytes += int64(len(pp.payload))
+		if k.appendTime {
+			p.counters.BatchesAppendTime++
+		}
 	case fillerWrite:
 		p.counters.FillerOffsets += pp.records
 		p.counters.FillerBatches++
@@ -510,5 +513,8 @@ func (w *writer) advanceLocked(pp producePart) {
 			}
 		}
 		p.counters.Bytes += int64(len(pp.payload))
+		if k.appendTime {
+			p.counters.BatchesAppendTime++
+		}
 	}
 }

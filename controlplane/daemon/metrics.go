@@ -70,6 +70,8 @@ var (
 		"When the last ACL sync ran (Unix seconds).", []string{"link"}, nil)
 	descMarkerOffsets = prometheus.NewDesc("clusterlink_mirror_partition_marker_offsets_total",
 		"Offsets filled with transaction markers (holes compaction left, source transaction markers).", partitionLabels, nil)
+	descBatchesAppendTime = prometheus.NewDesc("clusterlink_mirror_partition_batches_append_time_total",
+		"LogAppendTime source batches rewritten so the mirror keeps the source's append time as each record's timestamp.", partitionLabels, nil)
 	descBatchesReencoded = prometheus.NewDesc("clusterlink_mirror_partition_batches_reencoded_total",
 		"Contiguous runs of compacted source batches re-encoded (same records, same codec).", partitionLabels, nil)
 	descBatchesRewritten = prometheus.NewDesc("clusterlink_mirror_partition_batches_rewritten_total",
@@ -92,7 +94,7 @@ type collector struct{ d *Daemon }
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descStateRejected, descGuardsRestored, descRuntimes, descLinkState, descTaskState, descMirrorStatus, descLag, descTimeLag, descCatchUp, descCopyRate,
 		descMirrorLEO, descSourceHWM, descBytes, descRecords, descBatchesRaw, descFillerOffsets, descPartitionError,
-		descMarkerOffsets, descBatchesReencoded, descBatchesRewritten, descTransactions, descBatchesPipelined, descVerifiedOffsets, descDivergences,
+		descMarkerOffsets, descBatchesReencoded, descBatchesRewritten, descTransactions, descBatchesPipelined, descBatchesAppendTime, descVerifiedOffsets, descDivergences,
 		descOffsetSyncCommitted, descOffsetSyncClamps, descOffsetSyncGroups, descOffsetSyncSkipped, descOffsetSyncLast,
 		descOffsetSyncDuration, descACLSyncCreated, descACLSyncDeleted, descACLSyncLast} {
 		ch <- d
@@ -139,6 +141,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 				counter(descBatchesReencoded, ps.Counters.BatchesReencoded, name, m.Topic, p)
 				counter(descBatchesRewritten, ps.Counters.BatchesRewritten, name, m.Topic, p)
 				counter(descBatchesPipelined, ps.Counters.BatchesPipelined, name, m.Topic, p)
+				counter(descBatchesAppendTime, ps.Counters.BatchesAppendTime, name, m.Topic, p)
 				counter(descVerifiedOffsets, ps.Counters.VerifiedOffsets, name, m.Topic, p)
 				counter(descDivergences, ps.Counters.Divergences, name, m.Topic, p)
 				counter(descTransactions, ps.Counters.TransactionsCommitted, name, m.Topic, p, "committed")
