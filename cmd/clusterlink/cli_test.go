@@ -67,7 +67,7 @@ func (f *fakeBackend) CreateLink(_ context.Context, name string, configs map[str
 	return nil
 }
 
-func (f *fakeBackend) DeleteLink(_ context.Context, name string, force bool) error {
+func (f *fakeBackend) DeleteLink(_ context.Context, name string, force, validateOnly bool) error {
 	if !force {
 		return adminapi.BadRequest("link %s still has mirror topics that are not STOPPED (orders): promote or fail them over first, or delete with force", name)
 	}
@@ -112,8 +112,8 @@ func (f *fakeBackend) Mirror(_ context.Context, link, mirror string) (adminapi.M
 	return adminapi.Mirror{}, adminapi.NotFound("mirror topic %s on link %s: not found", mirror, link)
 }
 
-func (f *fakeBackend) CreateMirror(_ context.Context, link, source, mirror string, validateOnly bool) error {
-	f.created = map[string]map[string]string{mirror: {"source": source}}
+func (f *fakeBackend) CreateMirror(_ context.Context, link string, req adminapi.CreateMirrorRequest, validateOnly bool) error {
+	f.created = map[string]map[string]string{req.MirrorTopicName: {"source": req.SourceTopicName}}
 	return nil
 }
 
@@ -122,8 +122,9 @@ func (f *fakeBackend) AlterMirrors(_ context.Context, link, op string, topics []
 	var out []adminapi.AlterMirrorResult
 	for _, t := range topics {
 		if t == "payments" {
-			out = append(out, adminapi.AlterMirrorResult{MirrorTopicName: t, ErrorCode: "INVALID_REQUEST",
-				ErrorMessage: "mirror topic payments is already STOPPED", MirrorLags: []adminapi.MirrorLag{}})
+			res := adminapi.AlterMirrorResult{MirrorTopicName: t, MirrorLags: []adminapi.MirrorLag{}}
+			res.Fail(adminapi.BadRequest("mirror topic payments is already STOPPED"))
+			out = append(out, res)
 			continue
 		}
 		out = append(out, adminapi.AlterMirrorResult{MirrorTopicName: t, MirrorLags: []adminapi.MirrorLag{

@@ -213,7 +213,7 @@ func newLinkDeleteCommand(f *clientFlags) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := requestContext(cmd)
 			defer cancel()
-			if err := f.client().DeleteLink(ctx, args[0], force); err != nil {
+			if err := f.client().DeleteLink(ctx, args[0], force, false); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Deleted cluster link %q.\n", args[0])

@@ -121,8 +121,8 @@ func newMirrorDescribeCommand(f *clientFlags) *cobra.Command {
 				if err := t.write(cmd.OutOrStdout()); err != nil {
 					return err
 				}
-				if m.ErrorCode != "" || m.ErrorMessage != "" {
-					fmt.Fprintf(cmd.OutOrStdout(), "error: %s: %s\n", m.ErrorCode, m.ErrorMessage)
+				if m.MirrorTopicError != "" && m.MirrorTopicError != "NO_ERROR" || m.ErrorMessage() != "" {
+					fmt.Fprintf(cmd.OutOrStdout(), "error: %s: %s\n", m.MirrorTopicError, m.ErrorMessage())
 				}
 				return nil
 			})
@@ -207,7 +207,7 @@ func newMirrorAlterCommand(f *clientFlags, op, short, long, example string) *cob
 			}
 			var failed []string
 			for _, r := range results {
-				if r.ErrorCode != "" {
+				if r.Failed() {
 					failed = append(failed, r.MirrorTopicName)
 				}
 			}
