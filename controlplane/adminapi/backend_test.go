@@ -32,7 +32,7 @@ func newFakeBackend() *fakeBackend {
 				StateTimeMs: 1795503070000, MirrorLags: []MirrorLag{{Partition: 0, LastSourceFetchOffset: 7}}},
 			{LinkName: "my-link", MirrorTopicName: "clicks", SourceTopicName: "clicks", NumPartitions: 1, MirrorStatus: "FAILED",
 				StateTimeMs: 1795503071000, MirrorTopicError: "ILLEGAL_STATE",
-				MirrorLags: []MirrorLag{{Partition: 0, LastSourceFetchOffset: 3, ErrorCode: "ILLEGAL_STATE", ErrorMessage: "clicks[0]: expected offset 3, found 4"}},
+				MirrorLags:                  []MirrorLag{{Partition: 0, LastSourceFetchOffset: 3, ErrorCode: "ILLEGAL_STATE", ErrorMessage: "clicks[0]: expected offset 3, found 4"}},
 				MirrorStateTransitionErrors: []TaskError{{ErrorCode: "ILLEGAL_STATE", ErrorMessage: "clicks[0]: expected offset 3, found 4"}}},
 		}},
 	}
