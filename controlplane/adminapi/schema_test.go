@@ -200,12 +200,17 @@ func call(t *testing.T, h http.Handler, method, path string, body any) answer {
 	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
+	return decodeAnswer(t, rec)
+}
+
+func decodeAnswer(t *testing.T, rec *httptest.ResponseRecorder) answer {
+	t.Helper()
 	a := answer{status: rec.Code, header: rec.Header(), raw: rec.Body.Bytes()}
 	if len(a.raw) > 0 {
 		dec := json.NewDecoder(bytes.NewReader(a.raw))
 		dec.UseNumber()
 		if err := dec.Decode(&a.body); err != nil {
-			t.Fatalf("%s %s: answer is not JSON (%v): %s", method, path, err, a.raw)
+			t.Fatalf("the answer is not JSON (%v): %s", err, a.raw)
 		}
 	}
 	return a
