@@ -225,6 +225,8 @@ type Mirror struct {
 	// MirrorStateTransitionErrors are the reasons of the mirror's current state when it is an error state: the code
 	// and the message of the failure.
 	MirrorStateTransitionErrors []TaskError `json:"mirror_state_transition_errors" yaml:"mirror_state_transition_errors"`
+
+	// What clusterlink adds to Confluent's fields goes below, each documented in docs/openapi.yaml as clusterlink's.
 }
 
 // MaxLag is the largest partition lag ("Max Per Partition Mirror Lag").

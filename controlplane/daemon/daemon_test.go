@@ -281,6 +281,13 @@ func TestDaemon_CreateLinkAndMirrorThroughTheAPI(t *testing.T) {
 	if err != nil || res[0].Failed() {
 		t.Fatalf("failover: %+v %v", res, err)
 	}
+	// validate_only checks and keeps the link (Confluent's scripts rely on it).
+	if err := f.client.DeleteLink(ctx, f.linkName, false, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.client.Link(ctx, f.linkName); err != nil {
+		t.Fatalf("a validate-only delete deleted the link: %v", err)
+	}
 	if err := f.client.DeleteLink(ctx, f.linkName, false, false); err != nil {
 		t.Fatal(err)
 	}
