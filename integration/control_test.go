@@ -260,11 +260,11 @@ func TestControl_FailedPartitionStaysFailedAcrossARestart(t *testing.T) {
 	if end := partitionBounds(t, ctx, newClient(t, dst), topic)[1].end; end != endAtFailure {
 		t.Fatalf("the failed partition moved from %d to %d after the restart: it copied past the foreign record", endAtFailure, end)
 	}
-	res, err := d.client.AlterMirrors(ctx, linkName, adminapi.OpResume, []string{topic}, false)
+	res, err := d.client.AlterMirrors(ctx, linkName, adminapi.OpResume, []string{topic}, adminapi.AlterOptions{})
 	if err != nil || len(res) != 1 || !res[0].Failed() || !strings.Contains(res[0].Message(), "mirror restart") {
 		t.Fatalf("resume of a FAILED mirror: %+v, %v; want a refusal that says how to recover", res, err)
 	}
-	res, err = d.client.AlterMirrors(ctx, linkName, adminapi.OpRestart, []string{topic}, false)
+	res, err = d.client.AlterMirrors(ctx, linkName, adminapi.OpRestart, []string{topic}, adminapi.AlterOptions{})
 	if err != nil || len(res) != 1 || !strings.Contains(res[0].Message(), fmt.Sprintf("differs from its source at offset %d", atFailure)) {
 		t.Fatalf("restart of a diverged mirror: %+v, %v; want a refusal naming offset %d", res, err, atFailure)
 	}
@@ -331,7 +331,7 @@ func TestControl_RestartRecoversATransientlyRefusedMirror(t *testing.T) {
 	// The setting is back: restart compares the partition with the source and copies again.
 	setMaxMessageBytes("2097152")
 	produceMix(t, src, topic, 100, kgo.NoCompression(), 22)
-	res, err := d.client.AlterMirrors(ctx, linkName, adminapi.OpRestart, []string{topic}, false)
+	res, err := d.client.AlterMirrors(ctx, linkName, adminapi.OpRestart, []string{topic}, adminapi.AlterOptions{})
 	if err != nil || len(res) != 1 || res[0].Failed() {
 		t.Fatalf("restart: %+v, %v", res, err)
 	}

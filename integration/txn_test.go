@@ -57,7 +57,9 @@ func lastStableOffsets(t *testing.T, c *kafkatest.Cluster, topic string) map[int
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	ends, err := kadm.NewClient(cl).ListEndOffsets(context.Background(), topic)
+	// ListCommittedOffsets is ListOffsets latest at read_committed: the last stable offset (ListEndOffsets asks
+	// read_uncommitted, the high watermark, whatever the client's isolation level).
+	ends, err := kadm.NewClient(cl).ListCommittedOffsets(context.Background(), topic)
 	if err != nil {
 		t.Fatal(err)
 	}

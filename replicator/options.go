@@ -33,6 +33,7 @@ type options struct {
 	resolveStableWait       time.Duration
 	sourceMissingThreshold  int
 	unexpectedTruncationAge time.Duration
+	resolveErrorAfter       time.Duration
 	observer                Observer
 	transactionalIDPrefix   string
 	onFailure               func(PartitionFailure)
@@ -94,6 +95,7 @@ func defaultOptions() options {
 		resolveStableWait:       30 * time.Second,
 		sourceMissingThreshold:  3,
 		unexpectedTruncationAge: 30 * time.Second,
+		resolveErrorAfter:       time.Minute,
 	}
 }
 
@@ -107,6 +109,7 @@ func (o options) validate() error {
 	}{
 		{"FetchWaitMax", o.fetchWaitMax}, {"RequestTimeout", o.requestTimeout}, {"MetadataRefresh", o.metadataRefresh},
 		{"ResolveStableWait", o.resolveStableWait}, {"UnexpectedTruncationAge", o.unexpectedTruncationAge},
+		{"ResolveErrorAfter", o.resolveErrorAfter},
 	}
 	for _, p := range positiveDurations {
 		if p.d <= 0 {
@@ -216,3 +219,7 @@ func ProduceConnections(n int) Opt { return func(o *options) { o.produceConnecti
 // then accepts any sequence from it, which would let a batch land behind a refused one. Run bounds it by a quarter
 // of the destination's producer.id.expiration.ms when it can read it. Default 1 h; 0 turns pipelining off.
 func PipelineMaxAge(d time.Duration) Opt { return func(o *options) { o.pipelineMaxAge = d } }
+
+// ResolveErrorAfter is how long a partition may fail to find its position before it shows an error code (its
+// message shows the cause at once). Default 1 minute.
+func ResolveErrorAfter(d time.Duration) Opt { return func(o *options) { o.resolveErrorAfter = d } }

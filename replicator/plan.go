@@ -100,7 +100,7 @@ func plan(pos planPosition, items []writeItem, dec kgo.Decompressor, topic, sour
 			items = items[1:] // already in the mirror
 			continue
 		case h.BaseOffset < pos.next:
-			return nil, items, &partitionError{CodeIllegalState, fmt.Sprintf(
+			return nil, items, &partitionError{code: CodeIllegalState, diverged: true, msg: fmt.Sprintf(
 				"mirror %s[%d] ends at offset %d, inside source batch [%d, %d]", topic, partition, pos.next, h.BaseOffset, h.LastOffset())}
 		case h.BaseOffset > pos.next && h.BaseOffset <= pos.fillBelow:
 			return fillerWrite{to: h.BaseOffset}, items, nil
@@ -112,7 +112,7 @@ func plan(pos planPosition, items []writeItem, dec kgo.Decompressor, topic, sour
 			if pos.openTxn(h.ProducerID) {
 				commit, err := recordbatch.MarkerIsCommit(it.batch.Bytes)
 				if err != nil {
-					return nil, items, &partitionError{CodeIllegalState, fmt.Sprintf("source %s[%d] transaction marker at offset %d: %v",
+					return nil, items, &partitionError{code: CodeIllegalState, msg: fmt.Sprintf("source %s[%d] transaction marker at offset %d: %v",
 						sourceTopic, partition, h.BaseOffset, err)}
 				}
 				return txnEndWrite{sourcePID: h.ProducerID, commit: commit, offset: h.BaseOffset}, items, nil
@@ -124,7 +124,7 @@ func plan(pos planPosition, items []writeItem, dec kgo.Decompressor, topic, sour
 		if h.HasOffsetHoles() {
 			runs, err := recordbatch.SplitCompacted(it.batch, dec)
 			if err != nil {
-				return nil, items, &partitionError{CodeUnsupportedBatch, fmt.Sprintf("source %s[%d] compacted batch at offset %d cannot be split: %v",
+				return nil, items, &partitionError{code: CodeUnsupportedBatch, msg: fmt.Sprintf("source %s[%d] compacted batch at offset %d cannot be split: %v",
 					sourceTopic, partition, h.BaseOffset, err)}
 			}
 			split := make([]writeItem, 0, len(runs)+1)

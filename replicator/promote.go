@@ -51,6 +51,7 @@ func (r *Replicator) ResumeMirror(topic string) error {
 		if p.phase == phaseParked {
 			p.phase = phaseResolve
 			p.gen++
+			p.checkTail = true
 		}
 	}
 	r.log.Info("mirror resumed", zap.String("mirror_topic", topic))

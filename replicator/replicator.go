@@ -161,6 +161,7 @@ func (r *Replicator) Run(ctx context.Context) error {
 	r.pipelineAge.Store(0) // until learnPipelineAge knows the destination's producer expiration
 	g.Go(func() error { r.learnPipelineAge(gctx); return nil })
 	g.Go(func() error { return r.metadataLoop(gctx) })
+	g.Go(func() error { return r.auditLoop(gctx) })
 	err := g.Wait()
 	if r.txn.cl != nil {
 		r.txn.cl.Close()

@@ -91,8 +91,8 @@ func (r *Replicator) RestartMirror(topic string) error {
 			p.phase = phaseParked
 		}
 		p.gen++
-		p.errCode, p.errMsg = "", ""
-		p.resolveFailures = 0
+		p.errCode, p.errMsg, p.diverged, p.checkTail = "", "", false, true
+		p.resolveFailures, p.resolveFailingSince = 0, time.Time{}
 		p.firstTruncation = time.Time{}
 		n++
 	}

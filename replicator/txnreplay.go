@@ -221,7 +221,13 @@ func retryConcurrent(ctx context.Context, fn func() error) error {
 // found again, by its producer id among the link's transactional ids, with its next sequence, and tied to the source
 // producer whose batch starts it, so that the replay continues it instead of aborting it (an abort would put a
 // marker where the source has data). A transaction being completed is waited for (the caller retries).
-func (r *Replicator) reattachTransactions(ctx context.Context, p *partition, topic, srcTopic string, srcTopicID [16]byte, srcLeader int32) error {
+//
+// A transaction whose source start the source no longer has (its log start moved past it while the link was down)
+// cannot be tied to its source producer: if the source's log start is beyond the mirror's end too, nothing of it
+// stays visible, so it is aborted (its marker lands at an offset the source no longer has, which the alignment to
+// the source's log start then fills and deletes) and the resolve reads the position again.
+func (r *Replicator) reattachTransactions(ctx context.Context, p *partition, topic, srcTopic string, srcTopicID [16]byte, srcLeader int32,
+	srcStart, dstLEO int64) error {
 	cl, err := r.txnClientFor()
 	if err != nil {
 		return err
@@ -312,7 +318,7 @@ func (r *Replicator) reattachTransactions(ctx context.Context, p *partition, top
 	for _, ap := range unknown {
 		ts, ok := byPID[ap.ProducerID]
 		if !ok {
-			return &partitionError{CodeIllegalState, fmt.Sprintf(
+			return &partitionError{code: CodeIllegalState, diverged: true, msg: fmt.Sprintf(
 				"mirror %s[%d] has an open transaction of producer %d starting at offset %d that is not one of this link's: something other than the link wrote to the mirror",
 				topic, p.id, ap.ProducerID, ap.CurrentTxnStartOffset)}
 		}
@@ -324,6 +330,9 @@ func (r *Replicator) reattachTransactions(ctx context.Context, p *partition, top
 			return err
 		}
 		sourcePID, err := r.sourceProducerAt(ctx, srcTopic, srcTopicID, p.id, srcLeader, ap.CurrentTxnStartOffset)
+		if errors.Is(err, kerr.OffsetOutOfRange) && ap.CurrentTxnStartOffset < srcStart {
+			return r.endOrphanTransaction(ctx, cl, p, topic, ts, ap, srcStart, dstLEO)
+		}
 		if err != nil {
 			return err
 		}
@@ -377,4 +386,37 @@ func (p *partition) slotAtLocked(prefix, topic string, n int) *destTxn {
 		p.txnSlots = append(p.txnSlots, &destTxn{id: fmt.Sprintf("%s-%s-%d-%d", prefix, topic, p.id, len(p.txnSlots))})
 	}
 	return p.txnSlots[n]
+}
+
+// endOrphanTransaction ends a destination transaction whose source start is gone (see reattachTransactions). It
+// returns an error in every case: after an abort, so that the resolve reads the moved log end offset again.
+func (r *Replicator) endOrphanTransaction(ctx context.Context, cl *kgo.Client, p *partition, topic string,
+	ts kafkaapi.TransactionState, ap kafkaapi.ActiveProducer, srcStart, dstLEO int64) error {
+	if srcStart <= dstLEO {
+		// Its marker would take offset dstLEO, which the source still has: neither continued nor aborted here.
+		return &partitionError{code: CodeIllegalState, msg: fmt.Sprintf(
+			"mirror %s[%d] has an open transaction (%s) from offset %d whose source start is gone (source log start %d): it can be neither continued nor aborted without taking offset %d, which the source has; fail over or promote the mirror (that aborts it), or recreate it",
+			topic, p.id, ts.TransactionalID, ap.CurrentTxnStartOffset, srcStart, dstLEO)}
+	}
+	err := retryConcurrent(ctx, func() error {
+		resp, err := kafkaapi.NewEndTxn(ts.TransactionalID, ts.ProducerID, ts.ProducerEpoch, false).RequestWith(ctx, cl)
+		if err != nil {
+			return err
+		}
+		return kafkaapi.EndTxnErr(resp)
+	})
+	if err != nil {
+		return fmt.Errorf("abort the orphaned transaction %s on %s[%d]: %w", ts.TransactionalID, topic, p.id, err)
+	}
+	r.log.Info("orphaned destination transaction aborted: its source start is gone", zap.String("mirror_topic", topic),
+		zap.Int32("partition", p.id), zap.String("transactional_id", ts.TransactionalID),
+		zap.Int64("started_at", ap.CurrentTxnStartOffset), zap.Int64("source_log_start_offset", srcStart))
+	r.mu.Lock()
+	for _, t := range p.txnSlots {
+		if t.pid == ts.ProducerID {
+			t.open = false
+		}
+	}
+	r.mu.Unlock()
+	return fmt.Errorf("mirror %s[%d]: aborted the orphaned transaction %s, reading the position again", topic, p.id, ts.TransactionalID)
 }

@@ -438,7 +438,7 @@ func (w *writer) settle(ctx context.Context, parts []producePart, results map[*p
 		delete(w.queues, p)
 		switch {
 		case perr == nil:
-			r.failLocked(p, CodeIllegalState, fmt.Sprintf(
+			r.divergedLocked(p, fmt.Sprintf(
 				"mirror %s[%d]: expected the batch at offset %d, the destination assigned offset %d: something other than this link wrote to the mirror topic",
 				failed.topic, p.id, failed.expected, base))
 		case classify(failed.kind, perr) == stripProducer:

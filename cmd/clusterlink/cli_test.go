@@ -137,7 +137,8 @@ func (f *fakeBackend) CreateMirror(_ context.Context, link string, req adminapi.
 	return nil
 }
 
-func (f *fakeBackend) AlterMirrors(_ context.Context, link, op string, topics []string, validateOnly bool) ([]adminapi.AlterMirrorResult, error) {
+func (f *fakeBackend) AlterMirrors(_ context.Context, link, op string, topics []string, o adminapi.AlterOptions) ([]adminapi.AlterMirrorResult, error) {
+	validateOnly := o.ValidateOnly
 	f.lastOp, f.validate = op, validateOnly
 	var out []adminapi.AlterMirrorResult
 	for _, t := range topics {

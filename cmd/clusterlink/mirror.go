@@ -75,7 +75,7 @@ func newMirrorListCommand(f *clientFlags) *cobra.Command {
 				t := table{header: []string{"Link Name", "Mirror Topic Name", "Num Partition", "Max Per Partition Mirror Lag",
 					"Source Topic Name", "Mirror Status", "Status Time Ms"}}
 				for _, m := range out {
-					t.add(m.LinkName, m.MirrorTopicName, m.NumPartition, m.MaxPerPartitionMirrorLag, m.SourceTopicName, m.MirrorStatus, m.StatusTimeMs)
+					t.add(m.LinkName, m.MirrorTopicName, m.NumPartition, lagText(m.MaxPerPartitionMirrorLag), m.SourceTopicName, m.MirrorStatus, m.StatusTimeMs)
 				}
 				return t.write(cmd.OutOrStdout())
 			})
@@ -112,14 +112,14 @@ func newMirrorDescribeCommand(f *clientFlags) *cobra.Command {
 				out = append(out, mirrorPartitionOut{LinkName: m.LinkName, MirrorTopicName: m.MirrorTopicName, Partition: l.Partition,
 					PartitionMirrorLag: l.Lag, SourceTopicName: m.SourceTopicName, MirrorStatus: m.MirrorStatus,
 					MirrorTopicError: m.MirrorTopicError, StatusTimeMs: m.StateTimeMs, LastSourceFetchOffset: l.LastSourceFetchOffset,
-					CatchUpSeconds: l.CatchUpSeconds, ErrorCode: l.ErrorCode, ErrorMessage: l.ErrorMessage})
+					CatchUpSeconds: l.CatchUpSeconds, TimeLagMs: l.TimeLagMs, ErrorCode: l.ErrorCode, ErrorMessage: l.ErrorMessage})
 			}
 			return f.print(cmd.OutOrStdout(), out, func() error {
 				t := table{header: []string{"Link Name", "Mirror Topic Name", "Partition", "Partition Mirror Lag", "Source Topic Name",
-					"Mirror Status", "Status Time Ms", "Last Source Fetch Offset", "Catch Up", "Error Code"}}
+					"Mirror Status", "Status Time Ms", "Last Source Fetch Offset", "Catch Up", "Time Lag", "Error Code"}}
 				for _, p := range out {
-					t.add(p.LinkName, p.MirrorTopicName, p.Partition, p.PartitionMirrorLag, p.SourceTopicName, p.MirrorStatus, p.StatusTimeMs,
-						p.LastSourceFetchOffset, catchUp(p.CatchUpSeconds), p.ErrorCode)
+					t.add(p.LinkName, p.MirrorTopicName, p.Partition, lagText(p.PartitionMirrorLag), p.SourceTopicName, p.MirrorStatus, p.StatusTimeMs,
+						p.LastSourceFetchOffset, catchUp(p.CatchUpSeconds), timeLagText(p.TimeLagMs), p.ErrorCode)
 				}
 				if err := t.write(cmd.OutOrStdout()); err != nil {
 					return err
@@ -223,7 +223,7 @@ default.replication.factor. --config is refused by the daemon: a mirror topic ta
 
 func newMirrorAlterCommand(f *clientFlags, op, short, long, example string) *cobra.Command {
 	var link string
-	var dryRun bool
+	var dryRun, force bool
 	cmd := &cobra.Command{
 		Use:     op + " TOPIC... --link LINK",
 		Short:   short,
@@ -237,7 +237,7 @@ func newMirrorAlterCommand(f *clientFlags, op, short, long, example string) *cob
 				ctx, cancel = requestContext(cmd)
 			}
 			defer cancel()
-			results, err := f.client().AlterMirrors(ctx, link, op, args, dryRun)
+			results, err := f.client().AlterMirrors(ctx, link, op, args, adminapi.AlterOptions{ValidateOnly: dryRun, Force: force})
 			if err != nil {
 				return err
 			}
@@ -267,7 +267,7 @@ func newMirrorAlterCommand(f *clientFlags, op, short, long, example string) *cob
 						t.add(r.MirrorTopicName, "-", "-", r.ErrorMessage, r.ErrorCode, "-")
 						continue
 					}
-					t.add(r.MirrorTopicName, r.Partition, r.PartitionMirrorLag, r.ErrorMessage, r.ErrorCode, r.LastSourceFetchOffset)
+					t.add(r.MirrorTopicName, r.Partition, lagText(r.PartitionMirrorLag), r.ErrorMessage, r.ErrorCode, r.LastSourceFetchOffset)
 				}
 				return t.write(cmd.OutOrStdout())
 			})
@@ -282,6 +282,9 @@ func newMirrorAlterCommand(f *clientFlags, op, short, long, example string) *cob
 	}
 	cmd.Flags().StringVar(&link, "link", "", "the mirror topics' link (required)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "check that the operation would be accepted, change nothing")
+	if op == adminapi.OpPromote || op == adminapi.OpFailover {
+		cmd.Flags().BoolVar(&force, "force", false, "also "+op+" a mirror that diverged from its source (its topic does not hold the source's records)")
+	}
 	_ = cmd.MarkFlagRequired("link")
 	return cmd
 }

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
@@ -200,7 +202,7 @@ type mirrorListOut struct {
 }
 
 // mirrorPartitionOut is a mirror partition as `confluent kafka mirror describe` prints it, and what clusterlink
-// adds (the estimated catch-up time and the partition's error).
+// adds (the estimated catch-up time, the time lag and the partition's error).
 type mirrorPartitionOut struct {
 	LinkName              string  `json:"link_name" yaml:"link_name"`
 	MirrorTopicName       string  `json:"mirror_topic_name" yaml:"mirror_topic_name"`
@@ -212,6 +214,7 @@ type mirrorPartitionOut struct {
 	StatusTimeMs          int64   `json:"status_time_ms" yaml:"status_time_ms"`
 	LastSourceFetchOffset int64   `json:"last_source_fetch_offset" yaml:"last_source_fetch_offset"`
 	CatchUpSeconds        float64 `json:"catch_up_seconds" yaml:"catch_up_seconds"`
+	TimeLagMs             int64   `json:"time_lag_ms" yaml:"time_lag_ms"`
 	ErrorCode             string  `json:"error_code,omitempty" yaml:"error_code,omitempty"`
 	ErrorMessage          string  `json:"error_message,omitempty" yaml:"error_message,omitempty"`
 }
@@ -231,4 +234,20 @@ type alterMirrorOut struct {
 type stateTransitionErrorOut struct {
 	ErrorCode    string `json:"error_code" yaml:"error_code"`
 	ErrorMessage string `json:"error_message" yaml:"error_message"`
+}
+
+// lagText is a lag in offsets as the tables show it: "unknown" while the daemon does not know it (-1).
+func lagText(lag int64) string {
+	if lag < 0 {
+		return "unknown"
+	}
+	return strconv.FormatInt(lag, 10)
+}
+
+// timeLagText is a time lag as the tables show it: "unknown" while unknown (-1).
+func timeLagText(ms int64) string {
+	if ms < 0 {
+		return "unknown"
+	}
+	return (time.Duration(ms) * time.Millisecond).Round(time.Millisecond).String()
 }

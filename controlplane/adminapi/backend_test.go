@@ -220,7 +220,8 @@ func (f *fakeBackend) CreateMirror(_ context.Context, link string, req CreateMir
 
 var opStatus = map[string]string{OpPromote: "STOPPED", OpFailover: "STOPPED", OpPause: "PAUSED", OpResume: "ACTIVE", OpRestart: "ACTIVE"}
 
-func (f *fakeBackend) AlterMirrors(_ context.Context, link, op string, topics []string, validateOnly bool) ([]AlterMirrorResult, error) {
+func (f *fakeBackend) AlterMirrors(_ context.Context, link, op string, topics []string, o AlterOptions) ([]AlterMirrorResult, error) {
+	validateOnly := o.ValidateOnly
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, ok := f.links[link]; !ok {

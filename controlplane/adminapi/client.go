@@ -155,10 +155,13 @@ const (
 
 // AlterMirrors runs an operation (OpPromote, OpFailover, OpPause, OpResume, OpRestart) on mirror topics of a link. The answer
 // holds one result per topic; a topic's failure is in its result, not in the error.
-func (c *Client) AlterMirrors(ctx context.Context, link, op string, topics []string, validate bool) ([]AlterMirrorResult, error) {
+func (c *Client) AlterMirrors(ctx context.Context, link, op string, topics []string, o AlterOptions) ([]AlterMirrorResult, error) {
 	var out AlterMirrorsResponse
-	err := c.do(ctx, http.MethodPost, c.linkPath(link)+"/mirrors:"+op, validateOnly(validate),
-		AlterMirrorsRequest{MirrorTopicNames: topics}, &out)
+	query := validateOnly(o.ValidateOnly)
+	if o.Force {
+		query.Set("force", "true")
+	}
+	err := c.do(ctx, http.MethodPost, c.linkPath(link)+"/mirrors:"+op, query, AlterMirrorsRequest{MirrorTopicNames: topics}, &out)
 	return out.Data, err
 }
 

@@ -34,7 +34,7 @@ type Backend interface {
 	Mirror(ctx context.Context, link, mirror string) (Mirror, error)
 	CreateMirror(ctx context.Context, link string, req CreateMirrorRequest, validateOnly bool) error
 	// AlterMirrors runs OpPromote, OpFailover, OpPause, OpResume or OpRestart on each topic; one result per topic.
-	AlterMirrors(ctx context.Context, link, op string, topics []string, validateOnly bool) ([]AlterMirrorResult, error)
+	AlterMirrors(ctx context.Context, link, op string, topics []string, o AlterOptions) ([]AlterMirrorResult, error)
 	LinkACLs(ctx context.Context, link string) ([]ACL, error)
 }
 
@@ -495,6 +495,11 @@ func (s *server) alterMirrors(op string) http.HandlerFunc {
 		if !ok {
 			return
 		}
+		// force is clusterlink's: promote or fail over a mirror that diverged from its source.
+		force, ok := boolParam(w, r, "force")
+		if !ok {
+			return
+		}
 		topics, err := s.mirrorTopics(r, req)
 		if err != nil {
 			s.fail(w, r, err)
@@ -502,7 +507,7 @@ func (s *server) alterMirrors(op string) http.HandlerFunc {
 		}
 		var results []AlterMirrorResult
 		if len(topics) > 0 {
-			results, err = s.b.AlterMirrors(r.Context(), r.PathValue("link"), op, topics, validate)
+			results, err = s.b.AlterMirrors(r.Context(), r.PathValue("link"), op, topics, AlterOptions{ValidateOnly: validate, Force: force})
 		}
 		for i := range results {
 			res := &results[i]

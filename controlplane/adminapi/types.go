@@ -197,8 +197,11 @@ type MirrorLag struct {
 	MirrorLogEndOffset  int64 `json:"mirror_log_end_offset" yaml:"mirror_log_end_offset"`
 	// CatchUpSeconds estimates how long the partition needs to reach lag 0 at its recent copy rate; -1 unknown.
 	CatchUpSeconds float64 `json:"catch_up_seconds" yaml:"catch_up_seconds"`
-	ErrorCode      string  `json:"error_code,omitempty" yaml:"error_code,omitempty"`
-	ErrorMessage   string  `json:"error_message,omitempty" yaml:"error_message,omitempty"`
+	// TimeLagMs is how old the oldest source record not yet on the mirror is, in milliseconds (the recovery point
+	// of a failover now): 0 when caught up, -1 unknown.
+	TimeLagMs    int64  `json:"time_lag_ms" yaml:"time_lag_ms"`
+	ErrorCode    string `json:"error_code,omitempty" yaml:"error_code,omitempty"`
+	ErrorMessage string `json:"error_message,omitempty" yaml:"error_message,omitempty"`
 }
 
 // Mirror statuses a mirror topic has (Confluent's MirrorTopicStatus); ParseMirrorStatus accepts these.
@@ -229,10 +232,13 @@ type Mirror struct {
 	// What clusterlink adds to Confluent's fields goes below, each documented in docs/openapi.yaml as clusterlink's.
 }
 
-// MaxLag is the largest partition lag ("Max Per Partition Mirror Lag").
+// MaxLag is the largest partition lag ("Max Per Partition Mirror Lag"), -1 if a partition's lag is unknown.
 func (m Mirror) MaxLag() int64 {
 	var lag int64
 	for _, l := range m.MirrorLags {
+		if l.Lag < 0 {
+			return -1
+		}
 		lag = max(lag, l.Lag)
 	}
 	return lag
@@ -265,6 +271,13 @@ type CreateMirrorRequest struct {
 	ReplicationFactor int32 `json:"replication_factor,omitempty" yaml:"replication_factor,omitempty"`
 	// Configs are topic config overrides; the daemon refuses them: a mirror topic takes its source's configs.
 	Configs []ConfigValue `json:"configs,omitempty" yaml:"configs,omitempty"`
+}
+
+// AlterOptions are the query parameters of the operations on mirrors: validate_only (Confluent's), and force
+// (clusterlink's: promote or fail over a mirror that diverged from its source).
+type AlterOptions struct {
+	ValidateOnly bool
+	Force        bool
 }
 
 // AlterMirrorsRequest is the body of the promote, failover, pause, resume and restart operations: the mirror topics

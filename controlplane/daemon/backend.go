@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -294,7 +295,7 @@ func (d *Daemon) mirrorData(linkName string, m link.Mirror) adminapi.Mirror {
 func mirrorLags(m link.Mirror) []adminapi.MirrorLag {
 	out := []adminapi.MirrorLag{}
 	for _, p := range m.Partitions {
-		catchUp := -1.0
+		catchUp := -1.0 // unknown
 		if p.Lag == 0 {
 			catchUp = 0
 		} else if p.CopyRate > 0 {
@@ -303,7 +304,7 @@ func mirrorLags(m link.Mirror) []adminapi.MirrorLag {
 		out = append(out, adminapi.MirrorLag{
 			Partition: p.Partition, Lag: p.Lag, LastSourceFetchOffset: p.LastSourceFetchOffset,
 			SourceHighWatermark: p.SourceHighWatermark, MirrorLogEndOffset: p.MirrorLogEndOffset,
-			CatchUpSeconds: catchUp, ErrorCode: p.ErrorCode, ErrorMessage: p.ErrorMessage,
+			CatchUpSeconds: catchUp, TimeLagMs: timeLagMs(p.TimeLag), ErrorCode: p.ErrorCode, ErrorMessage: p.ErrorMessage,
 		})
 	}
 	return out
@@ -365,23 +366,30 @@ func (d *Daemon) CreateMirror(ctx context.Context, linkName string, req adminapi
 
 // AlterMirrors runs promote, failover, pause, resume or restart on each topic, one after the other. The link is
 // held shared meanwhile: it is not restarted or deleted under a running promote.
-func (d *Daemon) AlterMirrors(ctx context.Context, linkName, op string, topics []string, validateOnly bool) ([]adminapi.AlterMirrorResult, error) {
+func (d *Daemon) AlterMirrors(ctx context.Context, linkName, op string, topics []string, o adminapi.AlterOptions) ([]adminapi.AlterMirrorResult, error) {
 	s, unlock, err := d.lockLink(linkName, true)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
 	l := s.rt.Load().l
+	stopOpts := link.StopOptions{ValidateOnly: o.ValidateOnly, Force: o.Force}
+	stop := func(fn func(context.Context, string, link.StopOptions) (link.Mirror, error)) func(context.Context, string, bool) (link.Mirror, error) {
+		return func(ctx context.Context, topic string, _ bool) (link.Mirror, error) { return fn(ctx, topic, stopOpts) }
+	}
 	run := map[string]func(context.Context, string, bool) (link.Mirror, error){
-		adminapi.OpPromote: l.Promote, adminapi.OpFailover: l.Failover, adminapi.OpPause: l.Pause,
+		adminapi.OpPromote: stop(l.Promote), adminapi.OpFailover: stop(l.Failover), adminapi.OpPause: l.Pause,
 		adminapi.OpResume: l.Resume, adminapi.OpRestart: l.Restart,
 	}[op]
 	if run == nil {
 		return nil, adminapi.BadRequest("unknown mirror operation %q", op)
 	}
+	if o.Force && op != adminapi.OpPromote && op != adminapi.OpFailover {
+		return nil, adminapi.BadRequest("force applies to promote and failover only, not %s", op)
+	}
 	var out []adminapi.AlterMirrorResult
 	for _, topic := range topics {
-		m, err := run(ctx, topic, validateOnly)
+		m, err := run(ctx, topic, o.ValidateOnly)
 		res := adminapi.AlterMirrorResult{MirrorTopicName: topic, MirrorLags: mirrorLags(m)}
 		if err != nil {
 			res.Fail(apiError(err))
@@ -404,4 +412,12 @@ func (d *Daemon) LinkACLs(_ context.Context, linkName string) ([]adminapi.ACL, e
 			PatternType: a.PatternType.String(), Reason: a.Reason})
 	}
 	return out, nil
+}
+
+// timeLagMs is a partition's time lag in milliseconds, -1 while unknown.
+func timeLagMs(d time.Duration) int64 {
+	if d < 0 {
+		return -1
+	}
+	return d.Milliseconds()
 }

@@ -132,11 +132,11 @@ func TestDaemon_BrokenStoredLinksAreListedAndCanBeFixedFailedOverOrDeleted(t *te
 	if m.ErrorMessage() == "" {
 		t.Errorf("mirror of a broken link: %+v, want the link's reason", m)
 	}
-	res, err := f.client.AlterMirrors(ctx, linkName, adminapi.OpPromote, []string{"orders"}, false)
+	res, err := f.client.AlterMirrors(ctx, linkName, adminapi.OpPromote, []string{"orders"}, adminapi.AlterOptions{})
 	if err != nil || !res[0].Failed() {
 		t.Errorf("promote on a broken link (needs the source): %+v, %v; want refused", res, err)
 	}
-	res, err = f.client.AlterMirrors(ctx, linkName, adminapi.OpFailover, []string{"orders"}, false)
+	res, err = f.client.AlterMirrors(ctx, linkName, adminapi.OpFailover, []string{"orders"}, adminapi.AlterOptions{})
 	if err != nil || res[0].Failed() {
 		t.Fatalf("failover on a broken link: %+v, %v", res, err)
 	}

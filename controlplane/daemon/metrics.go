@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -31,6 +32,8 @@ var (
 	partitionLabels = []string{"link", "mirror_topic", "partition"}
 	descLag         = prometheus.NewDesc("clusterlink_mirror_partition_lag_records",
 		"Source high watermark minus the mirror's log end offset.", partitionLabels, nil)
+	descTimeLag = prometheus.NewDesc("clusterlink_mirror_partition_time_lag_seconds",
+		"How old the oldest source record not yet on the mirror partition is (the recovery point of a failover now); 0 caught up, NaN unknown.", partitionLabels, nil)
 	descCatchUp = prometheus.NewDesc("clusterlink_mirror_partition_catch_up_seconds",
 		"Estimated seconds until the partition reaches lag 0 at its recent copy rate (lag in seconds); -1 unknown.", partitionLabels, nil)
 	descCopyRate = prometheus.NewDesc("clusterlink_mirror_partition_copy_rate_offsets_per_second",
@@ -83,7 +86,7 @@ var (
 type collector struct{ d *Daemon }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descStateRejected, descGuardsRestored, descRuntimes, descLinkState, descTaskState, descMirrorStatus, descLag, descCatchUp, descCopyRate,
+	for _, d := range []*prometheus.Desc{descStateRejected, descGuardsRestored, descRuntimes, descLinkState, descTaskState, descMirrorStatus, descLag, descTimeLag, descCatchUp, descCopyRate,
 		descMirrorLEO, descSourceHWM, descBytes, descRecords, descBatchesRaw, descFillerOffsets, descPartitionError,
 		descMarkerOffsets, descBatchesReencoded, descBatchesRewritten, descTransactions, descBatchesPipelined,
 		descOffsetSyncCommitted, descOffsetSyncClamps, descOffsetSyncGroups, descOffsetSyncSkipped, descOffsetSyncLast,
@@ -112,8 +115,9 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(descMirrorStatus, 1, name, m.Topic, string(m.Status), m.ErrorCode)
 			for _, lag := range mirrorLags(m) {
 				p := strconv.Itoa(int(lag.Partition))
-				gauge(descLag, float64(lag.Lag), name, m.Topic, p)
+				gauge(descLag, lagValue(lag.Lag), name, m.Topic, p)
 				gauge(descCatchUp, lag.CatchUpSeconds, name, m.Topic, p)
+				gauge(descTimeLag, timeLagSeconds(lag.TimeLagMs), name, m.Topic, p)
 				gauge(descMirrorLEO, float64(lag.MirrorLogEndOffset), name, m.Topic, p)
 				gauge(descSourceHWM, float64(lag.SourceHighWatermark), name, m.Topic, p)
 				if lag.ErrorCode != "" {
@@ -212,4 +216,20 @@ func (o observer) ProduceDone(broker int32, took time.Duration, err error) {
 // metricsHandler serves /metrics: the links' state, request latencies, and the Go runtime and process metrics.
 func (d *Daemon) metricsHandler() http.Handler {
 	return promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{})
+}
+
+// lagValue is a lag as a gauge: NaN while unknown (-1), so that a mirror that is not copying never looks caught up.
+func lagValue(lag int64) float64 {
+	if lag < 0 {
+		return math.NaN()
+	}
+	return float64(lag)
+}
+
+// timeLagSeconds is a time lag gauge: NaN while unknown (-1).
+func timeLagSeconds(ms int64) float64 {
+	if ms < 0 {
+		return math.NaN()
+	}
+	return float64(ms) / 1000
 }

@@ -379,6 +379,10 @@ func (l *Link) progressLoop(ctx context.Context) error {
 			}
 			mirrors++
 			for _, p := range m.Partitions {
+				if p.Lag < 0 {
+					partitions++ // not known to be caught up
+					continue
+				}
 				lag += p.Lag
 				rate += p.CopyRate
 				if p.Lag > 0 {

@@ -76,6 +76,8 @@ type Failure struct {
 	Code      string `json:"code"`
 	Message   string `json:"message"`
 	TimeMs    int64  `json:"time_ms"`
+	// Diverged: the mirror no longer equals its source at this partition (promote and failover refuse it).
+	Diverged bool `json:"diverged,omitempty"`
 }
 
 // ACL is an ACL a link created on the destination, in the form the aclsync package remembers it.
