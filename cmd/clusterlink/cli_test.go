@@ -371,6 +371,8 @@ func TestCLI_UnknownCommandsAndFlagsFail(t *testing.T) {
 		{"mirror list --lnk my-link", []string{"unknown flag: --lnk", "--link"}},
 		{"mirror list --mirror-stat active", []string{"unknown flag: --mirror-stat", "--mirror-status"}},
 		{"link create x --source-bootstrap src:9092", []string{"unknown flag: --source-bootstrap", "--source-bootstrap-server"}},
+		{"mirror list -x", []string{"unknown shorthand flag: 'x' in -x", "clusterlink mirror list --help"}},
+		{"mirror list --adress x", []string{"unknown flag: --adress", "--address"}},
 	} {
 		t.Run(tc.args, func(t *testing.T) {
 			_, err := run(t, &fakeBackend{}, strings.Fields(tc.args)...)

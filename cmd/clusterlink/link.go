@@ -299,7 +299,8 @@ func newLinkDeleteCommand(f *clientFlags) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&force, "force", false, "delete even if mirror topics are still mirroring")
+	// Not the Confluent CLI's --force (skip the confirmation prompt: there is none here), but its REST API's force.
+	cmd.Flags().BoolVar(&force, "force", false, "delete even if mirror topics are still mirroring (the API's force)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "check that the link can be deleted, delete nothing")
 	return cmd
 }

@@ -112,8 +112,8 @@ func flagError(cmd *cobra.Command, err error) error {
 	msg := err.Error()
 	name, ok := strings.CutPrefix(msg, "unknown flag: --")
 	if !ok {
-		if short, isShort := strings.CutPrefix(msg, "unknown shorthand flag: "); isShort {
-			return fmt.Errorf("%s\n\nRun '%s --help' for its flags", short, cmd.CommandPath())
+		if strings.HasPrefix(msg, "unknown shorthand flag: ") {
+			return fmt.Errorf("%s\n\nRun '%s --help' for its flags", msg, cmd.CommandPath())
 		}
 		return err
 	}
