@@ -94,7 +94,7 @@ type TaskError struct {
 	ErrorMessage string `json:"error_message" yaml:"error_message"`
 }
 
-// Task is one of a link's loops (MirrorTopicCreation, TopicConfigsSync, ConsumerOffsetSync, AclSync,
+// Task is one of a link's loops (AutoCreateMirror, TopicConfigsSync, ConsumerOffsetSync, AclSync,
 // AvailabilityCheck) and its state: ACTIVE, IN_ERROR, NOT_CONFIGURED or LINK_PAUSED.
 type Task struct {
 	TaskName string      `json:"task_name" yaml:"task_name"`
