@@ -70,7 +70,7 @@ func (d *runningDaemon) requireStopRefused(t *testing.T, linkName, topic string)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(res) != 1 || res[0].ErrorCode == "" || !strings.Contains(res[0].ErrorMessage, "diverged") {
+		if len(res) != 1 || !res[0].Failed() || !strings.Contains(res[0].Message(), "diverged") {
 			t.Fatalf("%s of a diverged mirror answered %+v, want a refusal that says it diverged", op, res)
 		}
 	}
@@ -110,7 +110,7 @@ func TestDivergence_ForeignWriteIntoAnIdleMirror(t *testing.T) {
 
 	// Forced, failover takes the topic as it is.
 	res, err := d.client.AlterMirrors(ctx, linkName, adminapi.OpFailover, []string{topic}, adminapi.AlterOptions{Force: true})
-	if err != nil || len(res) != 1 || res[0].ErrorCode != "" {
+	if err != nil || len(res) != 1 || res[0].Failed() {
 		t.Fatalf("forced failover: %+v %v", res, err)
 	}
 	d.waitMirror(t, linkName, topic, "STOPPED", statusIs("STOPPED"))

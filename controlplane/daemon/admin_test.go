@@ -188,8 +188,8 @@ func TestDaemon_RefusesWhatTheAPIMustNotDo(t *testing.T) {
 	}
 	b := `"name":"bootstrap.servers","value":"` + boot.Value + `"`
 	for body, want := range map[string]int{
-		`{"configs":[{` + b + `}]}`:                                            http.StatusOK,
-		`{"configs":[{` + b + `}],"replication_factor":3}`:                     http.StatusOK, // Confluent's example body
+		`{"configs":[{` + b + `}]}`:                                            http.StatusNoContent, // as Confluent answers a create
+		`{"configs":[{` + b + `}],"replication_factor":3}`:                     http.StatusNoContent, // an unknown field is ignored
 		`{"configs":[{` + b + `}]} {"configs":[]}`:                             http.StatusBadRequest,
 		`{"configs":[{` + b + `}]}xyz`:                                         http.StatusBadRequest,
 		`{"configs":[{` + b + `},{"name":"bootstrap.servers","value":"x:1"}]}`: http.StatusBadRequest,

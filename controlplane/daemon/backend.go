@@ -13,7 +13,6 @@ import (
 	"github.com/clusterlink/clusterlink/controlplane/adminapi"
 	"github.com/clusterlink/clusterlink/controlplane/link"
 	"github.com/clusterlink/clusterlink/controlplane/state"
-	"github.com/clusterlink/clusterlink/controlplane/task"
 	"github.com/clusterlink/clusterlink/replicator"
 )
 
@@ -43,11 +42,14 @@ func apiError(err error) error {
 
 func (d *Daemon) linkData(l *link.Link) adminapi.Link {
 	st, code, msg := l.State()
+	if st == link.StateSourceUnavailable {
+		st = "UNAVAILABLE" // Confluent's name for a link whose source does not answer
+	}
 	out := adminapi.Link{
 		Kind:            "KafkaLinkData",
 		Metadata:        adminapi.Metadata{Self: "/kafka/v3/clusters/" + d.dstID + "/links/" + l.Name()},
 		SourceClusterID: l.SourceClusterID(), DestinationClusterID: d.dstID,
-		LinkName: l.Name(), LinkID: l.ID(), LinkState: st, LinkError: code, LinkErrorMessage: msg,
+		LinkName: l.Name(), ClusterLinkID: l.ID(), LinkID: l.ID(), LinkState: st, LinkError: code, LinkErrorMessage: msg,
 		TopicNames: []string{},
 	}
 	for _, m := range l.Mirrors() {
@@ -155,8 +157,9 @@ func (d *Daemon) createLocked(ctx context.Context, s *slot, configs map[string]s
 	return nil
 }
 
-// DeleteLink stops a link and forgets it. Its mirror topics stay on the destination as they are.
-func (d *Daemon) DeleteLink(ctx context.Context, name string, force bool) error {
+// DeleteLink stops a link and forgets it. Its mirror topics stay on the destination as they are. With validateOnly
+// it only checks that it could.
+func (d *Daemon) DeleteLink(ctx context.Context, name string, force, validateOnly bool) error {
 	s, unlock, err := d.lockLink(name, false)
 	if err != nil {
 		return err
@@ -167,6 +170,9 @@ func (d *Daemon) DeleteLink(ctx context.Context, name string, force bool) error 
 	}
 	if err := s.rt.Load().l.CheckDelete(force); err != nil {
 		return apiError(err)
+	}
+	if validateOnly {
+		return nil
 	}
 	d.stopLocked(s)
 	if err := d.store.DeleteLink(ctx, name); err != nil {
@@ -272,14 +278,19 @@ func (d *Daemon) AlterLinkConfigs(ctx context.Context, name string, set map[stri
 }
 
 func (d *Daemon) mirrorData(linkName string, m link.Mirror) adminapi.Mirror {
-	return adminapi.Mirror{
+	out := adminapi.Mirror{
 		Kind:            "KafkaMirrorData",
 		Metadata:        adminapi.Metadata{Self: "/kafka/v3/clusters/" + d.dstID + "/links/" + linkName + "/mirrors/" + m.Topic},
 		LinkName:        linkName,
 		MirrorTopicName: m.Topic, SourceTopicName: m.SourceTopic, NumPartitions: m.NumPartitions,
-		MirrorStatus: string(m.Status), StateTimeMs: m.StatusTime.UnixMilli(), ErrorCode: m.ErrorCode, ErrorMessage: m.ErrorMessage,
-		MirrorLags: mirrorLags(m),
+		MirrorStatus: string(m.Status), StateTimeMs: m.StatusTime.UnixMilli(), MirrorTopicError: m.ErrorCode,
+		MirrorLags: mirrorLags(m), MirrorStateTransitionErrors: []adminapi.TaskError{},
 	}
+	if m.ErrorCode != "" || m.ErrorMessage != "" {
+		out.MirrorStateTransitionErrors = append(out.MirrorStateTransitionErrors,
+			adminapi.TaskError{ErrorCode: m.ErrorCode, ErrorMessage: m.ErrorMessage})
+	}
+	return out
 }
 
 func mirrorLags(m link.Mirror) []adminapi.MirrorLag {
@@ -334,14 +345,24 @@ func (d *Daemon) Mirror(_ context.Context, linkName, topic string) (adminapi.Mir
 	return d.mirrorData(linkName, m), nil
 }
 
-// CreateMirror creates a mirror topic on a link.
-func (d *Daemon) CreateMirror(ctx context.Context, linkName, sourceTopic, mirrorTopic string, validateOnly bool) error {
+// CreateMirror creates a mirror topic on a link. Its replication factor is the destination's
+// default.replication.factor whatever the request says; topic config overrides are refused (a mirror takes its
+// source's configs).
+func (d *Daemon) CreateMirror(ctx context.Context, linkName string, req adminapi.CreateMirrorRequest, validateOnly bool) error {
+	if len(req.Configs) > 0 {
+		names := make([]string, 0, len(req.Configs))
+		for _, c := range req.Configs {
+			names = append(names, c.Name)
+		}
+		return adminapi.BadRequest("configs %s: a mirror topic takes its source topic's configs (synced every topic.config.sync.ms); give no configs, and change the topic after promote or failover",
+			strings.Join(names, ", "))
+	}
 	s, unlock, err := d.lockLink(linkName, true)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	return apiError(s.rt.Load().l.CreateMirror(ctx, sourceTopic, mirrorTopic, validateOnly))
+	return apiError(s.rt.Load().l.CreateMirror(ctx, req.SourceTopicName, req.MirrorTopicName, validateOnly))
 }
 
 // AlterMirrors runs promote, failover, pause, resume or restart on each topic, one after the other. The link is
@@ -372,7 +393,7 @@ func (d *Daemon) AlterMirrors(ctx context.Context, linkName, op string, topics [
 		m, err := run(ctx, topic, o.ValidateOnly)
 		res := adminapi.AlterMirrorResult{MirrorTopicName: topic, MirrorLags: mirrorLags(m)}
 		if err != nil {
-			res.ErrorCode, res.ErrorMessage = task.Code(err), err.Error()
+			res.Fail(apiError(err))
 		}
 		out = append(out, res)
 	}
