@@ -36,6 +36,7 @@ type mirror struct {
 	stop    context.CancelFunc
 
 	paused             bool // PauseMirror: partitions are parked
+	compacted          bool // the source's cleanup.policy includes compact (as last described)
 	sourceMissing      int  // consecutive metadata refreshes that did not find the source topic
 	mirrorMissing      int  // consecutive metadata refreshes that did not find the mirror topic on the destination
 	mirrorMissingSince time.Time

@@ -3,6 +3,7 @@ package replicator
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -217,6 +218,11 @@ func (r *Replicator) SyncTopicConfigs(ctx context.Context, sourceTopic, mirrorTo
 	if err != nil {
 		return nil, err
 	}
+	r.mu.Lock()
+	if m, ok := r.mirrors[mirrorTopic]; ok {
+		m.compacted = strings.Contains(src.configs["cleanup.policy"], "compact")
+	}
+	r.mu.Unlock()
 	want := mirrorTopicConfigs(src)
 	return alterTopicConfigs(ctx, r.dstAdm, mirrorTopic, want)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -113,6 +114,7 @@ func (r *Replicator) AddMirror(ctx context.Context, spec MirrorSpec) error {
 	m.stopped, m.stop = context.WithCancel(context.Background())
 	m.topicHash = topicHash(m.topic)
 	m.paused = spec.Paused
+	m.compacted = strings.Contains(src.configs["cleanup.policy"], "compact")
 	for p := int32(0); p < src.partitions; p++ {
 		m.partitions = append(m.partitions, m.newPartition(p))
 	}

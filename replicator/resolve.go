@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 
@@ -68,7 +69,7 @@ func (r *Replicator) resolveOnce(ctx context.Context, p *partition, gen uint64) 
 	dstEpoch, start := p.dstLeaderEpoch, p.m.start
 	r.mu.Unlock()
 
-	dstStart, dstHWM, err := offsetBounds(ctx, r.dstAdm, topic, id)
+	dstStart, dstHWM, err := offsetBounds(ctx, r.dst, topic, id)
 	if err != nil {
 		return fmt.Errorf("mirror %s[%d] offsets: %w", topic, id, err)
 	}
@@ -86,7 +87,7 @@ func (r *Replicator) resolveOnce(ctx context.Context, p *partition, gen uint64) 
 		// position we copy from is the one the log keeps.
 		return fmt.Errorf("mirror %s[%d] not settled: log end offset %d, high watermark %d", topic, id, dstLEO, dstHWM)
 	}
-	srcStart, srcHWM, err := offsetBounds(ctx, r.srcAdm, srcTopic, id)
+	srcStart, srcHWM, err := offsetBounds(ctx, r.src, srcTopic, id)
 	if err != nil {
 		return fmt.Errorf("source %s[%d] offsets: %w", srcTopic, id, err)
 	}
@@ -185,31 +186,24 @@ func (r *Replicator) resolveOnce(ctx context.Context, p *partition, gen uint64) 
 	return nil
 }
 
-// offsetBounds returns a partition's log start offset and high watermark.
-func offsetBounds(ctx context.Context, adm *kadm.Client, topic string, partition int32) (start, end int64, err error) {
-	starts, err := adm.ListStartOffsets(ctx, topic)
-	if err != nil {
-		return 0, 0, err
+// offsetBounds returns a partition's log start offset and high watermark, asking only for that partition (a
+// resolve of each of a topic's thousand partitions must not read the whole topic's offsets a thousand times).
+func offsetBounds(ctx context.Context, cl *kgo.Client, topic string, partition int32) (start, end int64, err error) {
+	tp := []kafkaapi.TopicPartition{{Topic: topic, Partition: partition}}
+	get := func(ts int64) (int64, error) {
+		kresp, err := cl.Request(ctx, kafkaapi.NewListOffsetsAt(tp, ts))
+		if err != nil {
+			return 0, err
+		}
+		return kafkaapi.EndOffsetOf(kresp.(*kmsg.ListOffsetsResponse), topic, partition)
 	}
-	ends, err := adm.ListEndOffsets(ctx, topic)
-	if err != nil {
-		return 0, 0, err
+	if start, err = get(kafkaapi.EarliestOffset); err != nil {
+		return 0, 0, fmt.Errorf("log start offset of %s[%d]: %w", topic, partition, err)
 	}
-	s, ok := starts.Lookup(topic, partition)
-	if !ok {
-		return 0, 0, fmt.Errorf("no log start offset for %s[%d]", topic, partition)
+	if end, err = get(kafkaapi.LatestOffset); err != nil {
+		return 0, 0, fmt.Errorf("high watermark of %s[%d]: %w", topic, partition, err)
 	}
-	e, ok := ends.Lookup(topic, partition)
-	if !ok {
-		return 0, 0, fmt.Errorf("no high watermark for %s[%d]", topic, partition)
-	}
-	if s.Err != nil {
-		return 0, 0, s.Err
-	}
-	if e.Err != nil {
-		return 0, 0, e.Err
-	}
-	return s.Offset, e.Offset, nil
+	return start, end, nil
 }
 
 // logEndOffset asks the partition leader for the end offset of its current leader epoch, which is its log end

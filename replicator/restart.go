@@ -50,12 +50,12 @@ func (r *Replicator) CheckFailedPartitions(ctx context.Context, topic string) ([
 
 func (r *Replicator) checkTail(ctx context.Context, srcTopic, topic string, id int32) (Comparison, error) {
 	cctx, cancel := context.WithTimeout(ctx, r.opts.requestTimeout)
-	dstStart, dstEnd, err := offsetBounds(cctx, r.dstAdm, topic, id)
+	dstStart, dstEnd, err := offsetBounds(cctx, r.dst, topic, id)
 	if err != nil {
 		cancel()
 		return Comparison{}, fmt.Errorf("mirror %s[%d] offsets: %w", topic, id, err)
 	}
-	srcStart, srcEnd, err := offsetBounds(cctx, r.srcAdm, srcTopic, id)
+	srcStart, srcEnd, err := offsetBounds(cctx, r.src, srcTopic, id)
 	cancel()
 	if err != nil {
 		return Comparison{}, fmt.Errorf("source %s[%d] offsets: %w", srcTopic, id, err)

@@ -37,6 +37,7 @@ type sampleWindow struct {
 	p                  *partition
 	gen                uint64
 	topic, sourceTopic string
+	compacted          bool
 	from, to           int64
 }
 
@@ -51,25 +52,17 @@ func (r *Replicator) sampleOnce(ctx context.Context) {
 			}
 			n := min(r.opts.verifySample, p.nextOffset-lo)
 			from := lo + rand.Int64N(p.nextOffset-lo-n+1)
-			windows = append(windows, sampleWindow{p: p, gen: p.gen, topic: m.topic, sourceTopic: m.sourceTopic, from: from, to: from + n})
+			windows = append(windows, sampleWindow{p: p, gen: p.gen, topic: m.topic, sourceTopic: m.sourceTopic,
+				compacted: m.compacted, from: from, to: from + n})
 		}
 	}
 	r.mu.Unlock()
-	compactedTopics := map[string]bool{}
 	for _, w := range windows {
 		if ctx.Err() != nil {
 			return
 		}
-		compacted, known := compactedTopics[w.sourceTopic]
-		if !known {
-			var err error
-			if compacted, err = isCompacted(ctx, r.srcAdm, w.sourceTopic); err != nil {
-				continue
-			}
-			compactedTopics[w.sourceTopic] = compacted
-		}
 		wctx, cancel := context.WithTimeout(ctx, r.opts.requestTimeout)
-		c, err := compareRange(wctx, r.src, r.dst, w.sourceTopic, w.topic, w.p.id, w.from, w.to, compacted)
+		c, err := compareRange(wctx, r.src, r.dst, w.sourceTopic, w.topic, w.p.id, w.from, w.to, w.compacted)
 		cancel()
 		if err != nil {
 			r.log.Debug("background verification", zap.String("mirror_topic", w.topic), zap.Int32("partition", w.p.id), zap.Error(err))
