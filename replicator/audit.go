@@ -200,14 +200,7 @@ func (r *Replicator) audit(ctx context.Context) error {
 // retentionExplains says why the mirror's own retention may have moved its log start to c.logStart ("" if it
 // cannot have): a size limit, or a time limit the record before the new log start is older than.
 func (r *Replicator) retentionExplains(ctx context.Context, c deletionCheck) (string, error) {
-	rcs, err := r.dstAdm.DescribeTopicConfigs(ctx, c.topic)
-	if err != nil {
-		return "", err
-	}
-	rc, err := rcs.On(c.topic, nil)
-	if err == nil {
-		err = rc.Err
-	}
+	rc, err := topicConfigs(ctx, r.dstAdm, c.topic)
 	if err != nil {
 		return "", err
 	}

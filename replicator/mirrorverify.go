@@ -228,14 +228,7 @@ type verifySide struct {
 
 // isCompacted reports whether a topic's cleanup.policy includes compact.
 func isCompacted(ctx context.Context, adm *kadm.Client, topic string) (bool, error) {
-	rcs, err := adm.DescribeTopicConfigs(ctx, topic)
-	if err != nil {
-		return false, fmt.Errorf("describe topic %s configs: %w", topic, err)
-	}
-	rc, err := rcs.On(topic, nil)
-	if err == nil {
-		err = rc.Err
-	}
+	rc, err := topicConfigs(ctx, adm, topic)
 	if err != nil {
 		return false, fmt.Errorf("describe topic %s configs: %w", topic, err)
 	}

@@ -257,14 +257,7 @@ func RestoreTopicConfigs(ctx context.Context, dstAdm *kadm.Client, mirrorTopic s
 // topic's other overrides (the source dropped them), except the settings of the destination's own replication and
 // storage, which a mirror never copies.
 func alterTopicConfigs(ctx context.Context, dstAdm *kadm.Client, topic string, want map[string]*string) ([]string, error) {
-	rcs, err := dstAdm.DescribeTopicConfigs(ctx, topic)
-	if err != nil {
-		return nil, fmt.Errorf("describe mirror topic %s configs: %w", topic, err)
-	}
-	rc, err := rcs.On(topic, nil)
-	if err == nil {
-		err = rc.Err
-	}
+	rc, err := topicConfigs(ctx, dstAdm, topic)
 	if err != nil {
 		return nil, fmt.Errorf("describe mirror topic %s configs: %w", topic, err)
 	}

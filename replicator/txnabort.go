@@ -99,14 +99,7 @@ func AbortOpenTransactions(ctx context.Context, dst *kgo.Client, topic, prefix s
 		if ts.State != "Ongoing" {
 			continue // completing already
 		}
-		err := retryConcurrent(ctx, func() error {
-			resp, err := kafkaapi.NewEndTxn(ts.TxnID, ts.ProducerID, ts.ProducerEpoch, false).RequestWith(ctx, cl)
-			if err != nil {
-				return err
-			}
-			return kafkaapi.EndTxnErr(resp)
-		})
-		if err != nil {
+		if err := abortTransaction(ctx, cl, ts.TxnID, ts.ProducerID, ts.ProducerEpoch); err != nil {
 			return out, fmt.Errorf("abort transaction %s on %s: %w", ts.TxnID, topic, err)
 		}
 		out.Aborted = append(out.Aborted, ts.TxnID)
@@ -147,4 +140,16 @@ func waitStable(ctx context.Context, adm *kadm.Client, topic string) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// abortTransaction aborts a transactional id's open transaction with its producer id and epoch, retried while its
+// coordinator is busy (CONCURRENT_TRANSACTIONS, loading, moving).
+func abortTransaction(ctx context.Context, cl *kgo.Client, txnID string, pid int64, epoch int16) error {
+	return retryConcurrent(ctx, func() error {
+		resp, err := kafkaapi.NewEndTxn(txnID, pid, epoch, false).RequestWith(ctx, cl)
+		if err != nil {
+			return err
+		}
+		return kafkaapi.EndTxnErr(resp)
+	})
 }

@@ -425,14 +425,7 @@ func (r *Replicator) endOrphanTransaction(ctx context.Context, cl *kgo.Client, p
 			"mirror %s[%d] has an open transaction (%s) from offset %d whose source start is gone (source log start %d): it can be neither continued nor aborted without taking offset %d, which the source has; fail over or promote the mirror (that aborts it), or recreate it",
 			topic, p.id, ts.TransactionalID, ap.CurrentTxnStartOffset, srcStart, dstLEO)}
 	}
-	err := retryConcurrent(ctx, func() error {
-		resp, err := kafkaapi.NewEndTxn(ts.TransactionalID, ts.ProducerID, ts.ProducerEpoch, false).RequestWith(ctx, cl)
-		if err != nil {
-			return err
-		}
-		return kafkaapi.EndTxnErr(resp)
-	})
-	if err != nil {
+	if err := abortTransaction(ctx, cl, ts.TransactionalID, ts.ProducerID, ts.ProducerEpoch); err != nil {
 		return fmt.Errorf("abort the orphaned transaction %s on %s[%d]: %w", ts.TransactionalID, topic, p.id, err)
 	}
 	r.log.Info("orphaned destination transaction aborted: its source start is gone", zap.String("mirror_topic", topic),
