@@ -175,7 +175,9 @@ func (w *writer) txnStep(ctx context.Context, pp producePart) (int64, error) {
 			return 0, requestFailed(fmt.Sprintf("describe the producers of %s[%d]", pp.topic, pp.p.id), err)
 		}
 		if _, taken := active[t.pid]; taken {
+			w.r.mu.Lock() // slotLocked reads it under the lock
 			t.collided = true
+			w.r.mu.Unlock()
 			w.r.log.Info("transactional producer id already used on the mirror partition by a copied source producer: taking another slot",
 				zap.String("mirror_topic", pp.topic), zap.Int32("partition", pp.p.id), zap.String("transactional_id", t.id),
 				zap.Int64("producer_id", t.pid))
