@@ -13,7 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/clusterlink/clusterlink/integration/kafkatest"
-	"github.com/clusterlink/clusterlink/replicator"
+	"github.com/clusterlink/clusterlink/replicator/compare"
 	"github.com/clusterlink/clusterlink/replicator/recordbatch"
 )
 
@@ -48,14 +48,14 @@ func requireMirrorEqual(t *testing.T, src, dst *kafkatest.Cluster, srcTopic, dst
 	requireVerified(t, src, dst, srcTopic, dstTopic, true)
 }
 
-// requireVerified runs `mirror verify` (replicator.VerifyMirror) and requires it to find the mirror identical and
+// requireVerified runs `mirror verify` (compare.Topic) and requires it to find the mirror identical and
 // caught up. With allBatches (the topics requireMirrorEqual checks: every batch equal but for the broker-owned
 // fields) it must also have compared every offset and proven batches by their bytes.
-func requireVerified(t *testing.T, src, dst *kafkatest.Cluster, srcTopic, dstTopic string, allBatches bool) []replicator.PartitionVerification {
+func requireVerified(t *testing.T, src, dst *kafkatest.Cluster, srcTopic, dstTopic string, allBatches bool) []compare.Partition {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	vs, err := replicator.VerifyMirror(ctx, newClient(t, src), newClient(t, dst), srcTopic, dstTopic, replicator.VerifyOptions{FromOffset: -1})
+	vs, err := compare.Topic(ctx, newClient(t, src), newClient(t, dst), srcTopic, dstTopic, compare.Options{FromOffset: -1})
 	if err != nil {
 		t.Fatalf("verify %s: %v", dstTopic, err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/clusterlink/clusterlink/controlplane/adminapi"
 	"github.com/clusterlink/clusterlink/integration/kafkatest"
 	"github.com/clusterlink/clusterlink/replicator"
+	"github.com/clusterlink/clusterlink/replicator/compare"
 )
 
 // This file replays the divergences of the issue "Never silently diverge" on real brokers: each must be seen within
@@ -401,7 +402,7 @@ func TestDivergence_BackgroundVerifierFindsADifferingRecord(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	ctx := context.Background()
-	vs, err := replicator.VerifyMirror(ctx, newClient(t, src), newClient(t, dst), topic, topic, replicator.VerifyOptions{FromOffset: -1})
+	vs, err := compare.Topic(ctx, newClient(t, src), newClient(t, dst), topic, topic, compare.Options{FromOffset: -1})
 	if err != nil || len(vs) != 1 || vs[0].Differing != 1 || vs[0].FirstDifference != 3 || vs[0].Compared != 10 {
 		t.Fatalf("verify: %+v %v", vs, err)
 	}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"go.uber.org/zap"
+
+	"github.com/clusterlink/clusterlink/replicator/compare"
 )
 
 // This file is the status cycle's audit: every MetadataRefresh, even while the source is idle, each mirror
@@ -226,7 +228,7 @@ func (r *Replicator) retentionExplains(ctx context.Context, c deletionCheck) (st
 	if retentionMs < 0 {
 		return "", nil
 	}
-	recs, err := readRange(ctx, r.src, c.sourceTopic, c.p.id, c.logStart-1, c.logStart)
+	recs, err := compare.ReadRange(ctx, r.src, c.sourceTopic, c.p.id, c.logStart-1, c.logStart)
 	if err != nil {
 		return "", err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 
+	"github.com/clusterlink/clusterlink/replicator/compare"
 	"github.com/clusterlink/clusterlink/replicator/kafkaapi"
 )
 
@@ -144,7 +145,7 @@ func (r *Replicator) resolveOnce(ctx context.Context, p *partition, gen uint64) 
 	// Before copying on after a start or a pause, the mirror's last offset must still be the source's: another
 	// client may have written to the mirror while the link was not copying it.
 	if checkTail && dstLEO > max(dstStart, srcStart) {
-		c, err := compareRange(ctx, r.src, r.dst, srcTopic, topic, id, dstLEO-1, dstLEO, false)
+		c, err := compare.Range(ctx, r.src, r.dst, srcTopic, topic, id, dstLEO-1, dstLEO, false)
 		if err != nil {
 			return fmt.Errorf("mirror %s[%d] compare the last offset with the source: %w", topic, id, err)
 		}

@@ -7,11 +7,13 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/clusterlink/clusterlink/replicator/compare"
 )
 
 // This file is the background verifier: every VerifyInterval it compares, for each copying partition, one window
 // of VerifySampleOffsets offsets at a random place between the mirror's log start and its end with the source,
-// record by record (compareRange). The cost is bounded (one window per partition per interval, two short reads);
+// record by record (compare.Range). The cost is bounded (one window per partition per interval, two short reads);
 // over time the whole mirror is sampled. A difference fails the partition with ILLEGAL_STATE as diverged: it is
 // what the status audit cannot see (a foreign write that replaced a record at the same offset, a broker that
 // corrupted one).
@@ -62,7 +64,7 @@ func (r *Replicator) sampleOnce(ctx context.Context) {
 			return
 		}
 		wctx, cancel := context.WithTimeout(ctx, r.opts.requestTimeout)
-		c, err := compareRange(wctx, r.src, r.dst, w.sourceTopic, w.topic, w.p.id, w.from, w.to, w.compacted)
+		c, err := compare.Range(wctx, r.src, r.dst, w.sourceTopic, w.topic, w.p.id, w.from, w.to, w.compacted)
 		cancel()
 		if err != nil {
 			r.log.Debug("background verification", zap.String("mirror_topic", w.topic), zap.Int32("partition", w.p.id), zap.Error(err))

@@ -13,7 +13,7 @@ import (
 	"github.com/clusterlink/clusterlink/controlplane/adminapi"
 	"github.com/clusterlink/clusterlink/controlplane/link"
 	"github.com/clusterlink/clusterlink/controlplane/state"
-	"github.com/clusterlink/clusterlink/replicator"
+	"github.com/clusterlink/clusterlink/replicator/compare"
 )
 
 // This file is the admin API's Backend: each method maps an API call to the links (links.go) and their runtime.
@@ -433,7 +433,7 @@ func (d *Daemon) VerifyMirror(ctx context.Context, linkName, topic string, o adm
 	if err != nil {
 		return adminapi.MirrorVerification{}, apiError(err)
 	}
-	vs, err := l.Verify(ctx, topic, replicator.VerifyOptions{FromOffset: o.FromOffset, Sample: o.Sample, Partitions: o.Partitions})
+	vs, err := l.Verify(ctx, topic, compare.Options{FromOffset: o.FromOffset, Sample: o.Sample, Partitions: o.Partitions})
 	if err != nil {
 		return adminapi.MirrorVerification{}, apiError(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/clusterlink/clusterlink/controlplane/state"
 	"github.com/clusterlink/clusterlink/replicator"
+	"github.com/clusterlink/clusterlink/replicator/compare"
 )
 
 // This file is a mirror's lifecycle after its creation: pause, resume, restart (out of FAILED), promote and
@@ -352,9 +353,9 @@ func (l *Link) lastPartitions(topic string) ([]replicator.PartitionStatus, bool)
 	return ps, ok
 }
 
-// Verify compares a mirror topic with its source topic (see replicator.VerifyMirror): it is read-only, and works
+// Verify compares a mirror topic with its source topic (see compare.Topic): it is read-only, and works
 // on a copying, paused, failed or stopped mirror alike. It needs the source.
-func (l *Link) Verify(ctx context.Context, topic string, o replicator.VerifyOptions) ([]replicator.PartitionVerification, error) {
+func (l *Link) Verify(ctx context.Context, topic string, o compare.Options) ([]compare.Partition, error) {
 	m, ok := l.storedMirror(topic)
 	if !ok {
 		return nil, notFound("mirror topic %s on link %s not found", topic, l.name)
@@ -362,5 +363,5 @@ func (l *Link) Verify(ctx context.Context, topic string, o replicator.VerifyOpti
 	if err := l.refuseBroken("verify mirrors (it reads the source)"); err != nil {
 		return nil, err
 	}
-	return replicator.VerifyMirror(ctx, l.src, l.dst, m.SourceTopic, m.Topic, o)
+	return compare.Topic(ctx, l.src, l.dst, m.SourceTopic, m.Topic, o)
 }

@@ -1,4 +1,4 @@
-package replicator
+package compare
 
 import (
 	"context"
@@ -25,8 +25,8 @@ import (
 // verifyChunk is how many offsets are read at a time from each side.
 const verifyChunk = 20_000
 
-// VerifyOptions bound a verification.
-type VerifyOptions struct {
+// Options bound a verification.
+type Options struct {
 	// FromOffset: compare from this offset (or the later log start); below 0: from the log start.
 	FromOffset int64
 	// Sample: compare only the last Sample offsets of each partition (before the mirror's end); 0: all.
@@ -35,8 +35,8 @@ type VerifyOptions struct {
 	Partitions []int32
 }
 
-// PartitionVerification is one partition's outcome of a verification.
-type PartitionVerification struct {
+// Partition is one partition's outcome of a verification.
+type Partition struct {
 	Partition int32
 	// SourceStart/End and MirrorStart/End are each side's log start offset and high watermark at the start.
 	SourceStart, SourceEnd, MirrorStart, MirrorEnd int64
@@ -61,18 +61,18 @@ type PartitionVerification struct {
 }
 
 // Identical reports whether nothing differs: no differing offset, nothing on one side only (lag aside).
-func (v PartitionVerification) Identical() bool {
+func (v Partition) Identical() bool {
 	return v.Differing == 0 && v.OnlyOnSource == 0 && v.OnlyOnMirror == 0
 }
 
-// VerifyMirror compares a mirror topic with its source topic, partition by partition.
-func VerifyMirror(ctx context.Context, src, dst *kgo.Client, sourceTopic, mirrorTopic string, o VerifyOptions) ([]PartitionVerification, error) {
+// Topic compares a mirror topic with its source topic, partition by partition.
+func Topic(ctx context.Context, src, dst *kgo.Client, sourceTopic, mirrorTopic string, o Options) ([]Partition, error) {
 	srcAdm, dstAdm := kadm.NewClient(src), kadm.NewClient(dst)
-	sStarts, sEnds, err := listBounds(ctx, srcAdm, []string{sourceTopic})
+	sStarts, sEnds, err := bounds(ctx, srcAdm, sourceTopic)
 	if err != nil {
 		return nil, fmt.Errorf("source %s offsets: %w", sourceTopic, err)
 	}
-	dStarts, dEnds, err := listBounds(ctx, dstAdm, []string{mirrorTopic})
+	dStarts, dEnds, err := bounds(ctx, dstAdm, mirrorTopic)
 	if err != nil {
 		return nil, fmt.Errorf("mirror %s offsets: %w", mirrorTopic, err)
 	}
@@ -85,13 +85,13 @@ func VerifyMirror(ctx context.Context, src, dst *kgo.Client, sourceTopic, mirror
 			partitions = append(partitions, int32(p))
 		}
 	}
-	compacted, err := isCompacted(ctx, srcAdm, sourceTopic)
+	compacted, err := IsCompacted(ctx, srcAdm, sourceTopic)
 	if err != nil {
 		return nil, err
 	}
 	srcSide := &verifySide{cl: src, topic: sourceTopic, compacted: compacted}
 	dstSide := &verifySide{cl: dst, topic: mirrorTopic}
-	var out []PartitionVerification
+	var out []Partition
 	for _, p := range partitions {
 		so, sok := sStarts.Lookup(sourceTopic, p)
 		se, _ := sEnds.Lookup(sourceTopic, p)
@@ -101,7 +101,7 @@ func VerifyMirror(ctx context.Context, src, dst *kgo.Client, sourceTopic, mirror
 			return out, fmt.Errorf("partition %d is not on both sides (source %s has %d, mirror %s has %d)",
 				p, sourceTopic, len(sEnds[sourceTopic]), mirrorTopic, len(dEnds[mirrorTopic]))
 		}
-		v := PartitionVerification{Partition: p, SourceStart: so.Offset, SourceEnd: se.Offset, MirrorStart: do.Offset,
+		v := Partition{Partition: p, SourceStart: so.Offset, SourceEnd: se.Offset, MirrorStart: do.Offset,
 			MirrorEnd: de.Offset, FirstDifference: -1}
 		if err := verifyPartition(ctx, srcSide, dstSide, &v, o); err != nil {
 			return out, err
@@ -111,7 +111,7 @@ func VerifyMirror(ctx context.Context, src, dst *kgo.Client, sourceTopic, mirror
 	return out, nil
 }
 
-func verifyPartition(ctx context.Context, src, dst *verifySide, v *PartitionVerification, o VerifyOptions) error {
+func verifyPartition(ctx context.Context, src, dst *verifySide, v *Partition, o Options) error {
 	from := max(v.SourceStart, v.MirrorStart, o.FromOffset)
 	to := min(v.SourceEnd, v.MirrorEnd)
 	if o.Sample > 0 {
@@ -149,7 +149,7 @@ func verifyPartition(ctx context.Context, src, dst *verifySide, v *PartitionVeri
 }
 
 // verifyChunkRange compares [from, to): identical batches first, then the rest record by record.
-func verifyChunkRange(ctx context.Context, src, dst *verifySide, v *PartitionVerification, from, to int64, note func(int64, string)) error {
+func verifyChunkRange(ctx context.Context, src, dst *verifySide, v *Partition, from, to int64, note func(int64, string)) error {
 	sb, err := src.batches(ctx, v.Partition, from, to)
 	if err != nil {
 		return err
@@ -192,7 +192,7 @@ func verifyChunkRange(ctx context.Context, src, dst *verifySide, v *PartitionVer
 	if lo < 0 {
 		return nil
 	}
-	c, err := compareRange(ctx, src.cl, dst.cl, src.topic, dst.topic, v.Partition, lo, hi, src.compacted)
+	c, err := Range(ctx, src.cl, dst.cl, src.topic, dst.topic, v.Partition, lo, hi, src.compacted)
 	if err != nil {
 		return err
 	}
@@ -226,9 +226,16 @@ type verifySide struct {
 	meta      *kafkaapi.TopicMetadata
 }
 
-// isCompacted reports whether a topic's cleanup.policy includes compact.
-func isCompacted(ctx context.Context, adm *kadm.Client, topic string) (bool, error) {
-	rc, err := topicConfigs(ctx, adm, topic)
+// IsCompacted reports whether a topic's cleanup.policy includes compact.
+func IsCompacted(ctx context.Context, adm *kadm.Client, topic string) (bool, error) {
+	rcs, err := adm.DescribeTopicConfigs(ctx, topic)
+	var rc kadm.ResourceConfig
+	if err == nil {
+		rc, err = rcs.On(topic, nil)
+	}
+	if err == nil {
+		err = rc.Err
+	}
 	if err != nil {
 		return false, fmt.Errorf("describe topic %s configs: %w", topic, err)
 	}
@@ -242,11 +249,11 @@ func isCompacted(ctx context.Context, adm *kadm.Client, topic string) (bool, err
 
 func (s *verifySide) batches(ctx context.Context, partition int32, from, to int64) ([]recordbatch.Batch, error) {
 	if s.meta == nil {
-		md, err := requestMetadata(ctx, s.cl, []string{s.topic})
+		resp, err := kafkaapi.NewMetadata([]string{s.topic}).RequestWith(ctx, s.cl)
 		if err != nil {
 			return nil, fmt.Errorf("metadata of %s: %w", s.topic, err)
 		}
-		tm, ok := md[s.topic]
+		tm, ok := kafkaapi.TopicsMetadata(resp)[s.topic]
 		if !ok || tm.Err != nil {
 			return nil, fmt.Errorf("metadata of %s: %v", s.topic, tm.Err)
 		}
@@ -285,4 +292,15 @@ func (s *verifySide) batches(ctx context.Context, partition int32, from, to int6
 		}
 	}
 	return slices.Clip(out), nil
+}
+
+// bounds reads a topic's log start offsets and high watermarks.
+func bounds(ctx context.Context, adm *kadm.Client, topic string) (starts, ends kadm.ListedOffsets, err error) {
+	if starts, err = adm.ListStartOffsets(ctx, topic); err != nil {
+		return nil, nil, err
+	}
+	if ends, err = adm.ListEndOffsets(ctx, topic); err != nil {
+		return nil, nil, err
+	}
+	return starts, ends, nil
 }
