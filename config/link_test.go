@@ -35,6 +35,10 @@ func TestParseLinkDefaults(t *testing.T) {
 		RetryBackoff:                                 100 * time.Millisecond,
 		ConnectionsMaxIdle:                           600000 * time.Millisecond,
 		ClientDNSLookup:                              "use_all_dns_ips",
+		MetadataMaxAge:                               5 * time.Minute,
+		LinkMode:                                     "DESTINATION",
+		ConnectionMode:                               "OUTBOUND",
+		NumClusterLinkFetchers:                       1,
 		Raw:                                          map[string]string{"bootstrap.servers": "localhost:9092"},
 		set:                                          map[string]bool{"bootstrap.servers": true},
 	}
@@ -174,11 +178,28 @@ func TestParseLinkValidation(t *testing.T) {
 		{name: "unknown key without suggestion", set: map[string]string{"fetch.everything": "true"},
 			want: []string{"fetch.everything: unknown link config"}},
 		{name: "unsupported link mode", set: map[string]string{"link.mode": "BIDIRECTIONAL"},
-			want: []string{"link.mode: not supported: clusterlink runs destination links that connect out to the source " +
-				"(link.mode=DESTINATION, connection.mode=OUTBOUND), and these cannot be changed"}},
-		{name: "unsupported truststore", set: map[string]string{"ssl.truststore.location": "/etc/kafka/truststore.jks"},
-			want: []string{"ssl.truststore.location: not supported: clusterlink reads PEM files, not Java truststores; set " +
-				"ssl.ca.location to a PEM CA bundle (keytool -exportcert -rfc exports one)"}},
+			want: []string{"link.mode: BIDIRECTIONAL is not supported: clusterlink mirrors one way, source to destination; run " +
+				"a second link in the other direction (from another daemon beside the other cluster) and use link.mode=DESTINATION"}},
+		{name: "source link mode", set: map[string]string{"link.mode": "source"},
+			want: []string{"link.mode: SOURCE is not supported: clusterlink runs beside the destination and connects out to the " +
+				"source, so no link object lives on the source; use link.mode=DESTINATION (the default)"}},
+		{name: "inbound connection", set: map[string]string{"connection.mode": "INBOUND"},
+			want: []string{"connection.mode: INBOUND is not supported: clusterlink connects outbound to the source; source-initiated " +
+				"links are not supported, use connection.mode=OUTBOUND"}},
+		{name: "more fetchers", set: map[string]string{"num.cluster.link.fetchers": "4"},
+			want: []string{"num.cluster.link.fetchers: 4 is not supported: clusterlink runs one fetcher per source broker, which " +
+				"fetches every partition that broker leads in one pipelined session; use 1 (the default), and " +
+				"replica.fetch.max.bytes and replica.fetch.response.max.bytes for throughput"}},
+		{name: "bad topic config name", set: map[string]string{"topic.config.sync.include": "retention.ms, Bad Name"},
+			want: []string{`topic.config.sync.include: "Bad Name" is not a topic config name`}},
+		{name: "metadata age too small", set: map[string]string{"metadata.max.age.ms": "10"},
+			want: []string{"metadata.max.age.ms: 10 is below the minimum 1000"}},
+		{name: "source-initiated keys", set: map[string]string{"local.security.protocol": "SSL"},
+			want: []string{"local.security.protocol: not supported: local.* configs are for source-initiated and bidirectional " +
+				"links; clusterlink connects outbound to the source (connection.mode=OUTBOUND, link.mode=DESTINATION), and its " +
+				"destination is set in the daemon's file (destination:)"}},
+		{name: "truststore without TLS", set: map[string]string{"ssl.truststore.location": "/etc/kafka/truststore.jks"},
+			want: []string{"ssl.truststore.location: set, but security.protocol=PLAINTEXT uses no TLS (use SSL or SASL_SSL)"}},
 		{name: "every problem at once", set: map[string]string{"acl.sync.ms": "1", "retry.backoff.ms": "x", "nope": "1"},
 			want: []string{"acl.sync.ms: 1 is below the minimum 1000", `retry.backoff.ms: "x" is not a whole number`,
 				"nope: unknown link config"}},
