@@ -86,6 +86,9 @@ func parseKerberos(values, opts map[string]string, probs *problems, trusted bool
 
 // client makes the Kerberos client (it contacts the KDC only when a connection authenticates).
 func (k Kerberos) client() (*krbclient.Client, error) {
+	if _, err := os.Stat(k.Krb5Config); err != nil {
+		return nil, fmt.Errorf("cannot read the Kerberos configuration %s (set KRB5_CONFIG to another file): no such file", k.Krb5Config)
+	}
 	cfg, err := krbconfig.Load(k.Krb5Config)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the Kerberos configuration %s (set KRB5_CONFIG to another file): %s", k.Krb5Config, krb5Reason(err))
@@ -132,12 +135,7 @@ func keytabHas(kt *keytab.Keytab, p types.PrincipalName, realm string) bool {
 }
 
 // krb5Reason is the part of a krb5.conf error that names no file content.
-func krb5Reason(err error) string {
-	if os.IsNotExist(err) {
-		return "no such file"
-	}
-	return "not a valid krb5.conf"
-}
+func krb5Reason(error) string { return "not a valid krb5.conf" }
 
 // mechanism returns the GSSAPI mechanism; the Kerberos client is destroyed with the kgo client.
 func (k Kerberos) mechanism() (sasl.Mechanism, error) {
