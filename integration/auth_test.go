@@ -89,22 +89,26 @@ func startAuthSource(t *testing.T) *authSource {
 	return &authSource{Cluster: c, ca: ca, caPEM: caPEM, client: ca.Client("clusterlink")}
 }
 
-// writeLinkDaemonConfig writes a daemon file whose one link reaches the source at bootstrap with linkConfigs
-// (values single-quoted), and whose destination is dst over PLAINTEXT.
-func writeLinkDaemonConfig(t *testing.T, dst *kafkatest.Cluster, linkName string, bootstrap []string, linkConfigs map[string]string) string {
+// writeLinkDaemonConfig writes a daemon file whose destination is reached with dstConfigs (bootstrap.servers and
+// security keys) and whose one link reaches the source at bootstrap with linkConfigs (values single-quoted).
+func writeLinkDaemonConfig(t *testing.T, dstConfigs map[string]string, linkName string, bootstrap []string, linkConfigs map[string]string) string {
 	t.Helper()
 	var b strings.Builder
-	fmt.Fprintf(&b, "destination:\n  bootstrap.servers: %s\n", strings.Join(dst.BootstrapServers(), ","))
+	writeConfigs := func(indent string, m map[string]string) {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(&b, "%s%s: '%s'\n", indent, k, strings.ReplaceAll(m[k], "'", "''"))
+		}
+	}
+	b.WriteString("destination:\n")
+	writeConfigs("  ", dstConfigs)
 	fmt.Fprintf(&b, "admin:\n  listen: 127.0.0.1:0\nstate:\n  topic: %s\n", uniqueTopic(t, "_clusterlink-state"))
 	fmt.Fprintf(&b, "links:\n  - name: %s\n    configs:\n      bootstrap.servers: %s\n", linkName, strings.Join(bootstrap, ","))
-	keys := make([]string, 0, len(linkConfigs))
-	for k := range linkConfigs {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(&b, "      %s: '%s'\n", k, strings.ReplaceAll(linkConfigs[k], "'", "''"))
-	}
+	writeConfigs("      ", linkConfigs)
 	path := filepath.Join(t.TempDir(), "clusterlink.yaml")
 	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
@@ -112,23 +116,34 @@ func writeLinkDaemonConfig(t *testing.T, dst *kafkatest.Cluster, linkName string
 	return path
 }
 
-// mirrorOver runs a daemon whose link reaches src with linkConfigs, mirrors a fresh topic and compares it record by
-// record.
+// mirrorOver runs a daemon whose link reaches src with linkConfigs, mirrors a fresh topic to the shared PLAINTEXT
+// destination and compares it record by record.
 func mirrorOver(t *testing.T, src *authSource, bootstrap []string, linkConfigs map[string]string) {
 	t.Helper()
 	dst := destination(t)
+	mirrorTo(t, src, bootstrap, linkConfigs, dst, map[string]string{"bootstrap.servers": strings.Join(dst.BootstrapServers(), ",")}, "")
+}
+
+// mirrorTo is mirrorOver to the destination dst reached with dstConfigs, the mirror named prefix + topic.
+func mirrorTo(t *testing.T, src *authSource, bootstrap []string, linkConfigs map[string]string, dst *kafkatest.Cluster,
+	dstConfigs map[string]string, prefix string) {
+	t.Helper()
 	topic := strings.ReplaceAll(uniqueTopic(t, "auth"), "_", "-")
 	createTopic(t, src.Cluster, topic, 2, nil)
 	produceMix(t, src.Cluster, topic, 300, kgo.ZstdCompression(), 41)
 	linkName := "auth-" + strings.ToLower(strings.ReplaceAll(t.Name()[strings.LastIndex(t.Name(), "/")+1:], "_", "-"))
-	d := startDaemon(t, writeLinkDaemonConfig(t, dst, linkName, bootstrap, linkConfigs))
-	if err := d.client.CreateMirror(context.Background(), linkName, adminapi.CreateMirrorRequest{SourceTopicName: topic}, false); err != nil {
+	if prefix != "" {
+		linkConfigs["cluster.link.prefix"] = prefix
+	}
+	d := startDaemon(t, writeLinkDaemonConfig(t, dstConfigs, linkName, bootstrap, linkConfigs))
+	mirror := prefix + topic
+	if err := d.client.CreateMirror(context.Background(), linkName, adminapi.CreateMirrorRequest{SourceTopicName: topic, MirrorTopicName: mirror}, false); err != nil {
 		t.Fatal(err)
 	}
-	d.waitMirror(t, linkName, topic, "caught up", mirrorCaughtUpTo(sourceEnds(t, src.Cluster, topic)))
+	d.waitMirror(t, linkName, mirror, "caught up", mirrorCaughtUpTo(sourceEnds(t, src.Cluster, topic)))
 	produceMix(t, src.Cluster, topic, 100, kgo.Lz4Compression(), 42)
-	d.waitMirror(t, linkName, topic, "caught up again", mirrorCaughtUpTo(sourceEnds(t, src.Cluster, topic)))
-	requireMirrorEqual(t, src.Cluster, dst, topic, topic)
+	d.waitMirror(t, linkName, mirror, "caught up again", mirrorCaughtUpTo(sourceEnds(t, src.Cluster, topic)))
+	requireMirrorEqual(t, src.Cluster, dst, topic, mirror)
 }
 
 // pingWith connects to bootstrap with the security of configs (as a daemon file's cluster) and asks for metadata.
@@ -232,6 +247,21 @@ func TestAuth_LinksMirrorOverEachAuthentication(t *testing.T) {
 		if issued.Load() == 0 {
 			t.Error("no token was issued by the endpoint")
 		}
+	})
+
+	// Both clusters authenticated: the daemon reaches its destination (here the same cluster, so the mirror gets a
+	// prefix) over mTLS with a PKCS#12 keystore, and the source over SCRAM.
+	t.Run("destination_over_mTLS_source_over_SCRAM", func(t *testing.T) {
+		dstConfigs := map[string]string{
+			"bootstrap.servers": strings.Join(src.ListenerAddrs("MTLS"), ","), "security.protocol": "SSL",
+			"ssl.truststore.type": "PEM", "ssl.truststore.location": src.caPEM,
+			"ssl.keystore.type": "PKCS12", "ssl.keystore.location": src.ca.Write("daemon.p12", src.client.PKCS12KeyStore("p12-pw")),
+			"ssl.keystore.password": "p12-pw",
+		}
+		mirrorTo(t, src, src.ListenerAddrs("SCRAM"), map[string]string{
+			"security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512", "sasl.jaas.config": ref("scram.jaas"),
+			"ssl.ca.location": src.caPEM,
+		}, src.Cluster, dstConfigs, "dr.")
 	})
 }
 
