@@ -409,7 +409,7 @@ func unsupportedLinkKey(key string) string {
 		return "not supported: clusterlink's Kafka client keeps its own connection and retry timing; it takes " +
 			"request.timeout.ms, retry.backoff.ms, connections.max.idle.ms and metadata.max.age.ms"
 	case "client.id":
-		return "not supported: the link's client id is clusterlink-<link name>, which its transactional ids and quotas follow"
+		return "not supported: the link's client id is clusterlink-<link name>, which its transactional ids and quotas follow; remove it"
 	case "cluster.link.metadata.topic.replication.factor", "cluster.link.metadata.topic.partitions",
 		"cluster.link.metadata.topic.min.insync.replicas", "cluster.link.metadata.topic.enable":
 		return "not supported: clusterlink keeps its links in the daemon's state topic (state.topic in the daemon's file)"

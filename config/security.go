@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"crypto/tls"
+
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
@@ -73,6 +75,9 @@ const (
 	keySSLCertLocation     = "ssl.certificate.location"
 	keySSLKeyLocation      = "ssl.key.location"
 	keySSLEndpointIdentAlg = "ssl.endpoint.identification.algorithm"
+	keySSLProtocol         = "ssl.protocol"
+	keySSLEnabledProtocols = "ssl.enabled.protocols"
+	keySSLCipherSuites     = "ssl.cipher.suites"
 
 	keyTrustStoreType         = "ssl.truststore.type"
 	keyTrustStoreLocation     = "ssl.truststore.location"
@@ -124,6 +129,10 @@ type Security struct {
 	// SkipHostnameVerification is ssl.endpoint.identification.algorithm="": the broker's certificate chain is
 	// verified but not its host name.
 	SkipHostnameVerification bool
+	// MinTLSVersion and MaxTLSVersion come from ssl.protocol and ssl.enabled.protocols (0: TLS 1.2 and Go's
+	// highest); CipherSuites from ssl.cipher.suites, IANA names joined by commas ("" is Go's default).
+	MinTLSVersion, MaxTLSVersion uint16
+	CipherSuites                 string
 }
 
 // StoreType is ssl.truststore.type or ssl.keystore.type.
@@ -155,11 +164,13 @@ type KeyStore struct {
 func (s Security) String() string {
 	return fmt.Sprintf("{Protocol:%s SASLMechanism:%s Username:%s Password:%s OAuth:%s Kerberos:%+v AWS:%+v CALocation:%s "+
 		"CertificateLocation:%s KeyLocation:%s TrustStore:{Type:%s Location:%s Password:%s Certificates:%d bytes} "+
-		"KeyStore:{Type:%s Location:%s Password:%s Key:%s CertificateChain:%d bytes} KeyPassword:%s SkipHostnameVerification:%t}",
+		"KeyStore:{Type:%s Location:%s Password:%s Key:%s CertificateChain:%d bytes} KeyPassword:%s SkipHostnameVerification:%t "+
+		"TLSVersions:%x-%x CipherSuites:%s}",
 		s.Protocol, s.SASLMechanism, s.Username, maskedIf(s.Password != ""), s.OAuth, s.Kerberos, s.AWS, s.CALocation,
 		s.CertificateLocation, s.KeyLocation, s.TrustStore.Type, s.TrustStore.Location, maskedIf(s.TrustStore.Password != ""),
 		len(s.TrustStore.Certificates), s.KeyStore.Type, s.KeyStore.Location, maskedIf(s.KeyStore.Password != ""),
-		maskedIf(s.KeyStore.Key != ""), len(s.KeyStore.CertificateChain), maskedIf(s.KeyPassword != ""), s.SkipHostnameVerification)
+		maskedIf(s.KeyStore.Key != ""), len(s.KeyStore.CertificateChain), maskedIf(s.KeyPassword != ""), s.SkipHostnameVerification,
+		s.MinTLSVersion, s.MaxTLSVersion, s.CipherSuites)
 }
 
 // GoString hides the secrets from %#v too.
@@ -241,6 +252,25 @@ func securityKeys() []configKey[Security] {
 			}
 			return "https"
 		}},
+		str(keySSLProtocol, "TLSv1.3", func(s *Security) string { return tlsVersionName(s.MaxTLSVersion) }),
+		str(keySSLEnabledProtocols, "TLSv1.2,TLSv1.3", func(s *Security) string {
+			if s.MinTLSVersion == 0 && s.MaxTLSVersion == 0 {
+				return ""
+			}
+			lo, hi := uint16(tls.VersionTLS12), uint16(tls.VersionTLS13)
+			if s.MinTLSVersion != 0 {
+				lo = s.MinTLSVersion
+			}
+			if s.MaxTLSVersion != 0 {
+				hi = s.MaxTLSVersion
+			}
+			var names []string
+			for v := lo; v <= hi; v++ {
+				names = append(names, tlsVersionName(v))
+			}
+			return strings.Join(names, ",")
+		}),
+		str(keySSLCipherSuites, "", func(s *Security) string { return s.CipherSuites }),
 		str(keyTrustStoreType, string(StoreJKS), func(s *Security) string { return string(s.TrustStore.Type) }),
 		str(keyTrustStoreLocation, "", func(s *Security) string { return s.TrustStore.Location }),
 		secret(keyTrustStorePassword, func(s *Security) bool { return s.TrustStore.Password != "" }),
@@ -292,9 +322,10 @@ func securityKeyNames() []string {
 // unsupportedSecurityKey says why a Kafka client security key is not supported and what to use instead, or "".
 func unsupportedSecurityKey(key string) string {
 	switch key {
-	case "ssl.protocol", "ssl.enabled.protocols", "ssl.cipher.suites", "ssl.provider", "ssl.keymanager.algorithm",
-		"ssl.trustmanager.algorithm", "ssl.secure.random.implementation", "ssl.engine.factory.class":
-		return "not supported: clusterlink uses Go's TLS defaults (TLS 1.2 or later, Go's cipher suites); remove it"
+	case "ssl.provider", "ssl.keymanager.algorithm", "ssl.trustmanager.algorithm", "ssl.secure.random.implementation",
+		"ssl.engine.factory.class":
+		return "not supported: a Java security provider setting; clusterlink uses Go's TLS (ssl.protocol, " +
+			"ssl.enabled.protocols and ssl.cipher.suites apply): remove it"
 	case "sasl.login.class":
 		return "not supported: clusterlink logs in with the mechanism's own login (set sasl.mechanism and sasl.jaas.config); remove it"
 	case "sasl.kerberos.kinit.cmd", "sasl.kerberos.ticket.renew.window.factor", "sasl.kerberos.ticket.renew.jitter",
@@ -460,6 +491,7 @@ func (s *Security) parseTLS(values map[string]string, probs *problems) {
 	if s.KeyStore.Type, err = parseStoreType(values, keyKeyStoreType); err != nil {
 		probs.addErr(keyKeyStoreType, err)
 	}
+	s.parseTLSVersions(values, probs)
 	if alg, ok := values[keySSLEndpointIdentAlg]; ok {
 		switch strings.ToLower(strings.TrimSpace(alg)) {
 		case "https":
@@ -532,4 +564,89 @@ func FilePaths(configs map[string]string) map[string]string {
 		}
 	}
 	return out
+}
+
+// tlsVersions are the versions ssl.protocol and ssl.enabled.protocols may name, with Java's names.
+var tlsVersions = map[string]uint16{"TLSv1.2": tls.VersionTLS12, "TLSv1.3": tls.VersionTLS13}
+
+func tlsVersionName(v uint16) string {
+	for n, x := range tlsVersions {
+		if x == v {
+			return n
+		}
+	}
+	return "TLSv1.3"
+}
+
+// parseTLSVersions applies ssl.protocol (the highest version, as Java's SSLContext protocol), ssl.enabled.protocols
+// (the versions offered) and ssl.cipher.suites (IANA names, for TLS 1.2: Go does not let TLS 1.3's be chosen).
+func (s *Security) parseTLSVersions(values map[string]string, probs *problems) {
+	version := func(key, name string) (uint16, bool) {
+		name = strings.TrimSpace(name)
+		if v, ok := tlsVersions[name]; ok {
+			return v, true
+		}
+		switch name {
+		case "TLSv1", "TLSv1.1", "SSLv3", "SSL":
+			probs.add(key, "%s is not supported: clusterlink offers TLSv1.2 and TLSv1.3 only", name)
+		case "TLS":
+			return tls.VersionTLS13, true
+		default:
+			probs.add(key, "%q is not TLSv1.2 or TLSv1.3", name)
+		}
+		return 0, false
+	}
+	if v, ok := values[keySSLProtocol]; ok {
+		if max, ok := version(keySSLProtocol, v); ok {
+			s.MaxTLSVersion = max
+		}
+	}
+	if v, ok := values[keySSLEnabledProtocols]; ok {
+		var lo, hi uint16
+		for _, name := range strings.Split(v, ",") {
+			if strings.TrimSpace(name) == "" {
+				continue
+			}
+			if x, ok := version(keySSLEnabledProtocols, name); ok {
+				if lo == 0 || x < lo {
+					lo = x
+				}
+				hi = max(hi, x)
+			}
+		}
+		if lo != 0 {
+			s.MinTLSVersion = lo
+			if s.MaxTLSVersion == 0 || s.MaxTLSVersion > hi {
+				s.MaxTLSVersion = hi
+			}
+		}
+	}
+	if s.MinTLSVersion != 0 && s.MaxTLSVersion != 0 && s.MinTLSVersion > s.MaxTLSVersion {
+		probs.add(keySSLProtocol, "%s is below every version of %s", tlsVersionName(s.MaxTLSVersion), keySSLEnabledProtocols)
+	}
+	if v, ok := values[keySSLCipherSuites]; ok {
+		var names []string
+		for _, name := range strings.Split(v, ",") {
+			name = strings.TrimSpace(name)
+			if name == "" {
+				continue
+			}
+			if _, ok := cipherSuiteID(name); !ok {
+				probs.add(keySSLCipherSuites, "%q is not a cipher suite Go's TLS offers securely (names as IANA's, for example TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)", name)
+				continue
+			}
+			names = append(names, name)
+		}
+		s.CipherSuites = strings.Join(names, ",")
+	}
+}
+
+// cipherSuiteID finds a secure cipher suite of Go's TLS by its IANA name.
+func cipherSuiteID(name string) (uint16, bool) {
+	for _, c := range tls.CipherSuites() {
+		if c.Name == name {
+			return c.ID, true
+		}
+	}
+	return 0, false
 }

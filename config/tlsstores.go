@@ -43,6 +43,15 @@ var (
 func (s Security) tlsConfig() (*tls.Config, error) {
 	var probs problems
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if s.MinTLSVersion != 0 {
+		cfg.MinVersion = s.MinTLSVersion
+	}
+	cfg.MaxVersion = s.MaxTLSVersion
+	for _, name := range strings.Split(s.CipherSuites, ",") {
+		if id, ok := cipherSuiteID(name); ok {
+			cfg.CipherSuites = append(cfg.CipherSuites, id)
+		}
+	}
 	roots, err := s.rootCAs()
 	if err != nil {
 		probs = append(probs, FieldErrorsAsErrors(err)...)

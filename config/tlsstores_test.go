@@ -210,3 +210,30 @@ type randReader struct{}
 func (randReader) Read(p []byte) (int, error) { return rand.Read(p) }
 
 func timeNowPlus() time.Time { return time.Now().Add(2 * time.Second) }
+
+// TestTLSVersionsAndCipherSuites: Java's ssl.protocol, ssl.enabled.protocols and ssl.cipher.suites are applied.
+func TestTLSVersionsAndCipherSuites(t *testing.T) {
+	c, err := ParseCluster(withBootstrap(map[string]string{"security.protocol": "SSL", "ssl.protocol": "TLSv1.3",
+		"ssl.enabled.protocols": "TLSv1.2", "ssl.cipher.suites": "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := c.Security.tlsConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MinVersion != tls.VersionTLS12 || cfg.MaxVersion != tls.VersionTLS12 ||
+		len(cfg.CipherSuites) != 2 || cfg.CipherSuites[0] != tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 {
+		t.Errorf("tls config min %x max %x suites %v", cfg.MinVersion, cfg.MaxVersion, cfg.CipherSuites)
+	}
+	l := &Link{Security: c.Security}
+	for _, e := range l.Configs() {
+		if e.Name == "ssl.enabled.protocols" && e.Value != "TLSv1.2" {
+			t.Errorf("ssl.enabled.protocols shown as %q", e.Value)
+		}
+	}
+	_, err = ParseCluster(withBootstrap(map[string]string{"security.protocol": "SSL", "ssl.enabled.protocols": "TLSv1.1,TLSv1.2",
+		"ssl.cipher.suites": "TLS_RSA_WITH_RC4_128_SHA"}))
+	checkLines(t, err, []string{"ssl.enabled.protocols: TLSv1.1 is not supported: clusterlink offers TLSv1.2 and TLSv1.3 only",
+		`ssl.cipher.suites: "TLS_RSA_WITH_RC4_128_SHA" is not a cipher suite Go's TLS offers securely (names as IANA's, for example TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)`})
+}
