@@ -315,7 +315,7 @@ func sortedStrings(s []string) bool {
 // confluentLinkConfigs are the configs Confluent documents for a cluster link (Confluent Platform's and Cloud's
 // link properties, the common client configs and the client security configs they list), with a value each.
 var confluentLinkConfigs = map[string]string{
-	"acl.filters": `{"aclFilters":[{"resourceFilter":{"resourceType":"any","patternType":"any"},"accessFilter":{"operation":"any","permissionType":"any"}}]}`,
+	"acl.filters":     `{"aclFilters":[{"resourceFilter":{"resourceType":"any","patternType":"any"},"accessFilter":{"operation":"any","permissionType":"any"}}]}`,
 	"acl.sync.enable": "false", "acl.sync.ms": "5000",
 	"auto.create.mirror.topics.enable": "false", "auto.create.mirror.topics.filters": "",
 	"availability.check.consecutive.failure.threshold": "5", "availability.check.ms": "60000",
@@ -331,7 +331,7 @@ var confluentLinkConfigs = map[string]string{
 	"topic.config.sync.include": "retention.ms,cleanup.policy", "topic.config.sync.ms": "5000",
 	"local.security.protocol": "SASL_SSL", "local.sasl.mechanism": "PLAIN", "local.sasl.jaas.config": "x",
 	"local.listener.name": "EXTERNAL",
-	"security.protocol": "PLAINTEXT", "sasl.mechanism": "", "sasl.jaas.config": "",
+	"security.protocol":   "PLAINTEXT", "sasl.mechanism": "", "sasl.jaas.config": "",
 	"sasl.client.callback.handler.class": "", "sasl.login.callback.handler.class": "", "sasl.login.class": "x",
 	"sasl.kerberos.service.name": "", "sasl.kerberos.kinit.cmd": "/usr/bin/kinit",
 	"sasl.kerberos.min.time.before.relogin": "60000", "sasl.kerberos.ticket.renew.jitter": "0.05",
