@@ -275,6 +275,14 @@ func TestSecurityStringHidesPassword(t *testing.T) {
 			t.Errorf("%s shows the password: %s", f, out)
 		}
 	}
+	all := Security{Protocol: SASLSSL, SASLMechanism: MechanismOAuthBearer, OAuth: OAuthBearer{ClientID: "id", ClientSecret: "s3cr3t-client"},
+		TrustStore: TrustStore{Location: "/t", Password: "s3cr3t-trust"}, KeyStore: KeyStore{Location: "/k", Password: "s3cr3t-store",
+			Key: "s3cr3t-key"}, KeyPassword: "s3cr3t-keypw"}
+	for _, f := range []string{"%v", "%+v", "%#v", "%s"} {
+		if out := fmt.Sprintf(f, all); strings.Contains(out, "s3cr3t") {
+			t.Errorf("%s shows a secret: %s", f, out)
+		}
+	}
 	l := Link{Security: s}
 	if out := fmt.Sprintf("%+v", l); strings.Contains(out, "s3cr3t") {
 		t.Errorf("a Link shows the password: %s", out)
