@@ -287,7 +287,7 @@ func Parse(data []byte) (*Config, error) {
 			names[name] = i
 		}
 		configs := at + ".configs."
-		l, err := parseLink(name, lf.Configs, true)
+		l, err := parseLink(name, lf.Configs, true, true)
 		for _, fe := range prefixed(err, configs, line(configs)) {
 			if fe := fe.(*FieldError); fe.Line == 0 {
 				fe.Line = idx.lineOf(at+".configs", at)

@@ -443,21 +443,33 @@ func knownLinkKeys() []string {
 // the defaults to the keys not set and returns every problem, joined, as FieldErrors keyed by the config key
 // ("name" for the link name).
 func ParseLink(name string, configs map[string]string) (*Link, error) {
-	return parseNamedLink(name, configs, false)
+	return parseNamedLink(name, configs, false, false)
 }
 
 // ParseFileLink is ParseLink for configs of the daemon's own file: ${env:...} and ${file:...} references are
 // resolved (Raw holds the resolved values). Never use it on input from the API or the state topic.
 func ParseFileLink(name string, configs map[string]string) (*Link, error) {
-	return parseNamedLink(name, configs, true)
+	return parseNamedLink(name, configs, true, true)
 }
 
-func parseNamedLink(name string, configs map[string]string, resolve bool) (*Link, error) {
+// ParseDeclaredLink is ParseLink for a link the daemon's file declares, run again from its resolved Raw with the
+// API's changes on top, when those changes leave its AuthenticationKeys alone: values are taken literally, but the
+// authentication that uses the daemon host's own credentials (AWS_MSK_IAM, a Kerberos ticket cache, a file://
+// OAUTHBEARER token) is allowed, as the file asked for it.
+func ParseDeclaredLink(name string, configs map[string]string) (*Link, error) {
+	return parseNamedLink(name, configs, false, true)
+}
+
+// AuthenticationKeys are the keys that choose how a link authenticates to its source: security.protocol and the
+// sasl.* keys. A change to any of them over the API makes a declared link an API link for ParseDeclaredLink's rule.
+func AuthenticationKeys() []string { return append([]string{keySecurityProtocol}, saslKeys()...) }
+
+func parseNamedLink(name string, configs map[string]string, resolve, trusted bool) (*Link, error) {
 	var probs problems
 	if err := ValidateLinkName(name); err != nil {
 		probs.addErr("name", err)
 	}
-	l, err := parseLink(name, configs, resolve)
+	l, err := parseLink(name, configs, resolve, trusted)
 	for _, fe := range FieldErrors(err) {
 		probs = append(probs, fe)
 	}
@@ -471,7 +483,9 @@ func parseNamedLink(name string, configs map[string]string, resolve bool) (*Link
 // (the daemon's own file) ${env:...} and ${file:...} references are resolved and Raw holds the resolved values;
 // without it (the admin API, the state topic) every value is taken as it is and a reference is refused: such input
 // must never make the daemon read its own environment or files.
-func parseLink(name string, configs map[string]string, resolve bool) (*Link, error) {
+//
+// trusted allows the authentication that uses the daemon host's own credentials (see parseSecurity).
+func parseLink(name string, configs map[string]string, resolve, trusted bool) (*Link, error) {
 	var probs problems
 	var values map[string]string
 	var failed map[string]bool
@@ -512,7 +526,7 @@ func parseLink(name string, configs map[string]string, resolve bool) (*Link, err
 		}
 	}
 	var secProbs problems
-	l.Security = parseSecurity(security, &secProbs, resolve)
+	l.Security = parseSecurity(security, &secProbs, trusted)
 	for _, fe := range FieldErrors(secProbs.join()) {
 		if !failed[fe.Key] { // the unresolved reference is the problem, not its absence
 			probs = append(probs, fe)
