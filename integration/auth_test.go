@@ -249,6 +249,22 @@ func TestAuth_LinksMirrorOverEachAuthentication(t *testing.T) {
 		}
 	})
 
+	// A token file, as Kafka's FileJwtRetriever reads it: the daemon host's own file, allowed because the daemon's
+	// file declares the link.
+	t.Run("OAUTHBEARER_token_file", func(t *testing.T) {
+		now := time.Now()
+		tok := b64(`{"alg":"none"}`) + "." + b64(fmt.Sprintf(`{"sub":"clusterlink","iat":%d,"exp":%d}`, now.Unix(), now.Add(time.Hour).Unix())) + "."
+		path := filepath.Join(t.TempDir(), "token.jwt")
+		if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		mirrorOver(t, src, src.ListenerAddrs("OAUTH"), map[string]string{
+			"security.protocol": "SASL_SSL", "sasl.mechanism": "OAUTHBEARER", "ssl.ca.location": src.caPEM,
+			"sasl.oauthbearer.token.endpoint.url": "file://" + path,
+			"sasl.jaas.config":                    `org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;`,
+		})
+	})
+
 	// Both clusters authenticated: the daemon reaches its destination (here the same cluster, so the mirror gets a
 	// prefix) over mTLS with a PKCS#12 keystore, and the source over SCRAM.
 	t.Run("destination_over_mTLS_source_over_SCRAM", func(t *testing.T) {
