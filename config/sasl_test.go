@@ -352,3 +352,48 @@ func TestConfigProviderReferences(t *testing.T) {
 	_, err = ParseLink("l", map[string]string{"bootstrap.servers": "a:1", "ssl.ca.location": "${directory:" + dir + ":token}"})
 	checkLines(t, err, []string{"ssl.ca.location: ${env:...} and ${file:...} references are only resolved in the daemon's config file; give the value itself"})
 }
+
+// TestMechanisms_FirstMessages: the mechanisms built from the configs send what the brokers expect first: the
+// OAUTHBEARER client response with the token, and an AWS_MSK_IAM request signed with the access key for the broker's
+// host and region.
+func TestMechanisms_FirstMessages(t *testing.T) {
+	ctx := context.Background()
+	c, err := ParseCluster(saslCluster("OAUTHBEARER", unsecuredJAAS, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := c.Security.saslMechanism()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, first, err := m.Authenticate(ctx, "127.0.0.1:9092")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := string(first)
+	tok := strings.TrimSuffix(strings.TrimPrefix(msg, "n,,\x01auth=Bearer "), "\x01\x01")
+	if m.Name() != "OAUTHBEARER" || tok == msg || claimsOf(t, tok)["sub"] != "alice" {
+		t.Errorf("OAUTHBEARER first message %q", msg)
+	}
+
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "example-secret")
+	c, err = ParseCluster(saslCluster("AWS_MSK_IAM", `software.amazon.msk.auth.iam.IAMLoginModule required;`, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ = c.Security.saslMechanism()
+	_, first, err = m.Authenticate(ctx, "b-1.demo.abc123.c2.kafka.eu-west-1.amazonaws.com:9098")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req map[string]string
+	if err := json.Unmarshal(first, &req); err != nil {
+		t.Fatalf("AWS_MSK_IAM first message %q: %v", first, err)
+	}
+	if req["action"] != "kafka-cluster:Connect" || !strings.HasPrefix(req["x-amz-credential"], "AKIDEXAMPLE/") ||
+		!strings.Contains(req["x-amz-credential"], "/eu-west-1/kafka-cluster/") || req["x-amz-signature"] == "" ||
+		strings.Contains(string(first), "example-secret") {
+		t.Errorf("AWS_MSK_IAM first message %s", first)
+	}
+}
