@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -202,8 +201,6 @@ func mustECDER(t *testing.T, l *testpki.Leaf) []byte {
 	}
 	return der
 }
-
-var _ = net.Listen
 
 type randReader struct{}
 
