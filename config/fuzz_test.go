@@ -156,6 +156,7 @@ func FuzzDaemonFileErrorsNeverShowTheSecret(f *testing.F) {
 // storeFiles are real stores, made once, that the store fuzz target opens with planted passwords and keys.
 var storeFiles struct {
 	once                         sync.Once
+	dir                          string // removed by TestMain
 	p12, jks, trustJKS, trustP12 string
 	encKey, cert, props          string
 }
@@ -166,6 +167,7 @@ func makeStoreFiles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		storeFiles.dir = dir
 		ca := testpki.NewCA(t)
 		client := ca.Client("c")
 		write := func(name string, b []byte) string {
@@ -221,6 +223,15 @@ func checkStoreSecrets(t *testing.T, before, secret, after string) {
 			t.Fatalf("%s: the error shows the secret: %v", ref, err)
 		}
 	}
+}
+
+// TestMain removes the store files the fuzz targets share (made once per process, fuzz workers included).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if storeFiles.dir != "" {
+		os.RemoveAll(storeFiles.dir)
+	}
+	os.Exit(code)
 }
 
 func FuzzStoreErrorsNeverShowTheSecret(f *testing.F) {
