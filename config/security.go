@@ -347,8 +347,8 @@ func unsupportedSecurityKey(key string) string {
 		return "not supported: clusterlink gets OAUTHBEARER tokens with the client_credentials grant (client id and " +
 			"secret), not the jwt-bearer grant: set sasl.oauthbearer.client.credentials.client.id and .client.secret"
 	case strings.HasPrefix(key, "sasl.oauthbearer."):
-		return "not supported: a broker's token validation setting (JWKS, issuer, audience, claims), not a client's: " +
-			"remove it; the client keys are " + strings.Join([]string{keyOAuthTokenEndpoint, keyOAuthClientID,
+		return "not supported: a token validation setting (JWKS, issuer, audience, claim names); clusterlink does not " +
+			"check the token it gets, the broker validates it: remove it; the client keys are " + strings.Join([]string{keyOAuthTokenEndpoint, keyOAuthClientID,
 			keyOAuthClientSecret, keyOAuthScope, keyOAuthHeaderURLEnc}, ", ")
 	case strings.HasPrefix(key, "sasl.kerberos."):
 		return "not supported: GSSAPI takes sasl.kerberos.service.name and the keytab and principal of sasl.jaas.config's Krb5LoginModule"
@@ -361,9 +361,9 @@ func unsupportedSecurityKey(key string) string {
 	return ""
 }
 
-// parseSecurity validates the security keys in values (already resolved). trusted is true for the daemon's own
-// file: only there may a config make the daemon use credentials of its host's environment (AWS_MSK_IAM's default
-// credentials, a Kerberos ticket cache).
+// parseSecurity validates the security keys in values (already resolved). trusted is true when the daemon's own
+// file chose them (ParseFileLink, ParseDeclaredLink, the destination): only then may a config make the daemon use
+// credentials of its host (AWS_MSK_IAM's environment or profile, a Kerberos ticket cache, a file:// token).
 func parseSecurity(values map[string]string, probs *problems, trusted bool) Security {
 	var s Security
 	get := func(k string) string { return values[k] }

@@ -133,8 +133,9 @@ func TestSecurityValidation(t *testing.T) {
 			want: []string{"sasl.kerberos.kinit.cmd: not supported: clusterlink's Kerberos client logs in from the keytab or " +
 				"ticket cache of sasl.jaas.config itself and renews its tickets; kinit and Java's relogin settings do not apply: remove it"}},
 		{name: "broker-side oauth key refused with the reason", configs: map[string]string{"sasl.oauthbearer.jwks.endpoint.url": "https://x"},
-			want: []string{"sasl.oauthbearer.jwks.endpoint.url: not supported: a broker's token validation setting (JWKS, issuer, " +
-				"audience, claims), not a client's: remove it; the client keys are sasl.oauthbearer.token.endpoint.url, " +
+			want: []string{"sasl.oauthbearer.jwks.endpoint.url: not supported: a token validation setting (JWKS, issuer, " +
+				"audience, claim names); clusterlink does not check the token it gets, the broker validates it: remove it; " +
+				"the client keys are sasl.oauthbearer.token.endpoint.url, " +
 				"sasl.oauthbearer.client.credentials.client.id, sasl.oauthbearer.client.credentials.client.secret, " +
 				"sasl.oauthbearer.scope, sasl.oauthbearer.header.urlencode"}},
 	}
