@@ -94,7 +94,12 @@ func (d *Daemon) checkGiven(configs map[string]string) error {
 
 // checkLinkConfigs parses a link's configs and checks the names derived from them, as a 400 listing every problem.
 func checkLinkConfigs(name string, configs map[string]string) error {
-	cfg, err := config.ParseLink(name, configs)
+	return checkLinkConfigsWith(config.ParseLink, name, configs)
+}
+
+// checkLinkConfigsWith is checkLinkConfigs with the parser of the link's origin (parseStoredLink).
+func checkLinkConfigsWith(parse func(string, map[string]string) (*config.Link, error), name string, configs map[string]string) error {
+	cfg, err := parse(name, configs)
 	if err == nil {
 		err = link.CheckNames(name, cfg)
 	}
@@ -238,7 +243,8 @@ func (d *Daemon) AlterLinkConfigs(ctx context.Context, name string, set map[stri
 		return adminapi.BadRequest("configs %s cannot change once the link exists", strings.Join(readOnly, ", "))
 	}
 	merged := mergeConfigs(s.raw, set, reset)
-	if err := checkLinkConfigs(name, merged); err != nil {
+	parse := parseStoredLink(s.rec, set, reset)
+	if err := checkLinkConfigsWith(parse, name, merged); err != nil {
 		return err
 	}
 	if validateOnly {
@@ -264,7 +270,7 @@ func (d *Daemon) AlterLinkConfigs(ctx context.Context, name string, set map[stri
 	s.rec, s.raw = rec, merged
 	l := s.rt.Load().l
 	if changed, live := link.LiveChange(before, merged); live && l.Broken() == nil {
-		cfg, _ := config.ParseLink(name, merged) // checked above
+		cfg, _ := parse(name, merged) // checked above
 		if err := l.Reconfigure(cfg); err != nil {
 			return err
 		}
