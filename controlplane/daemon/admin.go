@@ -12,6 +12,7 @@ import (
 
 	"github.com/clusterlink/clusterlink/config"
 	"github.com/clusterlink/clusterlink/controlplane/adminapi"
+	"github.com/clusterlink/clusterlink/controlplane/console"
 )
 
 // This file is the admin listener: HTTPS when the daemon's file gives a certificate, one auth rule for everything
@@ -26,6 +27,7 @@ func (d *Daemon) publicPath(path string) bool {
 func (d *Daemon) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/kafka/", adminapi.Handler(d, d.log))
+	mux.Handle(console.Prefix, console.Handler()) // the web console, under the same rule as the API
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !d.Ready() {
