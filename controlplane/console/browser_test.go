@@ -1,0 +1,393 @@
+package console_test
+
+// The console in a real browser: headless Chromium (Debian's chromium package) driven over the DevTools protocol
+// with chromedp, against a daemon in this process on two kfake clusters. chromedp is a Go library with no driver
+// binary and no Node: `go test` drives the browser directly, so `make test` needs nothing but Go and Chromium.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/clusterlink/clusterlink/config"
+	"github.com/clusterlink/clusterlink/controlplane/adminapi"
+	"github.com/clusterlink/clusterlink/controlplane/console"
+	"github.com/clusterlink/clusterlink/controlplane/daemon"
+	"github.com/clusterlink/clusterlink/replicator"
+)
+
+const testToken = "console-test-token"
+
+// chromium finds the browser: $CHROMIUM, else Debian's /usr/bin/chromium, else one on the PATH.
+func chromium() string {
+	if p := os.Getenv("CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// noBrowser fails in CI (CI=true), where the browser tests must run, and skips elsewhere.
+func noBrowser(t *testing.T, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf(format+" (CI=true: the browser tests must run; install Debian's chromium)", args...)
+	}
+	t.Skipf(format+" (install Debian's chromium, or set CHROMIUM, to run the browser tests)", args...)
+}
+
+type env struct {
+	t      *testing.T
+	src    *kfake.Cluster
+	base   string
+	client *adminapi.Client
+	shots  string
+}
+
+func startDaemon(t *testing.T) *env {
+	t.Helper()
+	src, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(src.Close)
+	dst, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dst.Close)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(src.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := context.Background()
+	for topic, partitions := range map[string]int32{"rest-api": 2, "sensor-data-raw": 3} {
+		if err := src.CreateTopic(topic, partitions, nil); err != nil {
+			t.Fatal(err)
+		}
+		var recs []*kgo.Record
+		for i := range 500 {
+			recs = append(recs, &kgo.Record{Topic: topic, Key: fmt.Appendf(nil, "k%d", i%50), Value: fmt.Appendf(nil, `{"seq":%d}`, i)})
+		}
+		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := &config.Config{
+		Destination: config.Cluster{BootstrapServers: dst.ListenAddrs()},
+		Admin:       config.Admin{Listen: "127.0.0.1:0", Token: testToken},
+		State:       config.State{Topic: config.DefaultStateTopic},
+	}
+	d, err := daemon.New(ctx, cfg, daemon.Options{Logger: zaptest.NewLogger(t),
+		ReplicatorOpts: []replicator.Opt{replicator.MetadataRefresh(500 * time.Millisecond)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- d.Run(runCtx) }()
+	t.Cleanup(func() { cancel(); <-done; d.Close() })
+	deadline := time.Now().Add(30 * time.Second)
+	for !d.Ready() {
+		if time.Now().After(deadline) {
+			t.Fatal("the daemon did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	shots := os.Getenv("CLUSTERLINK_SCREENSHOTS")
+	if shots == "" {
+		shots = "screenshots"
+	}
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	addr := d.Addr().String()
+	return &env{t: t, src: src, base: "http://" + addr + console.Prefix, client: adminapi.NewClient(addr, testToken), shots: shots}
+}
+
+// browser starts headless Chromium at 1280 px wide, sending the admin token as a bearer token on every request (as
+// the console's sign-in does), or fails/skips when it cannot.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path := chromium()
+	if path == "" {
+		noBrowser(t, "no Chromium found")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
+		chromedp.WindowSize(1280, 900), chromedp.Flag("lang", "en-US"))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancel := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
+	t.Cleanup(cancel)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(cancelTimeout)
+	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+		noBrowser(t, "Chromium at %s did not start: %v", path, err)
+	}
+	if _, err := chromedp.Call(ctx, network.SetExtraHTTPHeaders,
+		network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Authorization": "Bearer " + testToken}}); err != nil {
+		t.Fatal(err)
+	}
+	return ctx
+}
+
+func (e *env) run(ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
+	e.t.Helper()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		e.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func (e *env) screenshot(ctx context.Context, name string) {
+	e.t.Helper()
+	time.Sleep(150 * time.Millisecond)
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		e.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(e.shots, name+".png"), png, 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) eval(ctx context.Context, js string) bool {
+	e.t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js))
+	if err != nil {
+		e.t.Fatalf("evaluate %s: %v", js, err)
+	}
+	return v
+}
+
+// waitFor evaluates a JavaScript condition until it is true.
+func (e *env) waitFor(ctx context.Context, what, js string, timeout time.Duration) {
+	e.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js))
+		if err != nil {
+			e.t.Fatalf("%s: %v", what, err)
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+			e.t.Fatalf("%s: not within %v; the page says:\n%s", what, timeout, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (e *env) text(ctx context.Context, sel string) string {
+	e.t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		e.t.Fatalf("read %s: %v", sel, err)
+	}
+	return s
+}
+
+// TestConsole_CreateLinkWatchMirrorsPromote is the origin document's walkthrough in the browser: a bad bootstrap
+// and a bad filter are shown next to their fields; the link is created through the form with all topics, all
+// consumer offsets and all ACLs; its configs on the daemon are what the form said; the mirrors turn ACTIVE with lag
+// 0; rest-api is promoted and shows STOPPED.
+func TestConsole_CreateLinkWatchMirrorsPromote(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a browser test: runs without -short")
+	}
+	ctx := browser(t)
+	e := startDaemon(t)
+	bootstrap := strings.Join(e.src.ListenAddrs(), ",")
+
+	// A dry run with a bad bootstrap and a bad custom filter: each problem next to its field, nothing created.
+	e.run(ctx, "open the create page", chromedp.Navigate(e.base+"#/create"), chromedp.WaitVisible(chromedp.ID("f-name")))
+	e.run(ctx, "fill a bad form",
+		chromedp.SendKeys(chromedp.ID("f-name"), "bad-link"),
+		chromedp.SendKeys(chromedp.ID("f-bootstrap"), "not a host"),
+		chromedp.Click(chromedp.ID("f-topics-custom")),
+		chromedp.SetValue(chromedp.ID("f-topicsCustom"), `{"topicFilters":[{"name":"*","patternType":"GLOB","filterType":"INCLUDE"}]}`),
+		chromedp.Click(chromedp.ID("dry-run")))
+	e.waitFor(ctx, "the problems of the dry run", `document.querySelector("#err-bootstrap .problem") !== null && document.querySelector("#err-topics .problem") !== null`, 10*time.Second)
+	if s := e.text(ctx, "#err-bootstrap"); !strings.Contains(s, `bootstrap.servers: "not a host" is not host:port`) {
+		t.Errorf("next to the bootstrap field: %q", s)
+	}
+	if s := e.text(ctx, "#err-topics"); !strings.Contains(s, "auto.create.mirror.topics.filters") || !strings.Contains(s, `"GLOB" is not one of LITERAL, PREFIXED`) {
+		t.Errorf("next to the topics choice: %q", s)
+	}
+	if invalid := e.eval(ctx, `document.getElementById("f-bootstrap").getAttribute("aria-invalid") === "true"`); !invalid {
+		t.Errorf("the bootstrap field is not marked invalid")
+	}
+	e.screenshot(ctx, "create-link-problems")
+	if links, err := e.client.Links(ctx); err != nil || len(links) != 0 {
+		t.Fatalf("a dry run created something: %v %v", links, err)
+	}
+
+	// The link as the origin document's UI creates it: all topics, all consumer offsets, all ACLs.
+	e.run(ctx, "fill the form",
+		chromedp.Navigate(e.base+"#/links"), chromedp.Navigate(e.base+"#/create"), chromedp.WaitVisible(chromedp.ID("f-name")),
+		chromedp.SendKeys(chromedp.ID("f-name"), "my-link"),
+		chromedp.SendKeys(chromedp.ID("f-bootstrap"), bootstrap),
+		chromedp.Click(chromedp.ID("f-topics-all")),
+		chromedp.Click(chromedp.ID("f-groups-all")),
+		chromedp.Click(chromedp.ID("f-acls-all")),
+		chromedp.SendKeys(chromedp.ID("f-extra"), "topic.config.sync.ms=1000"),
+		chromedp.Click(chromedp.ID("dry-run")))
+	e.waitFor(ctx, "the dry run's answer", `document.querySelector("#create-result .ok") !== null`, 10*time.Second)
+	e.screenshot(ctx, "create-link-dry-run")
+	e.run(ctx, "create the link", chromedp.Click(chromedp.ID("create")), chromedp.WaitVisible(chromedp.ID("configs-table")))
+
+	configs, err := e.client.LinkConfigs(ctx, "my-link")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, c := range configs {
+		if c.Source == "DYNAMIC_CLUSTER_LINK_CONFIG" {
+			got[c.Name] = c.Value
+		}
+	}
+	want := map[string]string{
+		"bootstrap.servers":                 bootstrap,
+		"auto.create.mirror.topics.enable":  "true",
+		"auto.create.mirror.topics.filters": `{"topicFilters":[{"name":"*","patternType":"LITERAL","filterType":"INCLUDE"}]}`,
+		"consumer.offset.sync.enable":       "true",
+		"consumer.offset.group.filters":     `{"groupFilters":[{"name":"*","patternType":"LITERAL","filterType":"INCLUDE"}]}`,
+		"acl.sync.enable":                   "true",
+		"acl.filters":                       `{"aclFilters":[{"resourceFilter":{"resourceType":"any","patternType":"any"},"accessFilter":{"operation":"any","permissionType":"any"}}]}`,
+		"topic.config.sync.ms":              "1000",
+	}
+	if !sameConfigs(got, want) {
+		t.Errorf("the link's configs on the daemon:\n%v\nthe form said:\n%v", got, want)
+	}
+	page := e.text(ctx, "#configs-table")
+	for _, s := range []string{"auto.create.mirror.topics.filters", "consumer.offset.group.filters", "acl.filters", "DYNAMIC_CLUSTER_LINK_CONFIG"} {
+		if !strings.Contains(page, s) {
+			t.Errorf("the configs table does not show %s", s)
+		}
+	}
+
+	// Edit a config: a dry run of a value below the minimum is refused next to the field; a good value is saved.
+	e.run(ctx, "edit acl.sync.ms",
+		chromedp.Click(chromedp.CSS(`button[data-config="acl.sync.ms"]`)), chromedp.WaitVisible(chromedp.ID("edit-value")),
+		chromedp.SetValue(chromedp.ID("edit-value"), "500"), chromedp.Click(chromedp.ID("edit-dry")))
+	e.waitFor(ctx, "the refused edit", `document.querySelector("#edit-problems .error") !== null`, 10*time.Second)
+	if s := e.text(ctx, "#edit-problems"); !strings.Contains(s, "acl.sync.ms: 500 is below the minimum 1000") {
+		t.Errorf("next to the edited value: %q", s)
+	}
+	e.run(ctx, "save acl.sync.ms", chromedp.SetValue(chromedp.ID("edit-value"), "7000"), chromedp.Click(chromedp.ID("edit-save")))
+	e.waitFor(ctx, "the saved config", `[...document.querySelectorAll("#configs-table tr")].some(tr => tr.textContent.startsWith("acl.sync.ms7000"))`, 10*time.Second)
+	if c, err := e.client.LinkConfig(ctx, "my-link", "acl.sync.ms"); err != nil || c.Value != "7000" {
+		t.Errorf("acl.sync.ms on the daemon: %+v %v, want 7000", c, err)
+	}
+	e.screenshot(ctx, "link-detail")
+
+	// The mirrors, live: every source topic ACTIVE with lag 0, without a reload.
+	e.run(ctx, "open the mirrors page", chromedp.Navigate(e.base+"#/mirrors"), chromedp.WaitVisible(chromedp.ID("mirrors-table")))
+	e.waitFor(ctx, "both mirrors ACTIVE with lag 0", `(() => {
+		const rows = [...document.querySelectorAll("#mirrors-table tbody tr[data-topic]")];
+		return rows.length === 2 && rows.every(r => r.dataset.status === "ACTIVE" && r.dataset.maxLag === "0");
+	})()`, 60*time.Second)
+	// Let the chart draw a few samples.
+	time.Sleep(4500 * time.Millisecond)
+	e.screenshot(ctx, "mirrors")
+	e.run(ctx, "open rest-api's details", chromedp.Click(chromedp.CSS(`button[aria-controls="detail-my-link-rest-api"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#detail-my-link-rest-api table.partitions`)))
+	e.waitFor(ctx, "the fidelity counters", `document.querySelector("#detail-my-link-rest-api dl.fidelity") !== null`, 10*time.Second)
+	if s := e.text(ctx, "#detail-my-link-rest-api table.partitions"); !strings.Contains(s, "caught up") {
+		t.Errorf("rest-api's partitions: %q", s)
+	}
+
+	// Promote rest-api, confirmed in the dialog: the result table, then STOPPED in the live list.
+	e.run(ctx, "promote rest-api",
+		chromedp.Click(chromedp.CSS(`#detail-my-link-rest-api button[data-op="promote"]`)),
+		chromedp.WaitVisible(chromedp.ID("confirm")))
+	if s := e.text(ctx, "#confirm-text"); !strings.Contains(s, "Promote rest-api") {
+		t.Errorf("the confirmation says %q", s)
+	}
+	e.screenshot(ctx, "promote-confirm")
+	e.run(ctx, "confirm the promote", chromedp.Click(chromedp.ID("confirm-ok")))
+	e.waitFor(ctx, "the promote's result", `document.querySelector("#result-rest-api .ok") !== null || document.querySelector("#result-rest-api .error") !== null`, 60*time.Second)
+	if s := e.text(ctx, "#result-rest-api"); !strings.Contains(s, "rest-api promoted.") {
+		t.Fatalf("the promote's result: %q", s)
+	}
+	e.waitFor(ctx, "rest-api STOPPED", `document.querySelector('#mirrors-table tr[data-topic="rest-api"]').dataset.status === "STOPPED"`, 10*time.Second)
+	if m, err := e.client.Mirror(ctx, "my-link", "rest-api"); err != nil || m.MirrorStatus != "STOPPED" {
+		t.Errorf("rest-api on the daemon: %s %v", m.MirrorStatus, err)
+	}
+	e.screenshot(ctx, "mirror-promoted")
+
+	// A promote of a stopped mirror is refused, in words.
+	e.run(ctx, "promote rest-api again",
+		chromedp.Click(chromedp.CSS(`#detail-my-link-rest-api button[data-op="promote"]`)),
+		chromedp.WaitVisible(chromedp.ID("confirm")), chromedp.Click(chromedp.ID("confirm-ok")))
+	e.waitFor(ctx, "the refusal", `document.querySelector("#result-rest-api .error") !== null`, 20*time.Second)
+	if s := e.text(ctx, "#result-rest-api .error"); !strings.Contains(s, "rest-api was not promoted") && !strings.Contains(s, "refused") {
+		t.Errorf("the second promote: %q", s)
+	}
+
+	// Verify the other mirror: identical.
+	e.run(ctx, "verify sensor-data-raw",
+		chromedp.Click(chromedp.CSS(`button[aria-controls="detail-my-link-sensor-data-raw"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#detail-my-link-sensor-data-raw button[data-op="verify"]`)),
+		chromedp.Click(chromedp.CSS(`#detail-my-link-sensor-data-raw button[data-op="verify"]`)),
+		chromedp.WaitVisible(chromedp.ID("confirm")), chromedp.Click(chromedp.ID("confirm-ok")))
+	e.waitFor(ctx, "the verification", `document.querySelector("#result-sensor-data-raw .verify-result") !== null || document.querySelector("#result-sensor-data-raw .error") !== null`, 30*time.Second)
+	if s := e.text(ctx, "#result-sensor-data-raw"); !strings.Contains(s, "is identical to sensor-data-raw") {
+		t.Errorf("the verification: %q", s)
+	}
+	e.screenshot(ctx, "mirror-verified")
+
+	// The links page, and the mirrors page on a narrow screen.
+	e.run(ctx, "open the links page", chromedp.Navigate(e.base+"#/links"), chromedp.WaitVisible(chromedp.ID("links-table")))
+	if s := e.text(ctx, "#links-table"); !strings.Contains(s, "my-link") || !strings.Contains(s, "ACTIVE") {
+		t.Errorf("the links page: %q", s)
+	}
+	e.screenshot(ctx, "links")
+	e.run(ctx, "a narrow screen", chromedp.EmulateViewport(390, 844), chromedp.Navigate(e.base+"#/mirrors"),
+		chromedp.WaitVisible(chromedp.CSS(`#mirrors-table tr[data-topic="rest-api"]`)))
+	e.screenshot(ctx, "mirrors-narrow")
+	if e.eval(ctx, `document.documentElement.scrollWidth > window.innerWidth + 1`) {
+		t.Errorf("at 390 px the page scrolls sideways (only tables may)")
+	}
+}
+
+// sameConfigs compares configs, the filter JSON as JSON (the daemon may keep it formatted its own way).
+func sameConfigs(got, want map[string]string) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for k, w := range want {
+		g, ok := got[k]
+		if !ok {
+			return false
+		}
+		if strings.HasPrefix(w, "{") {
+			var gv, wv any
+			if json.Unmarshal([]byte(g), &gv) != nil || json.Unmarshal([]byte(w), &wv) != nil || !reflect.DeepEqual(gv, wv) {
+				return false
+			}
+		} else if g != w {
+			return false
+		}
+	}
+	return true
+}
