@@ -56,6 +56,7 @@ func noBrowser(t *testing.T, format string, args ...any) {
 type env struct {
 	t      *testing.T
 	src    *kfake.Cluster
+	srcCl  *kgo.Client
 	base   string
 	client *adminapi.Client
 	shots  string
@@ -77,19 +78,14 @@ func startDaemon(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cl.Close()
+	t.Cleanup(cl.Close)
+	e := &env{t: t, src: src, srcCl: cl}
 	ctx := context.Background()
 	for topic, partitions := range map[string]int32{"rest-api": 2, "sensor-data-raw": 3} {
 		if err := src.CreateTopic(topic, partitions, nil); err != nil {
 			t.Fatal(err)
 		}
-		var recs []*kgo.Record
-		for i := range 500 {
-			recs = append(recs, &kgo.Record{Topic: topic, Key: fmt.Appendf(nil, "k%d", i%50), Value: fmt.Appendf(nil, `{"seq":%d}`, i)})
-		}
-		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
+		e.produce(ctx, topic, 500)
 	}
 	cfg := &config.Config{
 		Destination: config.Cluster{BootstrapServers: dst.ListenAddrs()},
@@ -120,7 +116,19 @@ func startDaemon(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	addr := d.Addr().String()
-	return &env{t: t, src: src, base: "http://" + addr + console.Prefix, client: adminapi.NewClient(addr, testToken), shots: shots}
+	e.base, e.client, e.shots = "http://"+addr+console.Prefix, adminapi.NewClient(addr, testToken), shots
+	return e
+}
+
+func (e *env) produce(ctx context.Context, topic string, n int) {
+	e.t.Helper()
+	recs := make([]*kgo.Record, 0, n)
+	for i := range n {
+		recs = append(recs, &kgo.Record{Topic: topic, Key: fmt.Appendf(nil, "k%d", i%50), Value: fmt.Appendf(nil, `{"seq":%d}`, i)})
+	}
+	if err := e.srcCl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		e.t.Fatalf("produce to %s: %v", topic, err)
+	}
 }
 
 // browser starts headless Chromium at 1280 px wide, sending the admin token as a bearer token on every request (as
@@ -166,6 +174,12 @@ func (e *env) screenshot(ctx context.Context, name string) {
 	if err := os.WriteFile(filepath.Join(e.shots, name+".png"), png, 0o644); err != nil {
 		e.t.Fatal(err)
 	}
+}
+
+// page routes the console to another page as a link would: a new fragment, no page load (chromedp.Navigate
+// would wait for a load event that a fragment change never fires).
+func (e *env) page(fragment string) chromedp.Action[chromedp.Void] {
+	return chromedp.Evaluate[chromedp.Void](fmt.Sprintf("location.hash = %q", fragment))
 }
 
 func (e *env) eval(ctx context.Context, js string) bool {
@@ -242,8 +256,11 @@ func TestConsole_CreateLinkWatchMirrorsPromote(t *testing.T) {
 	}
 
 	// The link as the origin document's UI creates it: all topics, all consumer offsets, all ACLs.
+	e.run(ctx, "open a new form", e.page("#/links"))
+	e.waitFor(ctx, "the links page", `document.querySelector("main h1").textContent === "Links"`, 10*time.Second)
+	e.run(ctx, "open a new form", e.page("#/create"))
+	e.waitFor(ctx, "an empty form", `document.getElementById("f-name") !== null && document.getElementById("f-name").value === ""`, 10*time.Second)
 	e.run(ctx, "fill the form",
-		chromedp.Navigate(e.base+"#/links"), chromedp.Navigate(e.base+"#/create"), chromedp.WaitVisible(chromedp.ID("f-name")),
 		chromedp.SendKeys(chromedp.ID("f-name"), "my-link"),
 		chromedp.SendKeys(chromedp.ID("f-bootstrap"), bootstrap),
 		chromedp.Click(chromedp.ID("f-topics-all")),
@@ -301,13 +318,17 @@ func TestConsole_CreateLinkWatchMirrorsPromote(t *testing.T) {
 	e.screenshot(ctx, "link-detail")
 
 	// The mirrors, live: every source topic ACTIVE with lag 0, without a reload.
-	e.run(ctx, "open the mirrors page", chromedp.Navigate(e.base+"#/mirrors"), chromedp.WaitVisible(chromedp.ID("mirrors-table")))
+	e.run(ctx, "open the mirrors page", e.page("#/mirrors"), chromedp.WaitVisible(chromedp.ID("mirrors-table")))
 	e.waitFor(ctx, "both mirrors ACTIVE with lag 0", `(() => {
 		const rows = [...document.querySelectorAll("#mirrors-table tbody tr[data-topic]")];
 		return rows.length === 2 && rows.every(r => r.dataset.status === "ACTIVE" && r.dataset.maxLag === "0");
 	})()`, 60*time.Second)
-	// Let the chart draw a few samples.
-	time.Sleep(4500 * time.Millisecond)
+	// Data keeps flowing into sensor-data-raw: the chart draws the copy rate, and the lag comes back to 0.
+	for burst := range 4 {
+		e.produce(ctx, "sensor-data-raw", 400*(burst+1))
+		time.Sleep(1500 * time.Millisecond)
+	}
+	e.waitFor(ctx, "sensor-data-raw back at lag 0", `document.querySelector('#mirrors-table tr[data-topic="sensor-data-raw"]').dataset.maxLag === "0"`, 30*time.Second)
 	e.screenshot(ctx, "mirrors")
 	e.run(ctx, "open rest-api's details", chromedp.Click(chromedp.CSS(`button[aria-controls="detail-my-link-rest-api"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#detail-my-link-rest-api table.partitions`)))
@@ -357,12 +378,12 @@ func TestConsole_CreateLinkWatchMirrorsPromote(t *testing.T) {
 	e.screenshot(ctx, "mirror-verified")
 
 	// The links page, and the mirrors page on a narrow screen.
-	e.run(ctx, "open the links page", chromedp.Navigate(e.base+"#/links"), chromedp.WaitVisible(chromedp.ID("links-table")))
+	e.run(ctx, "open the links page", e.page("#/links"), chromedp.WaitVisible(chromedp.ID("links-table")))
 	if s := e.text(ctx, "#links-table"); !strings.Contains(s, "my-link") || !strings.Contains(s, "ACTIVE") {
 		t.Errorf("the links page: %q", s)
 	}
 	e.screenshot(ctx, "links")
-	e.run(ctx, "a narrow screen", chromedp.EmulateViewport(390, 844), chromedp.Navigate(e.base+"#/mirrors"),
+	e.run(ctx, "a narrow screen", chromedp.EmulateViewport(390, 844), e.page("#/mirrors"),
 		chromedp.WaitVisible(chromedp.CSS(`#mirrors-table tr[data-topic="rest-api"]`)))
 	e.screenshot(ctx, "mirrors-narrow")
 	if e.eval(ctx, `document.documentElement.scrollWidth > window.innerWidth + 1`) {

@@ -70,7 +70,7 @@ export function createPage(main) {
   const result = h("div", { id: "create-result", "aria-live": "polite" });
   const form = h("form", { id: "create-form", novalidate: true },
     h("fieldset", {}, h("legend", {}, "Link"),
-      field("name", "Link name", h("input", { name: "name", required: true, autocomplete: "off", spellcheck: false })),
+      field("name", "Link name", h("input", { name: "name", required: true, autocomplete: "off", spellcheck: false, autofocus: true })),
       field("sourceId", "Source cluster id (optional)", h("input", { name: "sourceId", autocomplete: "off", spellcheck: false }))),
     h("fieldset", {}, h("legend", {}, "Source cluster"),
       field("bootstrap", "Bootstrap servers (bootstrap.servers)", h("input", { name: "bootstrap", required: true, spellcheck: false,
@@ -142,7 +142,6 @@ export function createPage(main) {
     h("p", {}, "The destination is the cluster this daemon writes to. Source credentials are given here once; ",
       "use Dry run to have the daemon check every config without creating anything."),
     form);
-  form.querySelector("#f-name").focus();
 }
 
 function configList(configs) {

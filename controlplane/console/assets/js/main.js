@@ -26,7 +26,11 @@ document.getElementById("signin-form").addEventListener("submit", ev => {
   start();
 });
 
+// route renders the page of the URL's fragment into a new view and shows it only if no later route began
+// meanwhile (a page that waits for the daemon must not replace the page the user went to next).
+let routes = 0;
 async function route() {
+  const gen = ++routes;
   if (stopPage) stopPage();
   stopPage = null;
   const [path, query] = (location.hash.slice(1) || "/links").split("?");
@@ -38,14 +42,24 @@ async function route() {
     else a.removeAttribute("aria-current");
   }
   document.title = "clusterlink · " + (parts.length > 1 ? parts[1] : page);
+  const view = document.createElement("div");
+  let stop = null;
   try {
-    if (page === "links" && parts.length === 2) await linkPage(main, parts[1]);
-    else if (page === "create") createPage(main);
-    else if (page === "mirrors") stopPage = mirrorsPage(main, params);
-    else await linksPage(main);
+    if (page === "links" && parts.length === 2) await linkPage(view, parts[1]);
+    else if (page === "create") createPage(view);
+    else if (page === "mirrors") stop = mirrorsPage(view, params);
+    else await linksPage(view);
   } catch (e) {
-    replace(main, errorBox(e.message));
+    replace(view, errorBox(e.message));
   }
+  if (gen !== routes) {
+    if (stop) stop();
+    return;
+  }
+  stopPage = stop;
+  main.replaceChildren(view);
+  const first = view.querySelector("[autofocus]");
+  if (first) first.focus();
 }
 
 async function start() {

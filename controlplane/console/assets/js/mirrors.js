@@ -129,17 +129,20 @@ export function mirrorsPage(main, params) {
   }
 
   function newRow(m) {
+    // data-label names each cell where a narrow screen shows a row as a card.
+    const td = (label, cls) => h("td", { "data-label": label, class: cls });
     const cells = {
-      partitions: h("td", {}), lag: h("td", { class: "num" }), source: h("td", {}), status: h("td", {}),
-      time: h("td", { class: "num" }), timeLag: h("td", { class: "num" }), eta: h("td", {}), chart: h("td", {}),
+      partitions: td("Num Partition"), lag: td("Max Per Partition Mirror Lag", "num"), source: td("Source Topic Name"),
+      status: td("Mirror Status"), time: td("Status Time Ms", "num"), timeLag: td("Max Time Lag", "num"),
+      eta: td("Catch Up"), chart: td("Lag / Throughput"),
     };
     const r = { cells, history: [], open: false, mirror: m };
     const panelId = "detail-" + m.link_name + "-" + m.mirror_topic_name;
     const toggle = h("button", { type: "button", class: "small", "aria-expanded": "false", "aria-controls": panelId,
       "aria-label": "Details and actions for " + m.mirror_topic_name, "data-topic": m.mirror_topic_name }, "Details");
     r.tr = h("tr", { "data-topic": m.mirror_topic_name, "data-link": m.link_name },
-      h("td", {}, m.link_name), h("th", { scope: "row" }, m.mirror_topic_name), cells.partitions, cells.lag, cells.source,
-      cells.status, cells.time, cells.timeLag, cells.eta, cells.chart, h("td", {}, toggle));
+      h("td", { "data-label": "Link Name" }, m.link_name), h("th", { scope: "row" }, m.mirror_topic_name), cells.partitions,
+      cells.lag, cells.source, cells.status, cells.time, cells.timeLag, cells.eta, cells.chart, h("td", { class: "toggle" }, toggle));
     r.panel = h("div", { class: "panel", id: panelId });
     r.detail = h("tr", { class: "detail", hidden: true }, h("td", { colSpan: 11 }, r.panel));
     r.result = h("div", { class: "result", "aria-live": "polite", id: "result-" + m.mirror_topic_name });
@@ -189,9 +192,10 @@ function renderDetail(r, fid) {
   replace(r.errors, m.mirror_topic_error !== "NO_ERROR" || errs.length
     ? errorBox([m.mirror_topic_error !== "NO_ERROR" ? "Mirror error: " + m.mirror_topic_error : null,
       ...errs.map(e => `${e.error_code}: ${e.error_message}`)].filter(Boolean).join("\n")) : null);
-  replace(r.partitions, table("Partitions", ["Partition", "Partition Mirror Lag", "Time Lag", "Catch Up",
+  const lags = m.mirror_lags || [];
+  replace(r.partitions, lags.length === 0 ? h("p", { class: "help" }, `No partition positions: the mirror is ${m.mirror_status}.`) : table("Partitions", ["Partition", "Partition Mirror Lag", "Time Lag", "Catch Up",
     "Last Source Fetch Offset", "Source High Watermark", "Mirror Log End Offset", "Error"],
-  (m.mirror_lags || []).map(l => [String(l.partition), lagRecords(l.lag), lagSeconds(l.time_lag_ms),
+  lags.map(l => [String(l.partition), lagRecords(l.lag), lagSeconds(l.time_lag_ms),
     l.lag === 0 ? "caught up" : catchUp(l.catch_up_seconds), String(l.last_source_fetch_offset),
     String(l.source_high_watermark), String(l.mirror_log_end_offset),
     l.error_code ? `${l.error_code}: ${l.error_message || ""}` : ""]), { class: "partitions" }));
