@@ -28,7 +28,8 @@ func newDemoCommand() *cobra.Command {
 auto-creates mirrors for every source topic. It fills topics shaped like a real deployment while the link copies
 them, then walks through the CLI: link describe, mirror list, mirror promote rest-api, mirror list again, a produce
 to the promoted topic on the destination, and a record-by-record comparison of both clusters. Nothing needs to be
-installed. With --keep the daemon stays up for you to explore with the other commands.`,
+installed. With --keep the daemon stays up for you to explore with the other commands, or in the web console
+(the URL it prints).`,
 		Example: "  clusterlink demo\n  clusterlink demo --records 50000\n  clusterlink demo --keep   # then, in another shell: clusterlink mirror list",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -163,7 +164,7 @@ func runDemo(ctx context.Context, out io.Writer, log *zap.Logger, records int, k
 		fmt.Fprintf(out, "%-55s %7d records at identical offsets on both clusters\n", t.name, n)
 	}
 	if keep {
-		fmt.Fprintf(out, "\nThe daemon keeps running: try `clusterlink mirror list --address %s`. Ctrl-C stops it.\n", address)
+		fmt.Fprintf(out, "\nThe daemon keeps running: try `clusterlink mirror list --address %s`, or the web console at http://%s/ui/. Ctrl-C stops it.\n", address, address)
 		<-ctx.Done()
 	}
 	return nil

@@ -86,8 +86,8 @@ func status(t *testing.T, cl *http.Client, url, token string) int {
 	return resp.StatusCode
 }
 
-// TestDaemon_OneAuthRuleCoversEverythingItServes: with a token, the API, /metrics and pprof all need it; the probes
-// do not; admin.metrics.public opens /metrics alone.
+// TestDaemon_OneAuthRuleCoversEverythingItServes: with a token, the API, the web console, /metrics and pprof all
+// need it; the probes do not; admin.metrics.public opens /metrics alone.
 func TestDaemon_OneAuthRuleCoversEverythingItServes(t *testing.T) {
 	for _, public := range []bool{false, true} {
 		f := newFixture(t)
@@ -100,7 +100,7 @@ func TestDaemon_OneAuthRuleCoversEverythingItServes(t *testing.T) {
 			path string
 			open bool
 		}{
-			{"/kafka/v3/clusters", false}, {"/debug/pprof/cmdline", false}, {"/debug/pprof/goroutine?debug=2", false},
+			{"/kafka/v3/clusters", false}, {"/ui/", false}, {"/ui/js/main.js", false}, {"/debug/pprof/cmdline", false}, {"/debug/pprof/goroutine?debug=2", false},
 			{"/debug/pprof/heap", false}, {"/metrics", public}, {"/healthz", true}, {"/readyz", true},
 		} {
 			want := http.StatusUnauthorized
