@@ -181,6 +181,19 @@ func RequireAuth(rule AuthRule, next http.Handler) http.Handler {
 	})
 }
 
+// RefuseCrossOrigin answers 403, with an Error body, a request that changes something (any method but GET, HEAD and
+// OPTIONS) when the browser that sent it says it comes from another site's page (Sec-Fetch-Site, or an Origin
+// that is not the Host): credentials a browser sends on its own (HTTP Basic, client certificates) must not let
+// another site promote or delete. Clients that are not browsers send neither header and are not affected.
+func RefuseCrossOrigin(next http.Handler) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, &Error{ErrorCode: http.StatusForbidden,
+			Message: fmt.Sprintf("%s %s from another site's page is refused: the admin API changes nothing on a cross-origin browser request", r.Method, r.URL.Path)})
+	}))
+	return cop.Handler(next)
+}
+
 // tokenGiven says whether r carries the token as a bearer token or as a Basic password, compared in constant time.
 func tokenGiven(r *http.Request, token string) bool {
 	given := ""

@@ -376,6 +376,15 @@ func TestConsole_CreateLinkWatchMirrorsPromote(t *testing.T) {
 		t.Errorf("the verification: %q", s)
 	}
 	e.screenshot(ctx, "mirror-verified")
+	// The picture of README.md (docs/console.png): the list with one mirror's panel open, as a 1280x900 window shows it.
+	e.run(ctx, "close rest-api's details", chromedp.Click(chromedp.CSS(`button[aria-controls="detail-my-link-rest-api"]`)))
+	e.waitFor(ctx, "rest-api's panel closed", `document.getElementById("detail-my-link-rest-api").closest("tr").hidden`, 5*time.Second)
+	time.Sleep(150 * time.Millisecond)
+	if png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()); err != nil {
+		t.Fatal(err)
+	} else if err := os.WriteFile(filepath.Join(e.shots, "console.png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	// The links page, and the mirrors page on a narrow screen.
 	e.run(ctx, "open the links page", e.page("#/links"), chromedp.WaitVisible(chromedp.ID("links-table")))

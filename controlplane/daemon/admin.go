@@ -16,7 +16,7 @@ import (
 )
 
 // This file is the admin listener: HTTPS when the daemon's file gives a certificate, one auth rule for everything
-// it serves (the API, /metrics, pprof), and the rule that files named by configs given over the API must lie under
+// it serves (the API, the web console, /metrics, pprof), no change from another site's page in a browser, and the rule that files named by configs given over the API must lie under
 // a directory the daemon's file allows.
 
 // publicPaths need no credentials: probes, and /metrics when admin.metrics.public is set.
@@ -46,7 +46,7 @@ func (d *Daemon) handler() http.Handler {
 	}
 	return adminapi.RequireAuth(adminapi.AuthRule{
 		Token: d.cfg.Admin.Token, ClientCertificates: d.cfg.Admin.TLSClientCA != "", Public: d.publicPath,
-	}, mux)
+	}, adminapi.RefuseCrossOrigin(mux))
 }
 
 // listen opens the admin listener, with TLS (and client certificates verified when given) where the file asks.
