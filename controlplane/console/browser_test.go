@@ -6,6 +6,7 @@ package console_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap/zaptest"
@@ -131,8 +133,8 @@ func (e *env) produce(ctx context.Context, topic string, n int) {
 	}
 }
 
-// browser starts headless Chromium at 1280 px wide, sending the admin token as a bearer token on every request (as
-// the console's sign-in does), or fails/skips when it cannot.
+// browser starts headless Chromium at 1280 px wide, sending the admin token as the password of HTTP Basic on every
+// request (what a browser sends after its prompt for the daemon's Basic challenge), or fails/skips when it cannot.
 func browser(t *testing.T) context.Context {
 	t.Helper()
 	path := chromium()
@@ -151,7 +153,8 @@ func browser(t *testing.T) context.Context {
 		noBrowser(t, "Chromium at %s did not start: %v", path, err)
 	}
 	if _, err := chromedp.Call(ctx, network.SetExtraHTTPHeaders,
-		network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Authorization": "Bearer " + testToken}}); err != nil {
+		network.SetExtraHTTPHeadersParams{Headers: network.Headers{
+			"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("operator:"+testToken))}}); err != nil {
 		t.Fatal(err)
 	}
 	return ctx
@@ -356,10 +359,15 @@ func TestConsole_CreateLinkWatchMirrorsPromote(t *testing.T) {
 	}
 	e.screenshot(ctx, "mirror-promoted")
 
-	// A promote of a stopped mirror is refused, in words.
-	e.run(ctx, "promote rest-api again",
-		chromedp.Click(chromedp.CSS(`#detail-my-link-rest-api button[data-op="promote"]`)),
-		chromedp.WaitVisible(chromedp.ID("confirm")), chromedp.Click(chromedp.ID("confirm-ok")))
+	// A promote of a stopped mirror is refused, in words; this time with the keyboard only: Enter on the button,
+	// the dialog opens on Cancel, Tab to Promote, Enter.
+	e.run(ctx, "promote rest-api again from the keyboard",
+		chromedp.Focus(chromedp.CSS(`#detail-my-link-rest-api button[data-op="promote"]`)), chromedp.KeyEvent(kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("confirm")))
+	e.waitFor(ctx, "focus on Cancel", `document.activeElement.id === "confirm-cancel"`, 5*time.Second)
+	e.run(ctx, "Tab, Enter", chromedp.KeyEvent(kb.Tab))
+	e.waitFor(ctx, "focus on Promote", `document.activeElement.id === "confirm-ok"`, 5*time.Second)
+	e.run(ctx, "Enter", chromedp.KeyEvent(kb.Enter))
 	e.waitFor(ctx, "the refusal", `document.querySelector("#result-rest-api .error") !== null`, 20*time.Second)
 	if s := e.text(ctx, "#result-rest-api .error"); !strings.Contains(s, "rest-api was not promoted") && !strings.Contains(s, "refused") {
 		t.Errorf("the second promote: %q", s)
