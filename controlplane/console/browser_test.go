@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -207,7 +208,7 @@ func (e *env) waitFor(ctx context.Context, what, js string, timeout time.Duratio
 			return
 		}
 		if time.Now().After(deadline) {
-			body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+			body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
 			e.t.Fatalf("%s: not within %v; the page says:\n%s", what, timeout, body)
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -254,6 +255,26 @@ func TestConsole_CreateLinkWatchMirrorsPromote(t *testing.T) {
 		t.Errorf("the bootstrap field is not marked invalid")
 	}
 	e.screenshot(ctx, "create-link-problems")
+
+	// Credentials: username and password become sasl.jaas.config. This daemon has no state.encryption.key, so it
+	// refuses to keep a secret; the refusal is shown next to the password, and the password is in no message.
+	e.run(ctx, "give SASL credentials",
+		chromedp.SetValue(chromedp.ID("f-bootstrap"), bootstrap), chromedp.Click(chromedp.ID("f-topics-all")),
+		chromedp.SetValue(chromedp.ID("f-protocol"), "SASL_SSL"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("f-protocol").dispatchEvent(new Event("change"))`),
+		chromedp.WaitVisible(chromedp.ID("f-password")),
+		chromedp.SetValue(chromedp.ID("f-mechanism"), "SCRAM-SHA-512"),
+		chromedp.SendKeys(chromedp.ID("f-username"), "alice"),
+		chromedp.SendKeys(chromedp.ID("f-password"), "pa55-w0rd"),
+		chromedp.Click(chromedp.ID("dry-run")))
+	e.waitFor(ctx, "the refused secret", `document.querySelector("#err-password .problem") !== null`, 10*time.Second)
+	if s := e.text(ctx, "#err-password"); !strings.Contains(s, "sasl.jaas.config") || !strings.Contains(s, "state.encryption.key") {
+		t.Errorf("next to the password: %q", s)
+	}
+	if s := e.text(ctx, "main"); strings.Contains(s, "pa55-w0rd") || e.eval(ctx, `location.href.includes("pa55")`) {
+		t.Errorf("the password is shown on the page or in the URL")
+	}
+	e.screenshot(ctx, "create-link-secret-refused")
 	if links, err := e.client.Links(ctx); err != nil || len(links) != 0 {
 		t.Fatalf("a dry run created something: %v %v", links, err)
 	}
@@ -428,4 +449,59 @@ func sameConfigs(got, want map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// TestConsole_SignInKeepsTheTokenInTheTab: when the daemon answers 401 to a page already loaded (its Basic
+// credentials gone), the console asks for the token, keeps it in sessionStorage only, sends it as a bearer token,
+// and never puts it in the URL.
+func TestConsole_SignInKeepsTheTokenInTheTab(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a browser test: runs without -short")
+	}
+	ctx := browser(t)
+	e := startDaemon(t)
+	e.run(ctx, "open the console", chromedp.Navigate(e.base+"#/links"))
+	e.waitFor(ctx, "the links page", `document.querySelector("main h1") !== null && document.querySelector("main h1").textContent === "Links"`, 10*time.Second)
+	// The Basic credentials go; the browser's own prompt is cancelled, as a user would who has only the token at hand.
+	cancelPrompts(ctx, t)
+	if _, err := chromedp.Call(ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{}}); err != nil {
+		t.Fatal(err)
+	}
+	e.run(ctx, "go to the mirrors", e.page("#/create"), e.page("#/links"))
+	e.waitFor(ctx, "the sign-in", `!document.getElementById("signin").hidden`, 10*time.Second)
+	e.screenshot(ctx, "sign-in")
+	e.run(ctx, "sign in", chromedp.SendKeys(chromedp.ID("signin-token"), testToken+kb.Enter))
+	e.waitFor(ctx, "the links page again", `document.getElementById("signin").hidden && document.querySelector("main h1") !== null && document.querySelector("main h1").textContent === "Links"`, 10*time.Second)
+	if !e.eval(ctx, fmt.Sprintf(`sessionStorage.getItem("clusterlink.token") === %q && localStorage.length === 0 && !location.href.includes(%q) && document.cookie === ""`, testToken, testToken)) {
+		t.Error("the token is not in sessionStorage only")
+	}
+}
+
+// cancelPrompts answers every HTTP auth challenge of the page with "cancel" (headless Chromium would wait for
+// credentials), letting every other request through.
+func cancelPrompts(ctx context.Context, t *testing.T) {
+	t.Helper()
+	paused := chromedp.Events(ctx, fetch.RequestPaused)
+	challenged := chromedp.Events(ctx, fetch.AuthRequired)
+	go func() {
+		for ev, err := range paused {
+			if err != nil {
+				return
+			}
+			_, _ = chromedp.Call(ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: ev.RequestID})
+		}
+	}()
+	go func() {
+		for ev, err := range challenged {
+			if err != nil {
+				return
+			}
+			_, _ = chromedp.Call(ctx, fetch.ContinueWithAuth, fetch.ContinueWithAuthParams{RequestID: ev.RequestID,
+				AuthChallengeResponse: &fetch.AuthChallengeResponse{Response: fetch.AuthChallengeResponseResponseCancelAuth}})
+		}
+	}()
+	handle := true
+	if _, err := chromedp.Call(ctx, fetch.Enable, fetch.EnableParams{HandleAuthRequests: &handle}); err != nil {
+		t.Fatal(err)
+	}
 }

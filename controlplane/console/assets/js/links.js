@@ -64,7 +64,7 @@ export function createPage(main) {
     field("mechanism", "SASL mechanism (sasl.mechanism)", mechanism),
     field("username", "Username", h("input", { name: "username", autocomplete: "off", spellcheck: false })),
     field("password", "Password (becomes sasl.jaas.config)", h("input", { name: "password", type: "password", autocomplete: "new-password" }),
-      "Sent once to the daemon, which keeps it sealed in its state topic; never shown again."));
+      "Sent once, in the request body; the daemon never sends it back (it needs state.encryption.key to keep it)."));
   protocol.addEventListener("change", () => { sasl.hidden = !protocol.value.startsWith("SASL_"); });
   const general = h("div", { id: "err-general", "aria-live": "polite" });
   const result = h("div", { id: "create-result", "aria-live": "polite" });
