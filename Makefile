@@ -29,6 +29,10 @@ test: kafka-jars ## Unit tests and integration tests against real Kafka brokers 
 test-short: ## Only the tests that need no broker (in-process kfake clusters), under a minute
 	$(GO) test -short -count=1 -timeout 5m $(PKGS)
 
+.PHONY: test-browser
+test-browser: ## Only the web console's browser tests (headless Chromium; screenshots in controlplane/console/screenshots)
+	$(GO) test -count=1 -run 'TestConsole' -v ./controlplane/console
+
 .PHONY: test-testcontainers
 test-testcontainers: ## The integration tests with brokers from testcontainers (needs a Docker engine)
 	CLUSTERLINK_TEST_BACKEND=testcontainers $(GO) test -tags testcontainers -count=1 -timeout 25m ./integration/...

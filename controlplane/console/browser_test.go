@@ -340,6 +340,11 @@ func TestConsole_CreateLinkWatchMirrorsPromote(t *testing.T) {
 		t.Errorf("acl.sync.ms on the daemon: %+v %v, want 7000", c, err)
 	}
 	e.screenshot(ctx, "link-detail")
+	e.run(ctx, "only the configs set", chromedp.Click(chromedp.ID("f-only-set")))
+	if !e.eval(ctx, `[...document.querySelectorAll("#configs-table tbody tr")].filter(tr => tr.offsetParent !== null).length === 9`) {
+		t.Error("with 'only the configs set', the table does not show exactly the 9 configs set on the link")
+	}
+	e.screenshot(ctx, "link-detail-set-configs")
 
 	// The mirrors, live: every source topic ACTIVE with lag 0, without a reload.
 	e.run(ctx, "open the mirrors page", e.page("#/mirrors"), chromedp.WaitVisible(chromedp.ID("mirrors-table")))

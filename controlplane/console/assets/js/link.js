@@ -17,6 +17,11 @@ export async function linkPage(main, name) {
     c.read_only ? "" : h("button", { type: "button", class: "small", "data-config": c.name, "aria-label": "Edit " + c.name,
       onclick: () => edit(editor, name, c, () => linkPage(main, name)) }, "Edit"),
   ]);
+  const onlySet = h("input", { type: "checkbox", id: "f-only-set" });
+  const configTable = table(null, ["Config Name", "Config Value", "Read Only", "Sensitive", "Source", "Synonyms", ""], rows,
+    { id: "configs-table", "aria-labelledby": "configs-title" });
+  configTable.querySelectorAll("tbody tr").forEach((tr, i) => { tr.dataset.source = configs[i].source; });
+  onlySet.addEventListener("change", () => configTable.classList.toggle("only-set", onlySet.checked));
   replace(main,
     h("p", { class: "crumbs" }, h("a", { href: "#/links" }, "Links"), " / ", name),
     h("h1", {}, "Link ", name),
@@ -28,9 +33,9 @@ export async function linkPage(main, name) {
       h("dt", {}, "Mirror topics"), h("dd", {}, h("a", { href: "#/mirrors?link=" + encodeURIComponent(name) }, `${(l.topic_names || []).length} (watch them)`))),
     tasks,
     h("h2", { id: "configs-title" }, "Configs"),
+    h("label", { class: "inline", for: onlySet.id }, onlySet, " Only the configs set on this link"),
     editor,
-    table(null, ["Config Name", "Config Value", "Read Only", "Sensitive", "Source", "Synonyms", ""], rows,
-      { id: "configs-table", "aria-labelledby": "configs-title" }));
+    configTable);
 }
 
 function edit(editor, link, c, rerender) {
