@@ -410,6 +410,15 @@ func TestConsole_CreateLinkWatchMirrorsPromote(t *testing.T) {
 		t.Errorf("the verification: %q", s)
 	}
 	e.screenshot(ctx, "mirror-verified")
+	// Create mirror: a dry run of a mirror that exists already is refused, in words, under the form.
+	e.run(ctx, "create rest-api again (dry run)",
+		chromedp.SendKeys(chromedp.ID("f-mirror-source"), "rest-api"),
+		chromedp.Click(chromedp.CSS(`#mirror-form button[value="dry"]`)))
+	e.waitFor(ctx, "the refusal", `document.querySelector("#err-mirror .error") !== null`, 10*time.Second)
+	if s := e.text(ctx, "#err-mirror"); !strings.Contains(s, "rest-api") {
+		t.Errorf("create mirror rest-api again: %q", s)
+	}
+
 	// The picture of README.md (docs/console.png): the list with one mirror's panel open, as a 1280x900 window shows it.
 	e.run(ctx, "close rest-api's details", chromedp.Click(chromedp.CSS(`button[aria-controls="detail-my-link-rest-api"]`)))
 	e.waitFor(ctx, "rest-api's panel closed", `document.getElementById("detail-my-link-rest-api").closest("tr").hidden`, 5*time.Second)
