@@ -28,7 +28,8 @@ export function mirrorsPage(main, params) {
   const only = params.get("link") || "";
   const rows = new Map(); // "link/topic" → row state
   const tbody = h("tbody", {});
-  const status = h("p", { class: "live", role: "status", id: "mirrors-status" });
+  // Not a live region: it changes every 2 s, which a screen reader would read out each time.
+  const status = h("p", { class: "live", id: "mirrors-status" });
   const linkSelect = h("select", { id: "f-filter-link", name: "link" }, h("option", { value: "" }, "every link"));
   linkSelect.addEventListener("change", () => { location.hash = "#/mirrors" + (linkSelect.value ? "?link=" + encodeURIComponent(linkSelect.value) : ""); });
   const createForm = createMirrorForm();
