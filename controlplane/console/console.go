@@ -4,6 +4,7 @@ import (
 	"embed"
 	"io/fs"
 	"net/http"
+	"strings"
 )
 
 // Prefix is where the console is served on the admin listener.
@@ -30,6 +31,10 @@ func Handler() http.Handler {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
 			http.Error(w, "the console's files are read with GET", http.StatusMethodNotAllowed)
+			return
+		}
+		if strings.HasSuffix(r.URL.Path, "/") && r.URL.Path != Prefix {
+			http.NotFound(w, r) // no directory listings: the console's files are its page's to name
 			return
 		}
 		h := w.Header()

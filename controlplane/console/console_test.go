@@ -47,6 +47,9 @@ func TestHandler_ServesTheEmbeddedFilesUnderACSP(t *testing.T) {
 	if rec := get(t, h, "POST", "/ui/"); rec.Code != http.StatusMethodNotAllowed {
 		t.Errorf("POST /ui/: %d, want 405", rec.Code)
 	}
+	if rec := get(t, h, "GET", "/ui/js/"); rec.Code != http.StatusNotFound {
+		t.Errorf("GET /ui/js/: %d, want 404 (no directory listing)", rec.Code)
+	}
 	if rec := get(t, h, "GET", "/ui/nothing.js"); rec.Code != http.StatusNotFound {
 		t.Errorf("GET /ui/nothing.js: %d, want 404", rec.Code)
 	}
