@@ -31,7 +31,7 @@ test-short: ## Only the tests that need no broker (in-process kfake clusters), u
 
 .PHONY: test-browser
 test-browser: ## Only the web console's browser tests (headless Chromium; screenshots in controlplane/console/screenshots)
-	$(GO) test -count=1 -run 'TestConsole' -v ./controlplane/console
+	$(GO) test -count=1 -run 'TestConsole|TestLinkForm' -v ./controlplane/console
 
 .PHONY: test-testcontainers
 test-testcontainers: ## The integration tests with brokers from testcontainers (needs a Docker engine)

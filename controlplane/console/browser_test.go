@@ -519,3 +519,70 @@ func cancelPrompts(ctx context.Context, t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestLinkForm_WhatTheFormSendsIsWhatTheDaemonReads runs the form's own module (linkform.js) in the browser: a
+// username and password with quotes, backslashes and blanks become a sasl.jaas.config that the daemon's parser
+// reads back to the same credentials, the three "all" choices give filters it accepts, and the daemon's problems
+// land on the fields they name.
+func TestLinkForm_WhatTheFormSendsIsWhatTheDaemonReads(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a browser test: runs without -short")
+	}
+	ctx := browser(t)
+	e := startDaemon(t)
+	e.run(ctx, "open the console", chromedp.Navigate(e.base+"#/create"), chromedp.WaitVisible(chromedp.ID("f-name")))
+	const user, pass = `al"ice\`, `p"a\ss w;rd}`
+	js := fmt.Sprintf(`import("./js/linkform.js").then(m => {
+		const built = m.buildConfigs({bootstrap: " b1:9092,b2:9092 ", protocol: "SASL_SSL", mechanism: "SCRAM-SHA-256",
+			username: %q, password: %q, topics: "all", groups: "all", acls: "all",
+			extra: "# comment\ntopic.config.sync.ms = 1000\n\nnot a pair"});
+		return JSON.stringify({built, problems: m.problemsByField(%q, built.field)});
+	})`, user, pass, strings.Join([]string{
+		`bootstrap.servers: "x" is not host:port`,
+		`acl.sync.enable: true needs acl.filters with at least one filter`,
+		`acl.filters: aclFilters[0].resourceFilter.resourceType: "t" is not one of ANY`,
+		`sasl.jaas.config, ssl.key.password: the state topic would keep these in clear text; set state.encryption.key`,
+		`ssl.truststore.location=/etc/x.jks: files given over the API must lie under a directory`,
+		`config topic.config.sync.ms is given twice`,
+		`link name: the source client id "x"... would be 300 characters`,
+		`request body: more than one JSON value`,
+	}, "\n"))
+	raw, err := chromedp.Run(ctx, chromedp.Evaluate[string](js, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Built struct {
+			Configs  []adminapi.ConfigValue `json:"configs"`
+			Problems []string               `json:"problems"`
+		} `json:"built"`
+		Problems map[string][]string `json:"problems"`
+	}
+	if err := json.Unmarshal([]byte(raw), &out); err != nil {
+		t.Fatal(err)
+	}
+	configs := map[string]string{}
+	for _, c := range out.Built.Configs {
+		configs[c.Name] = c.Value
+	}
+	l, err := config.ParseLink("l", configs)
+	if err != nil {
+		t.Fatalf("the daemon refuses what the form built: %v\n%v", err, configs)
+	}
+	if l.Security.Username != user || l.Security.Password != pass || l.Security.SASLMechanism != config.MechanismScramSHA256 {
+		t.Errorf("the daemon reads username %q, a password equal: %v, mechanism %v", l.Security.Username, l.Security.Password == pass, l.Security.SASLMechanism)
+	}
+	if configs["bootstrap.servers"] != "b1:9092,b2:9092" || configs["topic.config.sync.ms"] != "1000" || configs["acl.sync.enable"] != "true" {
+		t.Errorf("configs: %v", configs)
+	}
+	if len(out.Built.Problems) != 1 || !strings.Contains(out.Built.Problems[0], `line 4: "not a pair" is not name=value`) {
+		t.Errorf("the extra configs' problems: %v", out.Built.Problems)
+	}
+	// ssl.truststore.location was not given by the form: its problem is a general one.
+	want := map[string]int{"bootstrap": 1, "acls": 2, "password": 1, "extra": 1, "name": 1, "general": 2}
+	for f, n := range want {
+		if len(out.Problems[f]) != n {
+			t.Errorf("problems of %s: %q, want %d", f, out.Problems[f], n)
+		}
+	}
+}
