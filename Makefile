@@ -31,7 +31,7 @@ test-short: ## Only the tests that need no broker (in-process kfake clusters), u
 
 .PHONY: test-testcontainers
 test-testcontainers: ## The integration tests with brokers from testcontainers (needs a Docker engine)
-	CLUSTERLINK_TEST_BACKEND=testcontainers $(GO) test -tags testcontainers -count=1 -timeout 25m ./integration/...
+	CLUSTERLINK_TEST_BACKEND=testcontainers $(GO) test -count=1 -timeout 25m ./integration/...
 
 .PHONY: fuzz
 fuzz: ## Fuzz the parsers that handle secrets, FUZZTIME each (default 30s): no error may show a planted secret

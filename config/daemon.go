@@ -14,7 +14,7 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Config is the daemon's file:

@@ -11,7 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/clusterlink/clusterlink/config"
 	"github.com/clusterlink/clusterlink/controlplane/adminapi"

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"go.uber.org/zap"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // okBackend answers every call with success and empty data.
