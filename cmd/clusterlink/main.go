@@ -11,9 +11,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -38,16 +35,4 @@ copied into a read-only mirror topic on the destination at the same offsets, as 
 	root.AddCommand(newRunCommand(), newDemoCommand(), newVersionCommand(),
 		newLinkCommand(&f), newMirrorCommand(&f), newACLCommand(&f))
 	return root
-}
-
-func newVersionCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:     "version",
-		Short:   "Print the version",
-		Example: "  clusterlink version",
-		Args:    cobra.NoArgs,
-		Run: func(cmd *cobra.Command, _ []string) {
-			fmt.Fprintln(cmd.OutOrStdout(), "clusterlink", version)
-		},
-	}
 }

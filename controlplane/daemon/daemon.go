@@ -38,6 +38,8 @@ type Options struct {
 	// AdoptUnsealedState seals, once, the state records found in clear text (written before state.encryption.key
 	// was set) instead of rejecting them. Only for an operator who knows no one else wrote the topic.
 	AdoptUnsealedState bool
+	// Build is the binary's version, commit and Go version, exported as clusterlink_build_info.
+	Build BuildInfo
 }
 
 // Daemon runs the links of one destination cluster.
