@@ -91,6 +91,11 @@ func startProcesses(ctx context.Context, o options) (*Cluster, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
+	for i, p := range o.clientPorts {
+		if i < o.nodes {
+			ports[2*i] = p
+		}
+	}
 	c := &Cluster{SASL: o.sasl, opts: o, dir: dir}
 	var voters []string
 	for i := 0; i < o.nodes; i++ {
