@@ -69,6 +69,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 	if log == nil {
 		log = zap.NewNop()
 	}
+	log = quietStart(log, time.Now().Add(StartupGrace))
 	dstOpts, err := cfg.Destination.KgoOpts()
 	if err != nil {
 		return nil, fmt.Errorf("destination client settings: %w", err)
