@@ -36,7 +36,8 @@ demo: ## The embedded demo: in-process clusters, a link, a promote (DEMO_ARGS=--
 
 .PHONY: brokers
 brokers: kafka-jars ## Two real local Kafka brokers, localhost:9092 and :9093, for the README config; Ctrl-C stops them
-	$(GO) run ./integration/kafkatest/cmd/brokers $(BROKERS_ARGS)
+	@$(GO) build -o bin/brokers ./integration/kafkatest/cmd/brokers
+	bin/brokers $(BROKERS_ARGS)
 
 .PHONY: kafka-jars
 kafka-jars: ## Resolve the pinned Apache Kafka broker jars with mvn (the integration tests need them)
