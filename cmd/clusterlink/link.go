@@ -42,14 +42,35 @@ func newLinkListCommand(f *clientFlags) *cobra.Command {
 				return err
 			}
 			return f.print(cmd.OutOrStdout(), links, func() error {
-				t := table{header: []string{"Link Name", "Source Cluster", "Destination Cluster", "State", "Error", "Error Message"}}
+				// Confluent's columns, then the tasks in error: a link can be ACTIVE and copy while a loop of it
+				// (ACL sync without an authorizer, say) fails, and link describe shows why.
+				t := table{header: []string{"Link Name", "Source Cluster", "Destination Cluster", "State", "Error", "Error Message", "Tasks In Error"}}
 				for _, l := range links {
-					t.add(l.LinkName, l.SourceClusterID, l.DestinationClusterID, l.LinkState, l.LinkError, l.LinkErrorMessage)
+					t.add(l.LinkName, l.SourceClusterID, l.DestinationClusterID, l.LinkState, l.LinkError, l.LinkErrorMessage, tasksInError(l.Tasks))
 				}
 				return t.write(cmd.OutOrStdout())
 			})
 		},
 	}
+}
+
+// tasksInError names the tasks IN_ERROR with their codes, "AclSync(AUTHORIZATION_ERROR)", or "-" for none.
+func tasksInError(tasks []adminapi.Task) string {
+	var out []string
+	for _, t := range tasks {
+		if t.State != "IN_ERROR" {
+			continue
+		}
+		var codes []string
+		for _, e := range t.Errors {
+			codes = append(codes, e.ErrorCode)
+		}
+		out = append(out, t.TaskName+"("+strings.Join(codes, ",")+")")
+	}
+	if len(out) == 0 {
+		return "-"
+	}
+	return strings.Join(out, ",")
 }
 
 func printConfigs(cmd *cobra.Command, f *clientFlags, configs []adminapi.Config, tasks []adminapi.Task) error {
