@@ -185,6 +185,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.mu.Lock()
 	d.ready = true
 	d.mu.Unlock()
+	d.log.Info("ready: every link started", zap.String("address", ln.Addr().String()))
 
 	select {
 	case <-ctx.Done():
