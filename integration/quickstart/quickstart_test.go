@@ -107,7 +107,9 @@ func (b *background) interrupt(t *testing.T) {
 	_ = syscall.Kill(-b.cmd.Process.Pid, syscall.SIGINT)
 	select {
 	case <-b.done:
-		if st := b.cmd.ProcessState; st != nil && !st.Success() {
+		// make ends itself by SIGINT after its job did (as in a terminal); anything else must exit 0.
+		ws, _ := b.cmd.ProcessState.Sys().(syscall.WaitStatus)
+		if st := b.cmd.ProcessState; !st.Success() && !(ws.Signaled() && ws.Signal() == syscall.SIGINT) {
 			t.Errorf("%q ended with %v after Ctrl-C:\n%s", b.cmd.Args[2], st, tail(b.output(), 20))
 		}
 	case <-time.After(time.Minute):
@@ -232,6 +234,9 @@ func TestREADME_QuickStartWorksAsWritten(t *testing.T) {
 			t.Errorf("the first start warned about COORDINATOR_NOT_AVAILABLE: %s", line)
 		}
 	}
+
+	// Known and not fixed yet (controlplane/link's auto-create races with the daemon creating the file's mirrors):
+	// a "source topic not auto-mirrored" warning for orders may be logged. It is shown above, not failed on.
 
 	// Ctrl-C stops the daemon, then the brokers, and their broker processes are gone.
 	pids := brokerPIDs(t, outputs)
