@@ -192,6 +192,15 @@ func TestREADME_QuickStartWorksAsWritten(t *testing.T) {
 			outputs[s.command] = string(out)
 		}
 	}
+	// make build stamped the binary with the clone's commit.
+	head, err := exec.Command("git", "-C", clone, "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := outputs["bin/clusterlink version"]; !strings.Contains(v, "commit: "+strings.TrimSpace(string(head))) ||
+		strings.HasPrefix(v, "clusterlink dev\n") {
+		t.Errorf("bin/clusterlink version does not show the version and commit %s that make build stamps:\n%s", head, v)
+	}
 	if len(running) != 2 {
 		t.Fatalf("%d commands stay up, want 2 (make brokers and the daemon)", len(running))
 	}
