@@ -62,7 +62,7 @@ test-testcontainers: ## The integration tests with brokers from testcontainers (
 
 .PHONY: fuzz
 fuzz: ## Fuzz the parsers that handle secrets, FUZZTIME each (default 30s): no error may show a planted secret
-	@for t in FuzzJAASErrorsNeverShowTheSecret FuzzLinkConfigErrorsNeverShowTheSecret FuzzDaemonFileErrorsNeverShowTheSecret; do \
+	@for t in FuzzJAASErrorsNeverShowTheSecret FuzzLinkConfigErrorsNeverShowTheSecret FuzzDaemonFileErrorsNeverShowTheSecret FuzzStoreErrorsNeverShowTheSecret; do \
 		$(GO) test -run XXX -fuzz "^$$t$$" -fuzztime $${FUZZTIME:-30s} ./config || exit 1; done
 
 .PHONY: vet

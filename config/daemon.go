@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.yaml.in/yaml/v3"
@@ -62,20 +63,27 @@ type Metrics struct {
 type Cluster struct {
 	BootstrapServers []string
 	Security         Security
+	// MetadataMaxAge is metadata.max.age.ms for a link's source; 0 keeps franz-go's default.
+	MetadataMaxAge time.Duration
 }
 
-// KgoOpts returns the franz-go options to reach the cluster: kgo.SeedBrokers and Security.KgoOpts.
+// KgoOpts returns the franz-go options to reach the cluster: kgo.SeedBrokers, Security.KgoOpts and
+// kgo.MetadataMaxAge.
 func (c Cluster) KgoOpts() ([]kgo.Opt, error) {
 	opts, err := c.Security.KgoOpts()
 	if err != nil {
 		return nil, err
 	}
-	return append([]kgo.Opt{kgo.SeedBrokers(c.BootstrapServers...)}, opts...), nil
+	opts = append([]kgo.Opt{kgo.SeedBrokers(c.BootstrapServers...)}, opts...)
+	if c.MetadataMaxAge > 0 {
+		opts = append(opts, kgo.MetadataMaxAge(c.MetadataMaxAge))
+	}
+	return opts, nil
 }
 
 // Source returns the link's source cluster.
 func (l *Link) Source() Cluster {
-	return Cluster{BootstrapServers: l.BootstrapServers, Security: l.Security}
+	return Cluster{BootstrapServers: l.BootstrapServers, Security: l.Security, MetadataMaxAge: l.MetadataMaxAge}
 }
 
 // Admin is the admin HTTP API's listener and the rule every request of it follows: with a token, each request
@@ -304,7 +312,7 @@ func Parse(data []byte) (*Config, error) {
 			names[name] = i
 		}
 		configs := at + ".configs."
-		l, err := parseLink(name, lf.Configs, true)
+		l, err := parseLink(name, lf.Configs, true, true)
 		for _, fe := range prefixed(err, configs, line(configs)) {
 			if fe := fe.(*FieldError); fe.Line == 0 {
 				fe.Line = idx.lineOf(at+".configs", at)
@@ -399,7 +407,7 @@ func parseCluster(configs map[string]string, what string) (Cluster, error) {
 		}
 	}
 	var secProbs problems
-	c.Security = parseSecurity(security, &secProbs)
+	c.Security = parseSecurity(security, &secProbs, true)
 	for _, fe := range FieldErrors(secProbs.join()) {
 		if !failed[fe.Key] {
 			probs = append(probs, fe)

@@ -198,7 +198,7 @@ state:
   topic: "state topic"
 `,
 			want: []string{
-				"line 2: destination.ssl.truststore.location: not supported: clusterlink reads PEM files, not Java truststores; set ssl.ca.location to a PEM CA bundle (keytool -exportcert -rfc exports one)",
+				"line 2: destination.ssl.truststore.location: cannot read the truststore: open /t.jks: no such file or directory",
 				`line 4: admin.listen: "localhost" is not host:port`,
 				"line 5: admin.token: environment variable CL_TEST_NO_SUCH_TOKEN is not set",
 				`line 7: state.topic: "state topic" is not a topic name: use one or more of [a-zA-Z0-9._-]`,

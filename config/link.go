@@ -31,6 +31,11 @@ type Link struct {
 	TopicConfigSyncInterval       time.Duration // topic.config.sync.ms
 	MirrorStartOffsetSpec         MirrorStartOffsetSpec
 
+	// The background verifier (clusterlink's own keys): every MirrorVerifyInterval each copying partition compares
+	// MirrorVerifySampleOffsets offsets at a random place with the source; 0 offsets turns it off.
+	MirrorVerifyInterval      time.Duration // mirror.verify.ms
+	MirrorVerifySampleOffsets int64         // mirror.verify.sample.offsets
+
 	ConsumerOffsetSyncEnable   bool          // consumer.offset.sync.enable
 	ConsumerOffsetSyncInterval time.Duration // consumer.offset.sync.ms
 	ConsumerOffsetGroupFilters GroupFilters  // consumer.offset.group.filters
@@ -53,6 +58,12 @@ type Link struct {
 	RetryBackoff       time.Duration // retry.backoff.ms
 	ConnectionsMaxIdle time.Duration // connections.max.idle.ms
 	ClientDNSLookup    string        // client.dns.lookup: use_all_dns_ips
+	MetadataMaxAge     time.Duration // metadata.max.age.ms: how often the source client re-reads metadata
+
+	LinkMode               string   // link.mode: DESTINATION, the only mode clusterlink runs
+	ConnectionMode         string   // connection.mode: OUTBOUND, the only mode clusterlink runs
+	NumClusterLinkFetchers int      // num.cluster.link.fetchers: 1 (one fetcher per source broker)
+	TopicConfigSyncInclude []string // topic.config.sync.include: topic configs named to be synced
 
 	// Mirrors are the explicit mirror topics of the daemon file's links[].mirrors; ParseLink leaves it empty.
 	Mirrors []Mirror
@@ -106,6 +117,8 @@ type configKey[T any] struct {
 //	topic.config.sync.ms                                  5000      1000
 //	consumer.offset.sync.ms                              30000      1000
 //	availability.check.ms                                60000      1000
+//	mirror.verify.ms                                     60000      1000
+//	mirror.verify.sample.offsets                          1000         0 (0: no background verification)
 //	cluster.link.retry.timeout.ms                       300000      1000
 //	request.timeout.ms                                   30000      1000
 //	connections.max.idle.ms                             600000      1000
@@ -162,6 +175,11 @@ func linkKeys() []configKey[Link] {
 			return err
 		}, format: func(l *Link) string { return l.MirrorStartOffsetSpec.String() }},
 		msKey("availability.check.ms", 60000, 1000, func(l *Link) *time.Duration { return &l.AvailabilityCheckInterval }),
+		msKey("mirror.verify.ms", 60000, 1000, func(l *Link) *time.Duration { return &l.MirrorVerifyInterval }),
+		{name: "mirror.verify.sample.offsets", def: "1000", parse: func(l *Link, v string) (err error) {
+			l.MirrorVerifySampleOffsets, err = parseInt(v, 0, math.MaxInt32)
+			return err
+		}, format: func(l *Link) string { return strconv.FormatInt(l.MirrorVerifySampleOffsets, 10) }},
 		{name: "availability.check.consecutive.failure.threshold", def: "5", parse: func(l *Link, v string) error {
 			n, err := parseInt(v, 1, math.MaxInt32)
 			l.AvailabilityCheckConsecutiveFailureThreshold = int(n)
@@ -185,7 +203,72 @@ func linkKeys() []configKey[Link] {
 			}
 			return fmt.Errorf("%q is not use_all_dns_ips", v)
 		}, format: func(l *Link) string { return l.ClientDNSLookup }},
+		msKey("metadata.max.age.ms", 300000, 1000, func(l *Link) *time.Duration { return &l.MetadataMaxAge }),
+		{name: "link.mode", def: "DESTINATION", parse: func(l *Link, v string) error {
+			switch strings.ToUpper(strings.TrimSpace(v)) {
+			case "DESTINATION":
+				l.LinkMode = "DESTINATION"
+				return nil
+			case "SOURCE":
+				return errors.New("SOURCE is not supported: clusterlink runs beside the destination and connects out to the " +
+					"source, so no link object lives on the source; use link.mode=DESTINATION (the default)")
+			case "BIDIRECTIONAL":
+				return errors.New("BIDIRECTIONAL is not supported: clusterlink mirrors one way, source to destination; run " +
+					"a second link in the other direction (from another daemon beside the other cluster) and use link.mode=DESTINATION")
+			}
+			return fmt.Errorf("%q is not DESTINATION (the one mode clusterlink runs; SOURCE and BIDIRECTIONAL are not supported)", v)
+		}, format: func(l *Link) string { return l.LinkMode }},
+		{name: "connection.mode", def: "OUTBOUND", parse: func(l *Link, v string) error {
+			switch strings.ToUpper(strings.TrimSpace(v)) {
+			case "OUTBOUND":
+				l.ConnectionMode = "OUTBOUND"
+				return nil
+			case "INBOUND":
+				return errors.New("INBOUND is not supported: clusterlink connects outbound to the source; source-initiated " +
+					"links are not supported, use connection.mode=OUTBOUND")
+			}
+			return fmt.Errorf("%q is not OUTBOUND (the one mode clusterlink runs; INBOUND is not supported)", v)
+		}, format: func(l *Link) string { return l.ConnectionMode }},
+		{name: "num.cluster.link.fetchers", def: "1", parse: func(l *Link, v string) error {
+			n, err := parseInt(v, 1, math.MaxInt32)
+			if err != nil {
+				return err
+			}
+			if n != 1 {
+				return fmt.Errorf("%d is not supported: clusterlink runs one fetcher per source broker, which fetches every "+
+					"partition that broker leads in one pipelined session; use 1 (the default), and replica.fetch.max.bytes "+
+					"and replica.fetch.response.max.bytes for throughput", n)
+			}
+			l.NumClusterLinkFetchers = 1
+			return nil
+		}, format: func(l *Link) string { return strconv.Itoa(l.NumClusterLinkFetchers) }},
+		{name: "topic.config.sync.include", parse: func(l *Link, v string) error {
+			l.TopicConfigSyncInclude = nil
+			var errs []error
+			for _, c := range strings.Split(v, ",") {
+				c = strings.TrimSpace(c)
+				if c == "" {
+					continue
+				}
+				if !topicConfigName(c) {
+					errs = append(errs, fmt.Errorf("%q is not a topic config name", c))
+					continue
+				}
+				l.TopicConfigSyncInclude = append(l.TopicConfigSyncInclude, c)
+			}
+			return errors.Join(errs...)
+		}, format: func(l *Link) string { return strings.Join(l.TopicConfigSyncInclude, ",") }},
 	}
+}
+
+// topicConfigName reports whether s looks like a Kafka topic config name (retention.ms, cleanup.policy).
+func topicConfigName(s string) bool {
+	for _, c := range []byte(s) {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func boolKey(name string, def bool, field func(*Link) *bool) configKey[Link] {
@@ -329,15 +412,28 @@ func RawConfigs(raw map[string]string) []ConfigEntry {
 	return out
 }
 
-// unsupportedLinkKey says why a Confluent link config is not supported, or "".
+// unsupportedLinkKey says why a Confluent link config (or a Kafka client config Confluent takes on a link) is not
+// supported and what to use instead, or "".
 func unsupportedLinkKey(key string) string {
 	switch key {
-	case "link.mode", "connection.mode":
-		return "not supported: clusterlink runs destination links that connect out to the source " +
-			"(link.mode=DESTINATION, connection.mode=OUTBOUND), and these cannot be changed"
+	case "reconnect.backoff.ms", "reconnect.backoff.max.ms", "retry.backoff.max.ms", "socket.connection.setup.timeout.ms",
+		"socket.connection.setup.timeout.max.ms", "send.buffer.bytes", "receive.buffer.bytes", "default.api.timeout.ms":
+		return "not supported: clusterlink's Kafka client keeps its own connection and retry timing; it takes " +
+			"request.timeout.ms, retry.backoff.ms, connections.max.idle.ms and metadata.max.age.ms"
+	case "client.id":
+		return "not supported: the link's client id is clusterlink-<link name>, which its transactional ids and quotas follow; remove it"
+	case "cluster.link.metadata.topic.replication.factor", "cluster.link.metadata.topic.partitions",
+		"cluster.link.metadata.topic.min.insync.replicas", "cluster.link.metadata.topic.enable":
+		return "not supported: clusterlink keeps its links in the daemon's state topic (state.topic in the daemon's file)"
 	}
-	if strings.HasPrefix(key, "local.") {
-		return "not supported: clusterlink has no source-initiated or bidirectional links"
+	switch {
+	case strings.HasPrefix(key, "local."):
+		return "not supported: local.* configs are for source-initiated and bidirectional links; clusterlink connects " +
+			"outbound to the source (connection.mode=OUTBOUND, link.mode=DESTINATION), and its destination is set in the " +
+			"daemon's file (destination:)"
+	case strings.HasPrefix(key, "config.providers"):
+		return "not needed: the daemon's own file resolves ${env:NAME}, ${file:/path}, ${file:/path:key} and " +
+			"${directory:/dir:name} without declaring providers; remove it"
 	}
 	return unsupportedSecurityKey(key)
 }
@@ -359,21 +455,33 @@ func knownLinkKeys() []string {
 // the defaults to the keys not set and returns every problem, joined, as FieldErrors keyed by the config key
 // ("name" for the link name).
 func ParseLink(name string, configs map[string]string) (*Link, error) {
-	return parseNamedLink(name, configs, false)
+	return parseNamedLink(name, configs, false, false)
 }
 
 // ParseFileLink is ParseLink for configs of the daemon's own file: ${env:...} and ${file:...} references are
 // resolved (Raw holds the resolved values). Never use it on input from the API or the state topic.
 func ParseFileLink(name string, configs map[string]string) (*Link, error) {
-	return parseNamedLink(name, configs, true)
+	return parseNamedLink(name, configs, true, true)
 }
 
-func parseNamedLink(name string, configs map[string]string, resolve bool) (*Link, error) {
+// ParseDeclaredLink is ParseLink for a link the daemon's file declares, run again from its resolved Raw with the
+// API's changes on top, when those changes leave its AuthenticationKeys alone: values are taken literally, but the
+// authentication that uses the daemon host's own credentials (AWS_MSK_IAM, a Kerberos ticket cache, a file://
+// OAUTHBEARER token) is allowed, as the file asked for it.
+func ParseDeclaredLink(name string, configs map[string]string) (*Link, error) {
+	return parseNamedLink(name, configs, false, true)
+}
+
+// AuthenticationKeys are the keys that choose how a link authenticates to its source: security.protocol and the
+// sasl.* keys. A change to any of them over the API makes a declared link an API link for ParseDeclaredLink's rule.
+func AuthenticationKeys() []string { return append([]string{keySecurityProtocol}, saslKeys()...) }
+
+func parseNamedLink(name string, configs map[string]string, resolve, trusted bool) (*Link, error) {
 	var probs problems
 	if err := ValidateLinkName(name); err != nil {
 		probs.addErr("name", err)
 	}
-	l, err := parseLink(name, configs, resolve)
+	l, err := parseLink(name, configs, resolve, trusted)
 	for _, fe := range FieldErrors(err) {
 		probs = append(probs, fe)
 	}
@@ -387,7 +495,9 @@ func parseNamedLink(name string, configs map[string]string, resolve bool) (*Link
 // (the daemon's own file) ${env:...} and ${file:...} references are resolved and Raw holds the resolved values;
 // without it (the admin API, the state topic) every value is taken as it is and a reference is refused: such input
 // must never make the daemon read its own environment or files.
-func parseLink(name string, configs map[string]string, resolve bool) (*Link, error) {
+//
+// trusted allows the authentication that uses the daemon host's own credentials (see parseSecurity).
+func parseLink(name string, configs map[string]string, resolve, trusted bool) (*Link, error) {
 	var probs problems
 	var values map[string]string
 	var failed map[string]bool
@@ -428,7 +538,7 @@ func parseLink(name string, configs map[string]string, resolve bool) (*Link, err
 		}
 	}
 	var secProbs problems
-	l.Security = parseSecurity(security, &secProbs)
+	l.Security = parseSecurity(security, &secProbs, trusted)
 	for _, fe := range FieldErrors(secProbs.join()) {
 		if !failed[fe.Key] { // the unresolved reference is the problem, not its absence
 			probs = append(probs, fe)
@@ -504,9 +614,10 @@ func (l *Link) Configs() []ConfigEntry {
 }
 
 // IsSensitive reports whether a config key holds a secret whose value must never be shown or logged:
-// sasl.jaas.config, any key naming a password, and the ssl.key* keys.
+// sasl.jaas.config, any key naming a password or a secret, ssl.key.location and the inline key ssl.keystore.key.
 func IsSensitive(key string) bool {
-	return key == keySASLJAASConfig || strings.Contains(key, "password") || strings.HasPrefix(key, "ssl.key")
+	return key == keySASLJAASConfig || strings.Contains(key, "password") || strings.Contains(key, "secret") ||
+		key == keySSLKeyLocation || key == keyKeyStoreKey
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -22,9 +22,10 @@ func TestParseLinkDefaults(t *testing.T) {
 		MirrorStartOffsetSpec:   MirrorStartOffsetSpec{Kind: Earliest},
 		// consumer.offset.sync.enable false, consumer.group.prefix.enable false, acl.sync.enable false,
 		// auto.create.mirror.topics.enable false, cluster.link.paused false, cluster.link.prefix "", no filters.
-		ConsumerOffsetSyncInterval:                   30000 * time.Millisecond,
-		ACLSyncInterval:                              5000 * time.Millisecond,
-		AvailabilityCheckInterval:                    60000 * time.Millisecond,
+		ConsumerOffsetSyncInterval: 30000 * time.Millisecond,
+		ACLSyncInterval:            5000 * time.Millisecond,
+		AvailabilityCheckInterval:  60000 * time.Millisecond,
+		MirrorVerifyInterval:       time.Minute, MirrorVerifySampleOffsets: 1000,
 		AvailabilityCheckConsecutiveFailureThreshold: 5,
 		ReplicaFetchMaxBytes:                         5242880,
 		ReplicaFetchResponseMaxBytes:                 10485760,
@@ -35,6 +36,10 @@ func TestParseLinkDefaults(t *testing.T) {
 		RetryBackoff:                                 100 * time.Millisecond,
 		ConnectionsMaxIdle:                           600000 * time.Millisecond,
 		ClientDNSLookup:                              "use_all_dns_ips",
+		MetadataMaxAge:                               5 * time.Minute,
+		LinkMode:                                     "DESTINATION",
+		ConnectionMode:                               "OUTBOUND",
+		NumClusterLinkFetchers:                       1,
 		Raw:                                          map[string]string{"bootstrap.servers": "localhost:9092"},
 		set:                                          map[string]bool{"bootstrap.servers": true},
 	}
@@ -174,11 +179,28 @@ func TestParseLinkValidation(t *testing.T) {
 		{name: "unknown key without suggestion", set: map[string]string{"fetch.everything": "true"},
 			want: []string{"fetch.everything: unknown link config"}},
 		{name: "unsupported link mode", set: map[string]string{"link.mode": "BIDIRECTIONAL"},
-			want: []string{"link.mode: not supported: clusterlink runs destination links that connect out to the source " +
-				"(link.mode=DESTINATION, connection.mode=OUTBOUND), and these cannot be changed"}},
-		{name: "unsupported truststore", set: map[string]string{"ssl.truststore.location": "/etc/kafka/truststore.jks"},
-			want: []string{"ssl.truststore.location: not supported: clusterlink reads PEM files, not Java truststores; set " +
-				"ssl.ca.location to a PEM CA bundle (keytool -exportcert -rfc exports one)"}},
+			want: []string{"link.mode: BIDIRECTIONAL is not supported: clusterlink mirrors one way, source to destination; run " +
+				"a second link in the other direction (from another daemon beside the other cluster) and use link.mode=DESTINATION"}},
+		{name: "source link mode", set: map[string]string{"link.mode": "source"},
+			want: []string{"link.mode: SOURCE is not supported: clusterlink runs beside the destination and connects out to the " +
+				"source, so no link object lives on the source; use link.mode=DESTINATION (the default)"}},
+		{name: "inbound connection", set: map[string]string{"connection.mode": "INBOUND"},
+			want: []string{"connection.mode: INBOUND is not supported: clusterlink connects outbound to the source; source-initiated " +
+				"links are not supported, use connection.mode=OUTBOUND"}},
+		{name: "more fetchers", set: map[string]string{"num.cluster.link.fetchers": "4"},
+			want: []string{"num.cluster.link.fetchers: 4 is not supported: clusterlink runs one fetcher per source broker, which " +
+				"fetches every partition that broker leads in one pipelined session; use 1 (the default), and " +
+				"replica.fetch.max.bytes and replica.fetch.response.max.bytes for throughput"}},
+		{name: "bad topic config name", set: map[string]string{"topic.config.sync.include": "retention.ms, Bad Name"},
+			want: []string{`topic.config.sync.include: "Bad Name" is not a topic config name`}},
+		{name: "metadata age too small", set: map[string]string{"metadata.max.age.ms": "10"},
+			want: []string{"metadata.max.age.ms: 10 is below the minimum 1000"}},
+		{name: "source-initiated keys", set: map[string]string{"local.security.protocol": "SSL"},
+			want: []string{"local.security.protocol: not supported: local.* configs are for source-initiated and bidirectional " +
+				"links; clusterlink connects outbound to the source (connection.mode=OUTBOUND, link.mode=DESTINATION), and its " +
+				"destination is set in the daemon's file (destination:)"}},
+		{name: "truststore without TLS", set: map[string]string{"ssl.truststore.location": "/etc/kafka/truststore.jks"},
+			want: []string{"ssl.truststore.location: set, but security.protocol=PLAINTEXT uses no TLS (use SSL or SASL_SSL)"}},
 		{name: "every problem at once", set: map[string]string{"acl.sync.ms": "1", "retry.backoff.ms": "x", "nope": "1"},
 			want: []string{"acl.sync.ms: 1 is below the minimum 1000", `retry.backoff.ms: "x" is not a whole number`,
 				"nope: unknown link config"}},
@@ -289,4 +311,64 @@ func sortedStrings(s []string) bool {
 		}
 	}
 	return true
+}
+
+// confluentLinkConfigs are the configs Confluent documents for a cluster link (Confluent Platform's and Cloud's
+// link properties, the common client configs and the client security configs they list), with a value each.
+var confluentLinkConfigs = map[string]string{
+	"acl.filters":     `{"aclFilters":[{"resourceFilter":{"resourceType":"any","patternType":"any"},"accessFilter":{"operation":"any","permissionType":"any"}}]}`,
+	"acl.sync.enable": "false", "acl.sync.ms": "5000",
+	"auto.create.mirror.topics.enable": "false", "auto.create.mirror.topics.filters": "",
+	"availability.check.consecutive.failure.threshold": "5", "availability.check.ms": "60000",
+	"bootstrap.servers": "a:9092", "client.dns.lookup": "use_all_dns_ips",
+	"cluster.link.paused": "false", "cluster.link.prefix": "", "cluster.link.retry.timeout.ms": "300000",
+	"connection.mode": "OUTBOUND", "connections.max.idle.ms": "600000",
+	"consumer.group.prefix.enable": "false", "consumer.offset.group.filters": "", "consumer.offset.sync.enable": "false",
+	"consumer.offset.sync.ms": "30000", "link.mode": "DESTINATION", "metadata.max.age.ms": "300000",
+	"mirror.start.offset.spec": "earliest", "num.cluster.link.fetchers": "1",
+	"replica.fetch.backoff.ms": "1000", "replica.fetch.max.bytes": "5242880", "replica.fetch.min.bytes": "1",
+	"replica.fetch.response.max.bytes": "10485760", "replica.fetch.wait.max.ms": "500",
+	"request.timeout.ms": "30000", "retry.backoff.ms": "100",
+	"topic.config.sync.include": "retention.ms,cleanup.policy", "topic.config.sync.ms": "5000",
+	"local.security.protocol": "SASL_SSL", "local.sasl.mechanism": "PLAIN", "local.sasl.jaas.config": "x",
+	"local.listener.name": "EXTERNAL",
+	"security.protocol":   "PLAINTEXT", "sasl.mechanism": "", "sasl.jaas.config": "",
+	"sasl.client.callback.handler.class": "", "sasl.login.callback.handler.class": "", "sasl.login.class": "x",
+	"sasl.kerberos.service.name": "", "sasl.kerberos.kinit.cmd": "/usr/bin/kinit",
+	"sasl.kerberos.min.time.before.relogin": "60000", "sasl.kerberos.ticket.renew.jitter": "0.05",
+	"sasl.kerberos.ticket.renew.window.factor": "0.8", "sasl.login.refresh.buffer.seconds": "300",
+	"sasl.login.refresh.min.period.seconds": "60", "sasl.login.refresh.window.factor": "0.8",
+	"sasl.login.refresh.window.jitter": "0.05", "sasl.login.connect.timeout.ms": "", "sasl.login.read.timeout.ms": "",
+	"sasl.login.retry.backoff.ms": "100", "sasl.login.retry.backoff.max.ms": "10000",
+	"sasl.oauthbearer.token.endpoint.url": "", "sasl.oauthbearer.scope.claim.name": "scope",
+	"sasl.oauthbearer.sub.claim.name": "sub", "sasl.oauthbearer.jwks.endpoint.url": "x",
+	"ssl.cipher.suites": "", "ssl.enabled.protocols": "", "ssl.endpoint.identification.algorithm": "https",
+	"ssl.engine.factory.class": "x", "ssl.key.password": "", "ssl.keymanager.algorithm": "SunX509",
+	"ssl.keystore.certificate.chain": "", "ssl.keystore.key": "", "ssl.keystore.location": "",
+	"ssl.keystore.password": "", "ssl.keystore.type": "JKS", "ssl.protocol": "TLSv1.3", "ssl.provider": "x",
+	"ssl.secure.random.implementation": "SHA1PRNG", "ssl.trustmanager.algorithm": "PKIX",
+	"ssl.truststore.certificates": "", "ssl.truststore.location": "", "ssl.truststore.password": "",
+	"ssl.truststore.type": "JKS", "reconnect.backoff.ms": "50", "reconnect.backoff.max.ms": "1000",
+	"socket.connection.setup.timeout.ms": "10000", "socket.connection.setup.timeout.max.ms": "30000",
+	"send.buffer.bytes": "131072", "receive.buffer.bytes": "65536", "client.id": "x",
+	"config.providers": "file", "config.providers.file.class": "org.apache.kafka.common.config.provider.FileConfigProvider",
+}
+
+// TestEveryConfluentLinkConfigIsAcceptedOrRefusedWithAReason: no Confluent key is an "unknown link config"; each
+// refused one says what clusterlink supports instead.
+func TestEveryConfluentLinkConfigIsAcceptedOrRefusedWithAReason(t *testing.T) {
+	for key, value := range confluentLinkConfigs {
+		configs := map[string]string{"bootstrap.servers": "a:9092", key: value}
+		_, err := ParseLink("l", configs)
+		for _, fe := range FieldErrors(err) {
+			msg := fe.Err.Error()
+			if strings.Contains(msg, "unknown") {
+				t.Errorf("%s=%s: %v", key, value, fe)
+			}
+			if fe.Key == key && !strings.Contains(msg, "use") && !strings.Contains(msg, "remove it") && !strings.Contains(msg, "set") &&
+				!strings.Contains(msg, "take") {
+				t.Errorf("%s=%s is refused without saying what to use: %v", key, value, fe)
+			}
+		}
+	}
 }

@@ -1,31 +1,33 @@
 package config
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
+	"time"
+
+	"crypto/tls"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
 
 // This file holds a Kafka client's security keys, for the source cluster of each link (in the link's configs) and for
-// the destination cluster (in the daemon file):
+// the destination cluster (in the daemon file), with Kafka's Java client names:
 //
 //	security.protocol                      PLAINTEXT (default) | SSL | SASL_PLAINTEXT | SASL_SSL
-//	sasl.mechanism                         PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512 (required with SASL_*)
-//	sasl.jaas.config                       PlainLoginModule or ScramLoginModule with username and password
-//	ssl.ca.location                        PEM CA bundle to verify brokers (default: the system roots)
-//	ssl.certificate.location               PEM client certificate (chain), with ssl.key.location
-//	ssl.key.location                       PEM unencrypted client private key, with ssl.certificate.location
+//	sasl.mechanism                         PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512 | OAUTHBEARER | GSSAPI | AWS_MSK_IAM
+//	sasl.jaas.config                       the login module of the mechanism and its options (sasl.go)
+//	sasl.oauthbearer.*, sasl.login.*       OAUTHBEARER's token endpoint and client credentials (oauthbearer.go)
+//	sasl.kerberos.service.name             GSSAPI's service name (gssapi.go)
+//	sasl.client.callback.handler.class     AWS_MSK_IAM's IAMClientCallbackHandler (awsiam.go)
+//	ssl.truststore.*, ssl.keystore.*       JKS, PKCS12 or PEM stores; ssl.key.password for their key (tlsstores.go)
+//	ssl.ca.location, ssl.certificate.location, ssl.key.location   PEM files, librdkafka's names
 //	ssl.endpoint.identification.algorithm  https (default) | "" to skip hostname verification (the chain is still verified)
 //
-// Java keystores (ssl.truststore.*, ssl.keystore.*) and Kerberos or OAUTHBEARER are not supported; those keys are
-// reported with what to use instead.
+// Every other Kafka client security key is reported with what to use instead (unsupportedSecurityKey).
 
 // SecurityProtocol is security.protocol.
 type SecurityProtocol string
@@ -47,7 +49,22 @@ const (
 	MechanismPlain       SASLMechanism = "PLAIN"
 	MechanismScramSHA256 SASLMechanism = "SCRAM-SHA-256"
 	MechanismScramSHA512 SASLMechanism = "SCRAM-SHA-512"
+	MechanismOAuthBearer SASLMechanism = "OAUTHBEARER"
+	MechanismGSSAPI      SASLMechanism = "GSSAPI"
+	MechanismAWSMSKIAM   SASLMechanism = "AWS_MSK_IAM"
 )
+
+// saslMechanisms are the supported mechanisms, in the order errors list them.
+var saslMechanisms = []SASLMechanism{MechanismPlain, MechanismScramSHA256, MechanismScramSHA512, MechanismOAuthBearer,
+	MechanismGSSAPI, MechanismAWSMSKIAM}
+
+func mechanismList() string {
+	var names []string
+	for _, m := range saslMechanisms {
+		names = append(names, string(m))
+	}
+	return strings.Join(names, ", ")
+}
 
 // The security keys.
 const (
@@ -58,46 +75,109 @@ const (
 	keySSLCertLocation     = "ssl.certificate.location"
 	keySSLKeyLocation      = "ssl.key.location"
 	keySSLEndpointIdentAlg = "ssl.endpoint.identification.algorithm"
-)
+	keySSLProtocol         = "ssl.protocol"
+	keySSLEnabledProtocols = "ssl.enabled.protocols"
+	keySSLCipherSuites     = "ssl.cipher.suites"
 
-// JAAS login modules and the mechanisms they serve.
-const (
-	plainLoginModule = "org.apache.kafka.common.security.plain.PlainLoginModule"
-	scramLoginModule = "org.apache.kafka.common.security.scram.ScramLoginModule"
+	keyTrustStoreType         = "ssl.truststore.type"
+	keyTrustStoreLocation     = "ssl.truststore.location"
+	keyTrustStorePassword     = "ssl.truststore.password"
+	keyTrustStoreCertificates = "ssl.truststore.certificates"
+	keyKeyStoreType           = "ssl.keystore.type"
+	keyKeyStoreLocation       = "ssl.keystore.location"
+	keyKeyStorePassword       = "ssl.keystore.password"
+	keyKeyStoreKey            = "ssl.keystore.key"
+	keyKeyStoreChain          = "ssl.keystore.certificate.chain"
+	keySSLKeyPassword         = "ssl.key.password"
+
+	keyOAuthTokenEndpoint  = "sasl.oauthbearer.token.endpoint.url"
+	keyOAuthClientID       = "sasl.oauthbearer.client.credentials.client.id"
+	keyOAuthClientSecret   = "sasl.oauthbearer.client.credentials.client.secret"
+	keyOAuthScope          = "sasl.oauthbearer.scope"
+	keyOAuthHeaderURLEnc   = "sasl.oauthbearer.header.urlencode"
+	keyLoginCallback       = "sasl.login.callback.handler.class"
+	keyLoginConnectTimeout = "sasl.login.connect.timeout.ms"
+	keyLoginReadTimeout    = "sasl.login.read.timeout.ms"
+	keyLoginRefreshBuffer  = "sasl.login.refresh.buffer.seconds"
+	keyKerberosService     = "sasl.kerberos.service.name"
+	keyClientCallback      = "sasl.client.callback.handler.class"
 )
 
 // Security is how a client authenticates to and encrypts its connections to one cluster. Its zero value is
-// PLAINTEXT. Its String method hides the password, so printing or logging a Security leaks no secret.
+// PLAINTEXT. Its String method hides every secret, so printing or logging a Security leaks none.
 type Security struct {
 	Protocol SecurityProtocol
-	// SASLMechanism, Username and Password come from sasl.mechanism and sasl.jaas.config; set with SASL_* only.
+	// SASLMechanism comes from sasl.mechanism; Username and Password from sasl.jaas.config for PLAIN and SCRAM.
 	SASLMechanism SASLMechanism
 	Username      string
 	Password      string
-	// CALocation, CertificateLocation and KeyLocation are PEM files; set with SSL or SASL_SSL only.
+	OAuth         OAuthBearer // OAUTHBEARER
+	Kerberos      Kerberos    // GSSAPI
+	AWS           AWSIAM      // AWS_MSK_IAM
+
+	// CALocation, CertificateLocation and KeyLocation are PEM files (librdkafka's names); KeyLocation may hold an
+	// encrypted key, opened with KeyPassword.
 	CALocation          string
 	CertificateLocation string
 	KeyLocation         string
+	// TrustStore and KeyStore are Kafka's ssl.truststore.* and ssl.keystore.* (JKS, PKCS12 or PEM).
+	TrustStore TrustStore
+	KeyStore   KeyStore
+	// KeyPassword is ssl.key.password: the password of the key entry of a JKS keystore (default: the keystore's),
+	// or of an encrypted PEM key.
+	KeyPassword string
 	// SkipHostnameVerification is ssl.endpoint.identification.algorithm="": the broker's certificate chain is
 	// verified but not its host name.
 	SkipHostnameVerification bool
+	// MinTLSVersion and MaxTLSVersion come from ssl.protocol and ssl.enabled.protocols (0: TLS 1.2 and Go's
+	// highest); CipherSuites from ssl.cipher.suites, IANA names joined by commas ("" is Go's default).
+	MinTLSVersion, MaxTLSVersion uint16
+	CipherSuites                 string
+}
+
+// StoreType is ssl.truststore.type or ssl.keystore.type.
+type StoreType string
+
+const (
+	StoreJKS    StoreType = "JKS"
+	StorePKCS12 StoreType = "PKCS12"
+	StorePEM    StoreType = "PEM"
+)
+
+// TrustStore is ssl.truststore.*: the CA certificates that verify the brokers.
+type TrustStore struct {
+	Type         StoreType // "" is Kafka's default, JKS (a JKS type reads PKCS12 files too, as Java does)
+	Location     string
+	Password     string
+	Certificates string // inline PEM (ssl.truststore.certificates), with Type PEM
+}
+
+// KeyStore is ssl.keystore.*: the client certificate and key for mTLS.
+type KeyStore struct {
+	Type             StoreType
+	Location         string
+	Password         string
+	Key              string // inline PEM private key (ssl.keystore.key), with Type PEM
+	CertificateChain string // inline PEM chain (ssl.keystore.certificate.chain), with Type PEM
 }
 
 func (s Security) String() string {
-	pw := ""
-	if s.Password != "" {
-		pw = MaskedValue
-	}
-	return fmt.Sprintf("{Protocol:%s SASLMechanism:%s Username:%s Password:%s CALocation:%s CertificateLocation:%s "+
-		"KeyLocation:%s SkipHostnameVerification:%t}", s.Protocol, s.SASLMechanism, s.Username, pw, s.CALocation,
-		s.CertificateLocation, s.KeyLocation, s.SkipHostnameVerification)
+	return fmt.Sprintf("{Protocol:%s SASLMechanism:%s Username:%s Password:%s OAuth:%s Kerberos:%+v AWS:%+v CALocation:%s "+
+		"CertificateLocation:%s KeyLocation:%s TrustStore:{Type:%s Location:%s Password:%s Certificates:%d bytes} "+
+		"KeyStore:{Type:%s Location:%s Password:%s Key:%s CertificateChain:%d bytes} KeyPassword:%s SkipHostnameVerification:%t "+
+		"TLSVersions:%x-%x CipherSuites:%s}",
+		s.Protocol, s.SASLMechanism, s.Username, maskedIf(s.Password != ""), s.OAuth, s.Kerberos, s.AWS, s.CALocation,
+		s.CertificateLocation, s.KeyLocation, s.TrustStore.Type, s.TrustStore.Location, maskedIf(s.TrustStore.Password != ""),
+		len(s.TrustStore.Certificates), s.KeyStore.Type, s.KeyStore.Location, maskedIf(s.KeyStore.Password != ""),
+		maskedIf(s.KeyStore.Key != ""), len(s.KeyStore.CertificateChain), maskedIf(s.KeyPassword != ""), s.SkipHostnameVerification,
+		s.MinTLSVersion, s.MaxTLSVersion, s.CipherSuites)
 }
 
-// GoString hides the password from %#v too.
+// GoString hides the secrets from %#v too.
 func (s Security) GoString() string { return "config.Security" + s.String() }
 
 // KgoOpts returns the franz-go options for s: kgo.DialTLSConfig for SSL and SASL_SSL, kgo.SASL for SASL_*. It reads
-// the PEM files, so it fails if they have changed since the config was parsed.
+// the files the config names (stores, keys, keytabs), so it fails if they have changed since the config was parsed.
 func (s Security) KgoOpts() ([]kgo.Opt, error) {
 	var opts []kgo.Opt
 	if s.Protocol.usesTLS() {
@@ -108,145 +188,183 @@ func (s Security) KgoOpts() ([]kgo.Opt, error) {
 		opts = append(opts, kgo.DialTLSConfig(cfg))
 	}
 	if s.Protocol.usesSASL() {
-		switch s.SASLMechanism {
-		case MechanismPlain:
-			opts = append(opts, kgo.SASL(plain.Auth{User: s.Username, Pass: s.Password}.AsMechanism()))
-		case MechanismScramSHA256:
-			opts = append(opts, kgo.SASL(scram.Auth{User: s.Username, Pass: s.Password}.AsSha256Mechanism()))
-		case MechanismScramSHA512:
-			opts = append(opts, kgo.SASL(scram.Auth{User: s.Username, Pass: s.Password}.AsSha512Mechanism()))
-		default:
-			return nil, fmt.Errorf("%s: unsupported SASL mechanism %q", keySASLMechanism, s.SASLMechanism)
+		m, err := s.saslMechanism()
+		if err != nil {
+			return nil, err
 		}
+		opts = append(opts, kgo.SASL(m))
 	}
 	return opts, nil
 }
 
-// tlsConfig builds the TLS config from the PEM files; its errors are FieldErrors naming the key.
-func (s Security) tlsConfig() (*tls.Config, error) {
-	var probs problems
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if s.CALocation != "" {
-		pem, err := os.ReadFile(s.CALocation)
-		switch {
-		case err != nil:
-			probs.add(keySSLCALocation, "cannot read the CA file: %v", err)
-		default:
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				probs.add(keySSLCALocation, "%s holds no PEM certificate", s.CALocation)
-			}
-			cfg.RootCAs = pool
-		}
+// saslMechanism builds the franz-go mechanism of s.SASLMechanism.
+func (s Security) saslMechanism() (sasl.Mechanism, error) {
+	switch s.SASLMechanism {
+	case MechanismPlain:
+		return plain.Auth{User: s.Username, Pass: s.Password}.AsMechanism(), nil
+	case MechanismScramSHA256:
+		return scram.Auth{User: s.Username, Pass: s.Password}.AsSha256Mechanism(), nil
+	case MechanismScramSHA512:
+		return scram.Auth{User: s.Username, Pass: s.Password}.AsSha512Mechanism(), nil
+	case MechanismOAuthBearer:
+		return s.OAuth.mechanism()
+	case MechanismGSSAPI:
+		return s.Kerberos.mechanism()
+	case MechanismAWSMSKIAM:
+		return s.AWS.mechanism()
 	}
-	switch {
-	case s.CertificateLocation != "" && s.KeyLocation == "":
-		probs.add(keySSLKeyLocation, "required with %s", keySSLCertLocation)
-	case s.CertificateLocation == "" && s.KeyLocation != "":
-		probs.add(keySSLCertLocation, "required with %s", keySSLKeyLocation)
-	case s.CertificateLocation != "":
-		cert, err := loadKeyPair(s.CertificateLocation, s.KeyLocation)
-		if err != nil {
-			probs = append(probs, err)
-		} else {
-			cfg.Certificates = []tls.Certificate{cert}
-		}
-	}
-	if s.SkipHostnameVerification {
-		// Go verifies the chain and the host name together; skip both and verify the chain alone.
-		roots := cfg.RootCAs
-		cfg.InsecureSkipVerify = true
-		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
-			if len(cs.PeerCertificates) == 0 {
-				return errors.New("the broker sent no certificate")
-			}
-			opts := x509.VerifyOptions{Roots: roots, Intermediates: x509.NewCertPool()}
-			for _, c := range cs.PeerCertificates[1:] {
-				opts.Intermediates.AddCert(c)
-			}
-			_, err := cs.PeerCertificates[0].Verify(opts)
-			return err
-		}
-	}
-	if len(probs) > 0 {
-		return nil, probs.join()
-	}
-	return cfg, nil
-}
-
-// loadKeyPair reads the client certificate and key, naming the key of the file at fault. Neither the key's content
-// nor tls's message about it (which may quote it) is reported.
-func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
-	certPEM, err := os.ReadFile(certFile)
-	if err != nil {
-		return tls.Certificate{}, &FieldError{Key: keySSLCertLocation, Err: fmt.Errorf("cannot read the certificate: %w", err)}
-	}
-	keyPEM, err := os.ReadFile(keyFile)
-	if err != nil {
-		return tls.Certificate{}, &FieldError{Key: keySSLKeyLocation, Err: fmt.Errorf("cannot read the key: %w", err)}
-	}
-	if strings.Contains(string(keyPEM), "ENCRYPTED") {
-		return tls.Certificate{}, &FieldError{Key: keySSLKeyLocation,
-			Err: fmt.Errorf("%s holds an encrypted key: clusterlink reads unencrypted PEM keys only", keyFile)}
-	}
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		return tls.Certificate{}, &FieldError{Key: keySSLKeyLocation,
-			Err: fmt.Errorf("%s and %s are not a matching PEM certificate and private key", certFile, keyFile)}
-	}
-	return cert, nil
+	return nil, &FieldError{Key: keySASLMechanism, Err: fmt.Errorf("unsupported SASL mechanism %q", s.SASLMechanism)}
 }
 
 // securityKeys lists the security keys with their defaults, in the order Configs shows them (it sorts anyway).
 func securityKeys() []configKey[Security] {
-	return []configKey[Security]{
-		{name: keySecurityProtocol, def: string(Plaintext), format: func(s *Security) string { return string(s.Protocol) }},
-		{name: keySASLMechanism, format: func(s *Security) string { return string(s.SASLMechanism) }},
-		{name: keySASLJAASConfig, sensitive: true, format: func(s *Security) string {
-			if s.Password == "" && s.Username == "" {
-				return ""
+	str := func(name, def string, field func(s *Security) string) configKey[Security] {
+		return configKey[Security]{name: name, def: def, sensitive: IsSensitive(name), format: func(s *Security) string {
+			if v := field(s); v != "" {
+				return v
 			}
-			return MaskedValue
-		}},
-		{name: keySSLCALocation, format: func(s *Security) string { return s.CALocation }},
-		{name: keySSLCertLocation, format: func(s *Security) string { return s.CertificateLocation }},
-		{name: keySSLKeyLocation, sensitive: true, format: func(s *Security) string { return s.KeyLocation }},
+			return def
+		}}
+	}
+	secret := func(name string, set func(s *Security) bool) configKey[Security] {
+		return configKey[Security]{name: name, sensitive: true, format: func(s *Security) string { return maskedIf(set(s)) }}
+	}
+	ms := func(name string, field func(s *Security) time.Duration) configKey[Security] {
+		return configKey[Security]{name: name, format: func(s *Security) string {
+			if d := field(s); d > 0 {
+				return fmt.Sprint(d.Milliseconds())
+			}
+			return ""
+		}}
+	}
+	return []configKey[Security]{
+		str(keySecurityProtocol, string(Plaintext), func(s *Security) string { return string(s.Protocol) }),
+		str(keySASLMechanism, "", func(s *Security) string { return string(s.SASLMechanism) }),
+		secret(keySASLJAASConfig, func(s *Security) bool {
+			return s.Username != "" || s.Password != "" || s.OAuth != (OAuthBearer{}) || s.Kerberos != (Kerberos{}) || s.AWS != (AWSIAM{})
+		}),
+		str(keySSLCALocation, "", func(s *Security) string { return s.CALocation }),
+		str(keySSLCertLocation, "", func(s *Security) string { return s.CertificateLocation }),
+		str(keySSLKeyLocation, "", func(s *Security) string { return s.KeyLocation }),
 		{name: keySSLEndpointIdentAlg, def: "https", format: func(s *Security) string {
 			if s.SkipHostnameVerification {
 				return ""
 			}
 			return "https"
 		}},
+		str(keySSLProtocol, "TLSv1.3", func(s *Security) string { return tlsVersionName(s.MaxTLSVersion) }),
+		str(keySSLEnabledProtocols, "TLSv1.2,TLSv1.3", func(s *Security) string {
+			if s.MinTLSVersion == 0 && s.MaxTLSVersion == 0 {
+				return ""
+			}
+			lo, hi := uint16(tls.VersionTLS12), uint16(tls.VersionTLS13)
+			if s.MinTLSVersion != 0 {
+				lo = s.MinTLSVersion
+			}
+			if s.MaxTLSVersion != 0 {
+				hi = s.MaxTLSVersion
+			}
+			var names []string
+			for v := lo; v <= hi; v++ {
+				names = append(names, tlsVersionName(v))
+			}
+			return strings.Join(names, ",")
+		}),
+		str(keySSLCipherSuites, "", func(s *Security) string { return s.CipherSuites }),
+		str(keyTrustStoreType, string(StoreJKS), func(s *Security) string { return string(s.TrustStore.Type) }),
+		str(keyTrustStoreLocation, "", func(s *Security) string { return s.TrustStore.Location }),
+		secret(keyTrustStorePassword, func(s *Security) bool { return s.TrustStore.Password != "" }),
+		str(keyTrustStoreCertificates, "", func(s *Security) string { return s.TrustStore.Certificates }),
+		str(keyKeyStoreType, string(StoreJKS), func(s *Security) string { return string(s.KeyStore.Type) }),
+		str(keyKeyStoreLocation, "", func(s *Security) string { return s.KeyStore.Location }),
+		secret(keyKeyStorePassword, func(s *Security) bool { return s.KeyStore.Password != "" }),
+		secret(keyKeyStoreKey, func(s *Security) bool { return s.KeyStore.Key != "" }),
+		str(keyKeyStoreChain, "", func(s *Security) string { return s.KeyStore.CertificateChain }),
+		secret(keySSLKeyPassword, func(s *Security) bool { return s.KeyPassword != "" }),
+		str(keyOAuthTokenEndpoint, "", func(s *Security) string { return s.OAuth.TokenEndpointURL }),
+		str(keyOAuthClientID, "", func(s *Security) string { return s.OAuth.ClientID }),
+		secret(keyOAuthClientSecret, func(s *Security) bool { return s.OAuth.ClientSecret != "" }),
+		str(keyOAuthScope, "", func(s *Security) string { return s.OAuth.Scope }),
+		{name: keyOAuthHeaderURLEnc, def: "false", format: func(s *Security) string { return fmt.Sprint(s.OAuth.HeaderURLEncode) }},
+		str(keyLoginCallback, "", func(s *Security) string {
+			if s.OAuth.TokenEndpointURL != "" {
+				return oauthLoginCallbackHandler
+			}
+			return ""
+		}),
+		ms(keyLoginConnectTimeout, func(s *Security) time.Duration { return s.OAuth.ConnectTimeout }),
+		ms(keyLoginReadTimeout, func(s *Security) time.Duration { return s.OAuth.ReadTimeout }),
+		{name: keyLoginRefreshBuffer, def: "300", format: func(s *Security) string {
+			if s.OAuth.RefreshBuffer > 0 {
+				return fmt.Sprint(int64(s.OAuth.RefreshBuffer / time.Second))
+			}
+			return "300"
+		}},
+		str(keyKerberosService, "", func(s *Security) string { return s.Kerberos.ServiceName }),
+		str(keyClientCallback, "", func(s *Security) string {
+			if s.SASLMechanism == MechanismAWSMSKIAM {
+				return iamClientCallbackHandler
+			}
+			return ""
+		}),
 	}
+}
+
+// securityKeyNames lists the names of securityKeys.
+func securityKeyNames() []string {
+	var out []string
+	for _, k := range securityKeys() {
+		out = append(out, k.name)
+	}
+	return out
 }
 
 // unsupportedSecurityKey says why a Kafka client security key is not supported and what to use instead, or "".
 func unsupportedSecurityKey(key string) string {
 	switch key {
-	case "ssl.truststore.location", "ssl.truststore.password", "ssl.truststore.type", "ssl.truststore.certificates":
-		return "not supported: clusterlink reads PEM files, not Java truststores; set ssl.ca.location to a PEM CA " +
-			"bundle (keytool -exportcert -rfc exports one)"
-	case "ssl.keystore.location", "ssl.keystore.password", "ssl.keystore.type", "ssl.keystore.key",
-		"ssl.keystore.certificate.chain", "ssl.key.password":
-		return "not supported: clusterlink reads PEM files, not Java keystores or encrypted keys; set " +
-			"ssl.certificate.location and ssl.key.location to a PEM certificate and an unencrypted PEM key"
-	case "ssl.protocol", "ssl.enabled.protocols", "ssl.cipher.suites", "ssl.provider", "ssl.keymanager.algorithm",
-		"ssl.trustmanager.algorithm", "ssl.secure.random.implementation", "ssl.engine.factory.class":
-		return "not supported: clusterlink uses Go's TLS defaults (TLS 1.2 or later)"
-	case "sasl.client.callback.handler.class", "sasl.login.class", "sasl.login.callback.handler.class":
-		return "not supported: clusterlink supports the PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 mechanisms with " +
-			"credentials in sasl.jaas.config"
+	case "ssl.provider", "ssl.keymanager.algorithm", "ssl.trustmanager.algorithm", "ssl.secure.random.implementation",
+		"ssl.engine.factory.class":
+		return "not supported: a Java security provider setting; clusterlink uses Go's TLS (ssl.protocol, " +
+			"ssl.enabled.protocols and ssl.cipher.suites apply): remove it"
+	case "sasl.login.class":
+		return "not supported: clusterlink logs in with the mechanism's own login (set sasl.mechanism and sasl.jaas.config); remove it"
+	case "sasl.kerberos.kinit.cmd", "sasl.kerberos.ticket.renew.window.factor", "sasl.kerberos.ticket.renew.jitter",
+		"sasl.kerberos.min.time.before.relogin":
+		return "not supported: clusterlink's Kerberos client logs in from the keytab or ticket cache of sasl.jaas.config " +
+			"itself and renews its tickets; kinit and Java's relogin settings do not apply: remove it"
+	case "sasl.kerberos.principal.to.local.rules", "sasl.server.callback.handler.class":
+		return "not supported: a broker setting, not a client's: remove it"
+	case "sasl.login.refresh.window.factor", "sasl.login.refresh.window.jitter", "sasl.login.refresh.min.period.seconds",
+		"sasl.login.retry.backoff.ms", "sasl.login.retry.backoff.max.ms":
+		return "not supported: clusterlink fetches a new OAUTHBEARER token sasl.login.refresh.buffer.seconds before " +
+			"the current one expires, and again at each connection after a failure; set sasl.login.refresh.buffer.seconds instead"
+	case "sasl.oauthbearer.jwt.retriever.class", "sasl.oauthbearer.grant.type":
+		return "not supported: clusterlink gets OAUTHBEARER tokens with the client_credentials grant from " +
+			"sasl.oauthbearer.token.endpoint.url (or a file:// URL); remove it"
 	}
-	for _, p := range []string{"sasl.kerberos.", "sasl.login.", "sasl.oauthbearer."} {
-		if strings.HasPrefix(key, p) {
-			return "not supported: clusterlink supports the PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 mechanisms only"
-		}
+	switch {
+	case strings.HasPrefix(key, "sasl.oauthbearer.assertion."):
+		return "not supported: clusterlink gets OAUTHBEARER tokens with the client_credentials grant (client id and " +
+			"secret), not the jwt-bearer grant: set sasl.oauthbearer.client.credentials.client.id and .client.secret"
+	case strings.HasPrefix(key, "sasl.oauthbearer."):
+		return "not supported: a token validation setting (JWKS, issuer, audience, claim names); clusterlink does not " +
+			"check the token it gets, the broker validates it: remove it; the client keys are " + strings.Join([]string{keyOAuthTokenEndpoint, keyOAuthClientID,
+			keyOAuthClientSecret, keyOAuthScope, keyOAuthHeaderURLEnc}, ", ")
+	case strings.HasPrefix(key, "sasl.kerberos."):
+		return "not supported: GSSAPI takes sasl.kerberos.service.name and the keytab and principal of sasl.jaas.config's Krb5LoginModule"
+	case strings.HasPrefix(key, "sasl.login."):
+		return "not supported: OAUTHBEARER's login takes " + strings.Join([]string{keyLoginCallback, keyLoginConnectTimeout,
+			keyLoginReadTimeout, keyLoginRefreshBuffer}, ", ")
+	case strings.HasPrefix(key, "ssl.truststore.") || strings.HasPrefix(key, "ssl.keystore."):
+		return "not supported: the stores take type, location, password and (PEM) certificates, key, certificate.chain"
 	}
 	return ""
 }
 
-// parseSecurity validates the security keys in values (already resolved; set tells which the user wrote).
-func parseSecurity(values map[string]string, probs *problems) Security {
+// parseSecurity validates the security keys in values (already resolved). trusted is true when the daemon's own
+// file chose them (ParseFileLink, ParseDeclaredLink, the destination): only then may a config make the daemon use
+// credentials of its host (AWS_MSK_IAM's environment or profile, a Kerberos ticket cache, a file:// token).
+func parseSecurity(values map[string]string, probs *problems, trusted bool) Security {
 	var s Security
 	get := func(k string) string { return values[k] }
 
@@ -262,32 +380,118 @@ func parseSecurity(values map[string]string, probs *problems) Security {
 		return s
 	}
 
-	mechanism, jaas := strings.TrimSpace(get(keySASLMechanism)), get(keySASLJAASConfig)
 	if s.Protocol.usesSASL() {
-		switch m := SASLMechanism(strings.ToUpper(mechanism)); m {
-		case MechanismPlain, MechanismScramSHA256, MechanismScramSHA512:
-			s.SASLMechanism = m
-		case "":
-			probs.add(keySASLMechanism, "required with %s=%s (one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)", keySecurityProtocol, s.Protocol)
-		default:
-			probs.add(keySASLMechanism, "%q is not supported: use one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512", mechanism)
-		}
-		if strings.TrimSpace(jaas) == "" {
-			probs.add(keySASLJAASConfig, "required with %s=%s", keySecurityProtocol, s.Protocol)
-		} else if err := s.parseJAAS(jaas); err != nil {
-			probs.addErr(keySASLJAASConfig, err)
-		}
+		s.parseSASL(values, probs, trusted)
 	} else {
-		for _, k := range []string{keySASLMechanism, keySASLJAASConfig} {
+		for _, k := range saslKeys() {
 			if strings.TrimSpace(get(k)) != "" {
 				probs.add(k, "set, but %s=%s uses no SASL (use SASL_PLAINTEXT or SASL_SSL)", keySecurityProtocol, s.Protocol)
 			}
 		}
 	}
 
-	s.CALocation = strings.TrimSpace(get(keySSLCALocation))
-	s.CertificateLocation = strings.TrimSpace(get(keySSLCertLocation))
-	s.KeyLocation = strings.TrimSpace(get(keySSLKeyLocation))
+	s.parseTLS(values, probs)
+	return s
+}
+
+// saslKeys are the keys that only SASL uses.
+func saslKeys() []string {
+	var out []string
+	for _, k := range securityKeyNames() {
+		if strings.HasPrefix(k, "sasl.") {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// parseSASL sets the mechanism and its credentials.
+func (s *Security) parseSASL(values map[string]string, probs *problems, trusted bool) {
+	mechanism, jaas := strings.TrimSpace(values[keySASLMechanism]), values[keySASLJAASConfig]
+	m := SASLMechanism(strings.ToUpper(mechanism))
+	switch {
+	case mechanism == "":
+		probs.add(keySASLMechanism, "required with %s=%s (one of %s)", keySecurityProtocol, s.Protocol, mechanismList())
+	case !knownMechanism(m):
+		probs.add(keySASLMechanism, "%q is not supported: use one of %s", mechanism, mechanismList())
+	default:
+		s.SASLMechanism = m
+	}
+	if strings.TrimSpace(jaas) == "" {
+		probs.add(keySASLJAASConfig, "required with %s=%s", keySecurityProtocol, s.Protocol)
+		return
+	}
+	module, opts, err := parseJAASConfig(jaas)
+	if err != nil {
+		probs.addErr(keySASLJAASConfig, err)
+		return
+	}
+	if err := checkLoginModule(module, s.SASLMechanism); err != nil {
+		probs.addErr(keySASLJAASConfig, err)
+		return
+	}
+	if s.SASLMechanism == "" {
+		return
+	}
+	// Keys of one mechanism set with another.
+	for k, m := range map[string]SASLMechanism{keyOAuthTokenEndpoint: MechanismOAuthBearer, keyOAuthClientID: MechanismOAuthBearer,
+		keyOAuthClientSecret: MechanismOAuthBearer, keyOAuthScope: MechanismOAuthBearer, keyOAuthHeaderURLEnc: MechanismOAuthBearer,
+		keyLoginCallback: MechanismOAuthBearer, keyLoginConnectTimeout: MechanismOAuthBearer, keyLoginReadTimeout: MechanismOAuthBearer,
+		keyLoginRefreshBuffer: MechanismOAuthBearer, keyKerberosService: MechanismGSSAPI, keyClientCallback: MechanismAWSMSKIAM} {
+		if _, ok := values[k]; ok && s.SASLMechanism != m {
+			probs.add(k, "set, but %s=%s: it belongs to %s", keySASLMechanism, s.SASLMechanism, m)
+		}
+	}
+	switch s.SASLMechanism {
+	case MechanismPlain, MechanismScramSHA256, MechanismScramSHA512:
+		var missing []string
+		for _, k := range []string{"username", "password"} {
+			if opts[k] == "" {
+				missing = append(missing, k)
+			}
+		}
+		if len(missing) > 0 {
+			probs.add(keySASLJAASConfig, "%s has no %s option", module, strings.Join(missing, " or "))
+			return
+		}
+		s.Username, s.Password = opts["username"], opts["password"]
+	case MechanismOAuthBearer:
+		s.OAuth = parseOAuthBearer(values, opts, probs, trusted)
+	case MechanismGSSAPI:
+		s.Kerberos = parseKerberos(values, opts, probs, trusted)
+	case MechanismAWSMSKIAM:
+		s.AWS = parseAWSIAM(values, opts, probs, trusted)
+	}
+}
+
+func knownMechanism(m SASLMechanism) bool {
+	for _, k := range saslMechanisms {
+		if k == m {
+			return true
+		}
+	}
+	return false
+}
+
+// parseTLS validates the TLS keys, and the stores and keys they name.
+func (s *Security) parseTLS(values map[string]string, probs *problems) {
+	get := func(k string) string { return strings.TrimSpace(values[k]) }
+	s.CALocation = get(keySSLCALocation)
+	s.CertificateLocation = get(keySSLCertLocation)
+	s.KeyLocation = get(keySSLKeyLocation)
+	s.TrustStore = TrustStore{Location: get(keyTrustStoreLocation), Password: values[keyTrustStorePassword],
+		Certificates: values[keyTrustStoreCertificates]}
+	s.KeyStore = KeyStore{Location: get(keyKeyStoreLocation), Password: values[keyKeyStorePassword],
+		Key: values[keyKeyStoreKey], CertificateChain: values[keyKeyStoreChain]}
+	s.KeyPassword = values[keySSLKeyPassword]
+	var err error
+	if s.TrustStore.Type, err = parseStoreType(values, keyTrustStoreType); err != nil {
+		probs.addErr(keyTrustStoreType, err)
+	}
+	if s.KeyStore.Type, err = parseStoreType(values, keyKeyStoreType); err != nil {
+		probs.addErr(keyKeyStoreType, err)
+	}
+	s.parseTLSVersions(values, probs)
 	if alg, ok := values[keySSLEndpointIdentAlg]; ok {
 		switch strings.ToLower(strings.TrimSpace(alg)) {
 		case "https":
@@ -297,175 +501,152 @@ func parseSecurity(values map[string]string, probs *problems) Security {
 			probs.add(keySSLEndpointIdentAlg, "%q is not https or \"\" (no hostname verification)", alg)
 		}
 	}
-	if s.Protocol.usesTLS() {
-		if _, err := s.tlsConfig(); err != nil {
-			for _, fe := range FieldErrors(err) {
-				*probs = append(*probs, fe)
-			}
-		}
-	} else {
-		for _, k := range []string{keySSLCALocation, keySSLCertLocation, keySSLKeyLocation, keySSLEndpointIdentAlg} {
-			if _, ok := values[k]; ok {
+	if !s.Protocol.usesTLS() {
+		for _, k := range securityKeyNames() {
+			if _, ok := values[k]; ok && strings.HasPrefix(k, "ssl.") {
 				probs.add(k, "set, but %s=%s uses no TLS (use SSL or SASL_SSL)", keySecurityProtocol, s.Protocol)
 			}
 		}
+		return
 	}
-	return s
-}
-
-// parseJAAS sets the SASL username and password from a sasl.jaas.config value:
-//
-//	org.apache.kafka.common.security.plain.PlainLoginModule required username="u" password="p";
-//
-// Option values are double-quoted (with \" and \\ escapes) or bare words; options other than username and password
-// are ignored, as Kafka's login modules do. Errors never quote the value.
-func (s *Security) parseJAAS(jaas string) error {
-	module, opts, err := parseJAASConfig(jaas)
-	if err != nil {
-		return err
+	if len(*probs) > 0 && hasKeyPrefix(*probs, "ssl.") {
+		return // a bad store type: the stores cannot be read
 	}
-	switch module {
-	case plainLoginModule:
-		if s.SASLMechanism != "" && s.SASLMechanism != MechanismPlain {
-			return fmt.Errorf("%s serves the PLAIN mechanism, but %s is %s (use %s)", module, keySASLMechanism, s.SASLMechanism, scramLoginModule)
+	if _, err := s.tlsConfig(); err != nil {
+		for _, fe := range FieldErrors(err) {
+			*probs = append(*probs, fe)
 		}
-	case scramLoginModule:
-		if s.SASLMechanism == MechanismPlain {
-			return fmt.Errorf("%s serves the SCRAM mechanisms, but %s is PLAIN (use %s)", module, keySASLMechanism, plainLoginModule)
-		}
-	default:
-		// The module is the value's first word: it may be a secret pasted in the wrong place, so only a class name
-		// of a known vendor is quoted.
-		if knownVendorClass(module) {
-			return fmt.Errorf("login module %q is not supported: use %s or %s", module, plainLoginModule, scramLoginModule)
-		}
-		return fmt.Errorf("the login module is not supported: use %s or %s", plainLoginModule, scramLoginModule)
-	}
-	var missing []string
-	for _, k := range []string{"username", "password"} {
-		if opts[k] == "" {
-			missing = append(missing, k)
-		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("%s has no %s option", module, strings.Join(missing, " or "))
-	}
-	s.Username, s.Password = opts["username"], opts["password"]
-	return nil
-}
-
-// parseJAASConfig splits one JAAS login module entry into its class name and options.
-func parseJAASConfig(jaas string) (module string, opts map[string]string, err error) {
-	p := &jaasScanner{s: jaas}
-	module = p.word()
-	if module == "" {
-		return "", nil, errors.New("expected a login module class name")
-	}
-	switch flag := p.word(); flag {
-	case "required", "requisite", "sufficient", "optional":
-	default:
-		return "", nil, fmt.Errorf("expected a control flag (required, requisite, sufficient or optional) after the login module class name, at character %d", p.i+1)
-	}
-	opts = map[string]string{}
-	for {
-		p.blanks()
-		if p.i >= len(p.s) {
-			return "", nil, errors.New("missing the ';' that ends the login module entry")
-		}
-		if p.s[p.i] == ';' {
-			p.i++
-			p.blanks()
-			if p.i < len(p.s) {
-				return "", nil, fmt.Errorf("unexpected text after ';' at character %d: only one login module is supported", p.i+1)
-			}
-			return module, opts, nil
-		}
-		start := p.i
-		for p.i < len(p.s) && p.s[p.i] != '=' && !isJAASBlank(p.s[p.i]) && p.s[p.i] != ';' {
-			p.i++
-		}
-		key := p.s[start:p.i]
-		if p.i >= len(p.s) || p.s[p.i] != '=' || key == "" {
-			return "", nil, fmt.Errorf("expected key=value at character %d", start+1)
-		}
-		p.i++
-		val, err := p.value(optionName(key))
-		if err != nil {
-			return "", nil, err
-		}
-		opts[key] = val
 	}
 }
 
-// knownVendorClass reports whether a login module name is a class of Kafka, the JDK or a cloud vendor (safe to
-// quote in an error).
-func knownVendorClass(module string) bool {
-	for _, p := range []string{"org.apache.kafka.", "com.sun.security.", "software.amazon.", "io.confluent."} {
-		if strings.HasPrefix(module, p) {
+func hasKeyPrefix(probs problems, prefix string) bool {
+	for _, p := range probs {
+		var fe *FieldError
+		if errors.As(p, &fe) && strings.HasPrefix(fe.Key, prefix) {
 			return true
 		}
 	}
 	return false
 }
 
-// optionName is how an error names a JAAS option: a known option by its name, any other by "an option" (a
-// mistyped option name can be a secret).
-func optionName(key string) string {
-	switch key {
-	case "username", "password", "serviceName", "tokenauth", "unsecuredLoginStringClaim_sub":
-		return "option " + key
+func parseStoreType(values map[string]string, key string) (StoreType, error) {
+	v, ok := values[key]
+	if !ok {
+		return "", nil
 	}
-	return "an option"
-}
-
-type jaasScanner struct {
-	s string
-	i int
-}
-
-func isJAASBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
-
-func (p *jaasScanner) blanks() {
-	for p.i < len(p.s) && isJAASBlank(p.s[p.i]) {
-		p.i++
+	switch t := StoreType(strings.ToUpper(strings.TrimSpace(v))); t {
+	case StoreJKS, StorePKCS12, StorePEM:
+		return t, nil
+	case "JCEKS", "BCFKS", "PKCS11":
+		return "", fmt.Errorf("%q is not supported: use JKS, PKCS12 or PEM (keytool -importkeystore -deststoretype PKCS12 converts a store)", v)
 	}
+	return "", fmt.Errorf("%q is not one of JKS, PKCS12, PEM", v)
 }
 
-func (p *jaasScanner) word() string {
-	p.blanks()
-	start := p.i
-	for p.i < len(p.s) && !isJAASBlank(p.s[p.i]) && p.s[p.i] != ';' {
-		p.i++
+// FilePaths returns the files of the daemon's host that configs name, by key: ssl.*.location, the keytab and ticket
+// cache of a GSSAPI sasl.jaas.config, and a file:// OAUTHBEARER token endpoint. The daemon refuses such configs
+// over its admin API unless the files lie under admin.allowed.file.dirs.
+func FilePaths(configs map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, k := range []string{keySSLCALocation, keySSLCertLocation, keySSLKeyLocation, keyTrustStoreLocation, keyKeyStoreLocation} {
+		if v := strings.TrimSpace(configs[k]); v != "" {
+			out[k] = v
+		}
 	}
-	return p.s[start:p.i]
-}
-
-// value reads an option value: a quoted string or a bare word.
-func (p *jaasScanner) value(key string) (string, error) {
-	if p.i < len(p.s) && p.s[p.i] == '"' {
-		var b strings.Builder
-		for p.i++; p.i < len(p.s); p.i++ {
-			switch c := p.s[p.i]; c {
-			case '\\':
-				p.i++
-				if p.i < len(p.s) {
-					b.WriteByte(p.s[p.i])
-				}
-			case '"':
-				p.i++
-				return b.String(), nil
-			default:
-				b.WriteByte(c)
+	if v := strings.TrimSpace(configs[keyOAuthTokenEndpoint]); strings.HasPrefix(strings.ToLower(v), "file:") {
+		out[keyOAuthTokenEndpoint] = strings.TrimPrefix(strings.TrimPrefix(v, "file:"), "//")
+	}
+	if module, opts, err := parseJAASConfig(configs[keySASLJAASConfig]); err == nil && module == krb5LoginModule {
+		for _, o := range []string{"keyTab", "ticketCache"} {
+			if v := strings.TrimSpace(opts[o]); v != "" {
+				out[keySASLJAASConfig+" "+o] = v
 			}
 		}
-		return "", fmt.Errorf("the quoted value of %s has no closing quote", key)
 	}
-	start := p.i
-	for p.i < len(p.s) && !isJAASBlank(p.s[p.i]) && p.s[p.i] != ';' {
-		p.i++
+	return out
+}
+
+// tlsVersions are the versions ssl.protocol and ssl.enabled.protocols may name, with Java's names.
+var tlsVersions = map[string]uint16{"TLSv1.2": tls.VersionTLS12, "TLSv1.3": tls.VersionTLS13}
+
+func tlsVersionName(v uint16) string {
+	for n, x := range tlsVersions {
+		if x == v {
+			return n
+		}
 	}
-	if p.i == start {
-		return "", fmt.Errorf("%s has no value", key)
+	return "TLSv1.3"
+}
+
+// parseTLSVersions applies ssl.protocol (the highest version, as Java's SSLContext protocol), ssl.enabled.protocols
+// (the versions offered) and ssl.cipher.suites (IANA names, for TLS 1.2: Go does not let TLS 1.3's be chosen).
+func (s *Security) parseTLSVersions(values map[string]string, probs *problems) {
+	version := func(key, name string) (uint16, bool) {
+		name = strings.TrimSpace(name)
+		if v, ok := tlsVersions[name]; ok {
+			return v, true
+		}
+		switch name {
+		case "TLSv1", "TLSv1.1", "SSLv3", "SSL":
+			probs.add(key, "%s is not supported: clusterlink offers TLSv1.2 and TLSv1.3 only", name)
+		case "TLS":
+			return tls.VersionTLS13, true
+		default:
+			probs.add(key, "%q is not TLSv1.2 or TLSv1.3", name)
+		}
+		return 0, false
 	}
-	return p.s[start:p.i], nil
+	if v, ok := values[keySSLProtocol]; ok {
+		if max, ok := version(keySSLProtocol, v); ok {
+			s.MaxTLSVersion = max
+		}
+	}
+	if v, ok := values[keySSLEnabledProtocols]; ok {
+		var lo, hi uint16
+		for _, name := range strings.Split(v, ",") {
+			if strings.TrimSpace(name) == "" {
+				continue
+			}
+			if x, ok := version(keySSLEnabledProtocols, name); ok {
+				if lo == 0 || x < lo {
+					lo = x
+				}
+				hi = max(hi, x)
+			}
+		}
+		if lo != 0 {
+			s.MinTLSVersion = lo
+			if s.MaxTLSVersion == 0 || s.MaxTLSVersion > hi {
+				s.MaxTLSVersion = hi
+			}
+		}
+	}
+	if s.MinTLSVersion != 0 && s.MaxTLSVersion != 0 && s.MinTLSVersion > s.MaxTLSVersion {
+		probs.add(keySSLProtocol, "%s is below every version of %s", tlsVersionName(s.MaxTLSVersion), keySSLEnabledProtocols)
+	}
+	if v, ok := values[keySSLCipherSuites]; ok {
+		var names []string
+		for _, name := range strings.Split(v, ",") {
+			name = strings.TrimSpace(name)
+			if name == "" {
+				continue
+			}
+			if _, ok := cipherSuiteID(name); !ok {
+				probs.add(keySSLCipherSuites, "%q is not a cipher suite Go's TLS offers securely (names as IANA's, for example TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)", name)
+				continue
+			}
+			names = append(names, name)
+		}
+		s.CipherSuites = strings.Join(names, ",")
+	}
+}
+
+// cipherSuiteID finds a secure cipher suite of Go's TLS by its IANA name.
+func cipherSuiteID(name string) (uint16, bool) {
+	for _, c := range tls.CipherSuites() {
+		if c.Name == name {
+			return c.ID, true
+		}
+	}
+	return 0, false
 }

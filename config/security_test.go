@@ -41,8 +41,10 @@ func TestParseJAAS(t *testing.T) {
 		{name: "wrong module for mechanism", mechanism: MechanismScramSHA256, jaas: plainJAAS,
 			err: "serves the PLAIN mechanism, but sasl.mechanism is SCRAM-SHA-256"},
 		{name: "scram module with plain", mechanism: MechanismPlain, jaas: scramJAAS, err: "serves the SCRAM mechanisms, but sasl.mechanism is PLAIN"},
-		{name: "unknown module", mechanism: MechanismPlain, jaas: `com.sun.security.auth.module.Krb5LoginModule required;`,
-			err: `login module "com.sun.security.auth.module.Krb5LoginModule" is not supported`},
+		{name: "module of another mechanism", mechanism: MechanismPlain, jaas: `com.sun.security.auth.module.Krb5LoginModule required;`,
+			err: `com.sun.security.auth.module.Krb5LoginModule serves the GSSAPI mechanism, but sasl.mechanism is PLAIN (use org.apache.kafka.common.security.plain.PlainLoginModule)`},
+		{name: "unknown module", mechanism: MechanismPlain, jaas: `org.apache.kafka.common.security.Nope required;`,
+			err: `login module "org.apache.kafka.common.security.Nope" is not supported: use org.apache.kafka.common.security.plain.PlainLoginModule`},
 		{name: "no flag", mechanism: MechanismPlain, jaas: `org.apache.kafka.common.security.plain.PlainLoginModule username="a" password="b";`,
 			err: "expected a control flag"},
 		{name: "no semicolon", mechanism: MechanismPlain, jaas: `org.apache.kafka.common.security.plain.PlainLoginModule required username="a" password="b"`,
@@ -57,8 +59,10 @@ func TestParseJAAS(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := Security{SASLMechanism: tt.mechanism}
-			err := s.parseJAAS(tt.jaas)
+			var probs problems
+			s := parseSecurity(map[string]string{"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": string(tt.mechanism),
+				"sasl.jaas.config": tt.jaas}, &probs, true)
+			err := probs.join()
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("error %v, want %q", err, tt.err)
@@ -93,10 +97,10 @@ func TestSecurityValidation(t *testing.T) {
 		{name: "bad protocol", configs: map[string]string{"security.protocol": "TLS"},
 			want: []string{`security.protocol: "TLS" is not one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL`}},
 		{name: "sasl needs mechanism and jaas", configs: map[string]string{"security.protocol": "SASL_SSL"},
-			want: []string{"sasl.mechanism: required with security.protocol=SASL_SSL (one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)",
+			want: []string{"sasl.mechanism: required with security.protocol=SASL_SSL (one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER, GSSAPI, AWS_MSK_IAM)",
 				"sasl.jaas.config: required with security.protocol=SASL_SSL"}},
-		{name: "unsupported mechanism", configs: map[string]string{"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "GSSAPI", "sasl.jaas.config": plainJAAS},
-			want: []string{`sasl.mechanism: "GSSAPI" is not supported: use one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512`}},
+		{name: "unsupported mechanism", configs: map[string]string{"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "NTLM", "sasl.jaas.config": plainJAAS},
+			want: []string{`sasl.mechanism: "NTLM" is not supported: use one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER, GSSAPI, AWS_MSK_IAM`}},
 		{name: "sasl keys without sasl", configs: map[string]string{"sasl.mechanism": "PLAIN", "sasl.jaas.config": plainJAAS},
 			want: []string{"sasl.mechanism: set, but security.protocol=PLAINTEXT uses no SASL (use SASL_PLAINTEXT or SASL_SSL)",
 				"sasl.jaas.config: set, but security.protocol=PLAINTEXT uses no SASL (use SASL_PLAINTEXT or SASL_SSL)"}},
@@ -119,12 +123,21 @@ func TestSecurityValidation(t *testing.T) {
 		{name: "hostname verification off", configs: map[string]string{"security.protocol": "SSL", "ssl.endpoint.identification.algorithm": ""}},
 		{name: "bad endpoint algorithm", configs: map[string]string{"security.protocol": "SSL", "ssl.endpoint.identification.algorithm": "http"},
 			want: []string{`ssl.endpoint.identification.algorithm: "http" is not https or "" (no hostname verification)`}},
-		{name: "keystore unsupported", configs: map[string]string{"ssl.keystore.location": "/x.jks", "ssl.key.password": "pw"},
+		{name: "keystore without TLS", configs: map[string]string{"ssl.keystore.location": "/x.jks", "ssl.key.password": "pw"},
 			want: []string{
-				"ssl.key.password: not supported: clusterlink reads PEM files, not Java keystores or encrypted keys; set ssl.certificate.location and ssl.key.location to a PEM certificate and an unencrypted PEM key",
-				"ssl.keystore.location: not supported: clusterlink reads PEM files, not Java keystores or encrypted keys; set ssl.certificate.location and ssl.key.location to a PEM certificate and an unencrypted PEM key"}},
-		{name: "kerberos unsupported", configs: map[string]string{"sasl.kerberos.service.name": "kafka"},
-			want: []string{"sasl.kerberos.service.name: not supported: clusterlink supports the PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 mechanisms only"}},
+				"ssl.key.password: set, but security.protocol=PLAINTEXT uses no TLS (use SSL or SASL_SSL)",
+				"ssl.keystore.location: set, but security.protocol=PLAINTEXT uses no TLS (use SSL or SASL_SSL)"}},
+		{name: "kerberos key without SASL", configs: map[string]string{"sasl.kerberos.service.name": "kafka"},
+			want: []string{"sasl.kerberos.service.name: set, but security.protocol=PLAINTEXT uses no SASL (use SASL_PLAINTEXT or SASL_SSL)"}},
+		{name: "kinit refused with the reason", configs: map[string]string{"sasl.kerberos.kinit.cmd": "/usr/bin/kinit"},
+			want: []string{"sasl.kerberos.kinit.cmd: not supported: clusterlink's Kerberos client logs in from the keytab or " +
+				"ticket cache of sasl.jaas.config itself and renews its tickets; kinit and Java's relogin settings do not apply: remove it"}},
+		{name: "broker-side oauth key refused with the reason", configs: map[string]string{"sasl.oauthbearer.jwks.endpoint.url": "https://x"},
+			want: []string{"sasl.oauthbearer.jwks.endpoint.url: not supported: a token validation setting (JWKS, issuer, " +
+				"audience, claim names); clusterlink does not check the token it gets, the broker validates it: remove it; " +
+				"the client keys are sasl.oauthbearer.token.endpoint.url, " +
+				"sasl.oauthbearer.client.credentials.client.id, sasl.oauthbearer.client.credentials.client.secret, " +
+				"sasl.oauthbearer.scope, sasl.oauthbearer.header.urlencode"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -177,9 +190,9 @@ func TestSecrets(t *testing.T) {
 		{"missing env", "${env:CL_TEST_NOT_SET}", "sasl.jaas.config: environment variable CL_TEST_NOT_SET is not set"},
 		{"missing file", "${file:" + filepath.Join(dir, "nope") + "}",
 			"sasl.jaas.config: cannot read secret file: open " + filepath.Join(dir, "nope") + ": no such file or directory"},
-		{"unknown provider", "${vault:kv/x}", `sasl.jaas.config: the ${...} reference has an unknown provider: use ${env:NAME} or ${file:/path}`},
+		{"unknown provider", "${vault:kv/x}", `sasl.jaas.config: the ${...} reference has an unknown provider: use ${env:NAME}, ${file:/path}, ${file:/path:key} or ${directory:/dir:name}`},
 		{"reference inside text", `org.apache.kafka.common.security.plain.PlainLoginModule required username="u" password="${env:CL_TEST_JAAS}";`,
-			"sasl.jaas.config: holds a ${env:...} or ${file:...} reference inside other text: a reference must be the whole value"},
+			"sasl.jaas.config: holds a ${env:...}, ${file:...} or ${directory:...} reference inside other text: a reference must be the whole value"},
 		{"set but empty is resolved", "${env:CL_TEST_EMPTY}", "sasl.jaas.config: required with security.protocol=SASL_PLAINTEXT"},
 	}
 	for _, tt := range tests {
@@ -215,7 +228,7 @@ func TestKgoOpts(t *testing.T) {
 			CALocation: "testdata/ca.pem"}, opts: 2, tls: true},
 		{name: "ssl with client cert", s: Security{Protocol: SSL, CertificateLocation: "testdata/client.pem",
 			KeyLocation: "testdata/client-key.pem", SkipHostnameVerification: true}, opts: 1, tls: true},
-		{name: "bad mechanism", s: Security{Protocol: SASLSSL, SASLMechanism: "GSSAPI"}, wantErr: `sasl.mechanism: unsupported SASL mechanism "GSSAPI"`},
+		{name: "bad mechanism", s: Security{Protocol: SASLSSL, SASLMechanism: "NTLM"}, wantErr: `sasl.mechanism: unsupported SASL mechanism "NTLM"`},
 		{name: "file gone", s: Security{Protocol: SSL, CALocation: "testdata/gone.pem"}, wantErr: "ssl.ca.location: cannot read the CA file"},
 	}
 	for _, tt := range tests {
@@ -261,6 +274,14 @@ func TestSecurityStringHidesPassword(t *testing.T) {
 	for _, f := range []string{"%v", "%+v", "%#v", "%s"} {
 		if out := fmt.Sprintf(f, s); strings.Contains(out, "s3cr3t") {
 			t.Errorf("%s shows the password: %s", f, out)
+		}
+	}
+	all := Security{Protocol: SASLSSL, SASLMechanism: MechanismOAuthBearer, OAuth: OAuthBearer{ClientID: "id", ClientSecret: "s3cr3t-client"},
+		TrustStore: TrustStore{Location: "/t", Password: "s3cr3t-trust"}, KeyStore: KeyStore{Location: "/k", Password: "s3cr3t-store",
+			Key: "s3cr3t-key"}, KeyPassword: "s3cr3t-keypw"}
+	for _, f := range []string{"%v", "%+v", "%#v", "%s"} {
+		if out := fmt.Sprintf(f, all); strings.Contains(out, "s3cr3t") {
+			t.Errorf("%s shows a secret: %s", f, out)
 		}
 	}
 	l := Link{Security: s}

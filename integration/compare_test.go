@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/clusterlink/clusterlink/integration/kafkatest"
+	"github.com/clusterlink/clusterlink/replicator/compare"
 	"github.com/clusterlink/clusterlink/replicator/recordbatch"
 )
 
@@ -44,6 +45,29 @@ func requireMirrorEqual(t *testing.T, src, dst *kafkatest.Cluster, srcTopic, dst
 		dstBatches := readBatches(t, ctx, dstCl, dstTopic, p, db)
 		compareBatches(t, p, srcBatches, dstBatches)
 	}
+	requireVerified(t, src, dst, srcTopic, dstTopic, true)
+}
+
+// requireVerified runs `mirror verify` (compare.Topic) and requires it to find the mirror identical and
+// caught up. With allBatches (the topics requireMirrorEqual checks: every batch equal but for the broker-owned
+// fields) it must also have compared every offset and proven batches by their bytes.
+func requireVerified(t *testing.T, src, dst *kafkatest.Cluster, srcTopic, dstTopic string, allBatches bool) []compare.Partition {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	vs, err := compare.Topic(ctx, newClient(t, src), newClient(t, dst), srcTopic, dstTopic, compare.Options{FromOffset: -1})
+	if err != nil {
+		t.Fatalf("verify %s: %v", dstTopic, err)
+	}
+	for _, v := range vs {
+		if !v.Identical() || v.NotYetCopied != 0 {
+			t.Fatalf("verify %s partition %d: %+v", dstTopic, v.Partition, v)
+		}
+		if allBatches && (v.Compared != v.To-v.From || v.BatchesIdentical == 0 && v.To > v.From+1000) {
+			t.Fatalf("verify %s partition %d did not account for every offset by bytes: %+v", dstTopic, v.Partition, v)
+		}
+	}
+	return vs
 }
 
 type bounds struct{ start, end int64 }

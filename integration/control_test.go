@@ -118,7 +118,7 @@ func TestControl_ConcurrentLinkOperationsLeaveOneRuntimeAndAnExactMirror(t *test
 		})
 		wg.Go(func() {
 			time.Sleep(time.Duration(rand.Intn(20)) * time.Millisecond)
-			otherDeletes.Store(i, statusOf(d.client.DeleteLink(ctx, other, true)))
+			otherDeletes.Store(i, statusOf(d.client.DeleteLink(ctx, other, true, false)))
 		})
 	}
 	wg.Wait()
@@ -204,12 +204,18 @@ func TestControl_ConcurrentLinkOperationsLeaveOneRuntimeAndAnExactMirror(t *test
 // foreignWrite produces one record into a mirror partition as a client other than the link.
 func foreignWrite(t *testing.T, dst interface{ ClientOpts() []kgo.Opt }, topic string, partition int32) {
 	t.Helper()
+	foreignWriteValue(t, dst, topic, partition, "foreign")
+}
+
+// foreignWriteValue produces one record with value v into a partition.
+func foreignWriteValue(t *testing.T, dst interface{ ClientOpts() []kgo.Opt }, topic string, partition int32, v string) {
+	t.Helper()
 	cl, err := kgo.NewClient(append(dst.ClientOpts(), kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: topic, Partition: partition, Value: []byte("foreign")}).FirstErr(); err != nil {
+	if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: topic, Partition: partition, Value: []byte(v)}).FirstErr(); err != nil {
 		t.Fatalf("foreign produce: %v", err)
 	}
 }
@@ -254,18 +260,18 @@ func TestControl_FailedPartitionStaysFailedAcrossARestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.MirrorStatus != "FAILED" || m.ErrorCode != replicator.CodeIllegalState {
-		t.Fatalf("after a restart the mirror is %s %s %q, want FAILED ILLEGAL_STATE", m.MirrorStatus, m.ErrorCode, m.ErrorMessage)
+	if m.MirrorStatus != "FAILED" || m.MirrorTopicError != replicator.CodeIllegalState {
+		t.Fatalf("after a restart the mirror is %s %s %q, want FAILED ILLEGAL_STATE", m.MirrorStatus, m.MirrorTopicError, m.ErrorMessage())
 	}
 	if end := partitionBounds(t, ctx, newClient(t, dst), topic)[1].end; end != endAtFailure {
 		t.Fatalf("the failed partition moved from %d to %d after the restart: it copied past the foreign record", endAtFailure, end)
 	}
-	res, err := d.client.AlterMirrors(ctx, linkName, adminapi.OpResume, []string{topic}, false)
-	if err != nil || len(res) != 1 || res[0].ErrorCode == "" || !strings.Contains(res[0].ErrorMessage, "mirror restart") {
+	res, err := d.client.AlterMirrors(ctx, linkName, adminapi.OpResume, []string{topic}, adminapi.AlterOptions{})
+	if err != nil || len(res) != 1 || !res[0].Failed() || !strings.Contains(res[0].Message(), "mirror restart") {
 		t.Fatalf("resume of a FAILED mirror: %+v, %v; want a refusal that says how to recover", res, err)
 	}
-	res, err = d.client.AlterMirrors(ctx, linkName, adminapi.OpRestart, []string{topic}, false)
-	if err != nil || len(res) != 1 || !strings.Contains(res[0].ErrorMessage, fmt.Sprintf("differs from its source at offset %d", atFailure)) {
+	res, err = d.client.AlterMirrors(ctx, linkName, adminapi.OpRestart, []string{topic}, adminapi.AlterOptions{})
+	if err != nil || len(res) != 1 || !strings.Contains(res[0].Message(), fmt.Sprintf("differs from its source at offset %d", atFailure)) {
 		t.Fatalf("restart of a diverged mirror: %+v, %v; want a refusal naming offset %d", res, err, atFailure)
 	}
 
@@ -320,8 +326,8 @@ func TestControl_RestartRecoversATransientlyRefusedMirror(t *testing.T) {
 		t.Fatal(err)
 	}
 	failed := d.waitMirror(t, linkName, topic, "FAILED", partitionFailed(0))
-	if failed.ErrorCode != replicator.CodeDestinationRejected || !strings.Contains(failed.ErrorMessage, "MESSAGE_TOO_LARGE") {
-		t.Fatalf("failed with %s %q, want DESTINATION_REJECTED for MESSAGE_TOO_LARGE", failed.ErrorCode, failed.ErrorMessage)
+	if failed.MirrorTopicError != replicator.CodeDestinationRejected || !strings.Contains(failed.ErrorMessage(), "MESSAGE_TOO_LARGE") {
+		t.Fatalf("failed with %s %q, want DESTINATION_REJECTED for MESSAGE_TOO_LARGE", failed.MirrorTopicError, failed.ErrorMessage())
 	}
 	d.stop()
 	d = startDaemon(t, path)
@@ -331,8 +337,8 @@ func TestControl_RestartRecoversATransientlyRefusedMirror(t *testing.T) {
 	// The setting is back: restart compares the partition with the source and copies again.
 	setMaxMessageBytes("2097152")
 	produceMix(t, src, topic, 100, kgo.NoCompression(), 22)
-	res, err := d.client.AlterMirrors(ctx, linkName, adminapi.OpRestart, []string{topic}, false)
-	if err != nil || len(res) != 1 || res[0].ErrorCode != "" {
+	res, err := d.client.AlterMirrors(ctx, linkName, adminapi.OpRestart, []string{topic}, adminapi.AlterOptions{})
+	if err != nil || len(res) != 1 || res[0].Failed() {
 		t.Fatalf("restart: %+v, %v", res, err)
 	}
 	d.waitMirror(t, linkName, topic, "caught up", mirrorCaughtUpTo(sourceEnds(t, src, topic)))

@@ -119,13 +119,13 @@ func (d *runningDaemon) alter(t *testing.T, linkName, op string, topics ...strin
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	res, err := d.client.AlterMirrors(ctx, linkName, op, topics, false)
+	res, err := d.client.AlterMirrors(ctx, linkName, op, topics, adminapi.AlterOptions{})
 	if err != nil {
 		t.Fatalf("%s %v: %v", op, topics, err)
 	}
 	for _, r := range res {
-		if r.ErrorCode != "" {
-			t.Fatalf("%s %s: %s: %s", op, r.MirrorTopicName, r.ErrorCode, r.ErrorMessage)
+		if r.Failed() {
+			t.Fatalf("%s %s: %s", op, r.MirrorTopicName, r.Message())
 		}
 	}
 	return res
@@ -301,8 +301,8 @@ func TestDaemon_FailoverWithTheSourceKilled(t *testing.T) {
 		n.Kill()
 	}
 	d.waitMirror(t, linkName, topic, "SOURCE_UNAVAILABLE", statusIs("SOURCE_UNAVAILABLE"))
-	promote, err := d.client.AlterMirrors(ctx, linkName, adminapi.OpPromote, []string{topic}, false)
-	if err != nil || len(promote) != 1 || promote[0].ErrorCode == "" {
+	promote, err := d.client.AlterMirrors(ctx, linkName, adminapi.OpPromote, []string{topic}, adminapi.AlterOptions{})
+	if err != nil || len(promote) != 1 || !promote[0].Failed() {
 		t.Fatalf("promote with the source dead must be refused with a reason, got %+v, %v", promote, err)
 	}
 	d.alter(t, linkName, adminapi.OpFailover, topic)

@@ -118,6 +118,27 @@ func createTopic(t *testing.T, c *kafkatest.Cluster, topic string, partitions in
 	if err != nil {
 		t.Fatalf("create topic %s: %v", topic, err)
 	}
+	// A new topic reaches every broker's metadata a little later: wait until each partition has a leader, so that
+	// what the test does next (a mirror, a describe) does not race the propagation.
+	adm := kadm.NewClient(newClient(t, c))
+	for {
+		md, err := adm.Metadata(ctx, topic)
+		if err == nil {
+			if td, ok := md.Topics[topic]; ok && td.Err == nil && int32(len(td.Partitions)) == partitions {
+				ready := true
+				for _, p := range td.Partitions {
+					ready = ready && p.Leader >= 0 && p.Err == nil
+				}
+				if ready {
+					return
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("topic %s has no leader for every partition after a minute: %v", topic, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // produceMix writes n records to every partition of topic in several produce calls, so the log holds many batches:

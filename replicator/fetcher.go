@@ -170,7 +170,7 @@ func (f *fetcher) handlePartitionLocked(fp fetchPart, rp *kmsg.FetchResponseTopi
 	}
 	p.lastFetchOffset = max(p.lastFetchOffset, fp.offset)
 	if rp.HighWatermark >= 0 {
-		p.srcHWM = rp.HighWatermark
+		p.srcHWM, p.srcKnown = rp.HighWatermark, true
 	}
 	if rp.LogStartOffset >= 0 {
 		p.srcLogStart = rp.LogStartOffset

@@ -2,9 +2,11 @@ package replicator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
@@ -106,8 +108,17 @@ func (r *Replicator) refreshMetadata(ctx context.Context) error {
 		if srcCount > int32(len(m.partitions)) {
 			grows = append(grows, grow{m, srcCount})
 		}
-		dm := dstMeta[m.topic]
-		m.mirrorTopicID = dm.ID
+		dm, dok := dstMeta[m.topic]
+		if why := r.mirrorTopicChangedLocked(m, dm, dok, srcCount); why != "" {
+			for _, p := range m.partitions {
+				p.diverged = true
+			}
+			r.failMirrorLocked(m, CodeIllegalState, why)
+			continue
+		}
+		if dok && dm.ID != ([16]byte{}) {
+			m.mirrorTopicID = dm.ID
+		}
 		for _, p := range m.partitions {
 			sp, sok := sm.Partitions[p.id]
 			dp, dok := dm.Partitions[p.id]
@@ -167,4 +178,35 @@ func (r *Replicator) failMirrorLocked(m *mirror, code, msg string) {
 	for _, p := range m.partitions {
 		r.failLocked(p, code, msg)
 	}
+}
+
+// mirrorTopicChangedLocked says how the mirror topic on the destination was changed by something other than the
+// link ("" if it was not): deleted (missing from several refreshes in a row), deleted and recreated (another topic
+// id), or given partitions the source does not have. r.mu must be held.
+func (r *Replicator) mirrorTopicChangedLocked(m *mirror, dm kafkaapi.TopicMetadata, found bool, srcCount int32) string {
+	if !found || errors.Is(dm.Err, kerr.UnknownTopicOrPartition) {
+		// A topic just created takes a moment to reach every broker's metadata: missing for several refreshes and
+		// for some seconds is gone.
+		if m.mirrorMissing == 0 {
+			m.mirrorMissingSince = time.Now()
+		}
+		m.mirrorMissing++
+		if m.mirrorMissing >= r.opts.sourceMissingThreshold && time.Since(m.mirrorMissingSince) >= 5*time.Second {
+			return fmt.Sprintf("mirror topic %s is gone from the destination (not found in %d consecutive metadata refreshes: %v): it was deleted by something other than the link",
+				m.topic, m.mirrorMissing, dm.Err)
+		}
+		return ""
+	}
+	if dm.Err != nil {
+		return "" // another error (authorization, a leader election): decided at the next refresh
+	}
+	m.mirrorMissing = 0
+	if m.mirrorTopicID != ([16]byte{}) && dm.ID != ([16]byte{}) && dm.ID != m.mirrorTopicID {
+		return fmt.Sprintf("mirror topic %s was deleted and recreated on the destination (its topic id changed): its offsets no longer hold the source's records", m.topic)
+	}
+	if n := int32(len(dm.Partitions)); n > max(int32(len(m.partitions)), srcCount) {
+		return fmt.Sprintf("mirror topic %s has %d partitions on the destination, but the source %s has %d: partitions were added to the mirror by something other than the link",
+			m.topic, n, m.sourceTopic, srcCount)
+	}
+	return ""
 }

@@ -33,6 +33,9 @@ type options struct {
 	resolveStableWait       time.Duration
 	sourceMissingThreshold  int
 	unexpectedTruncationAge time.Duration
+	resolveErrorAfter       time.Duration
+	verifyInterval          time.Duration
+	verifySample            int64
 	observer                Observer
 	transactionalIDPrefix   string
 	onFailure               func(PartitionFailure)
@@ -94,6 +97,9 @@ func defaultOptions() options {
 		resolveStableWait:       30 * time.Second,
 		sourceMissingThreshold:  3,
 		unexpectedTruncationAge: 30 * time.Second,
+		resolveErrorAfter:       time.Minute,
+		verifyInterval:          time.Minute,
+		verifySample:            1000,
 	}
 }
 
@@ -107,6 +113,7 @@ func (o options) validate() error {
 	}{
 		{"FetchWaitMax", o.fetchWaitMax}, {"RequestTimeout", o.requestTimeout}, {"MetadataRefresh", o.metadataRefresh},
 		{"ResolveStableWait", o.resolveStableWait}, {"UnexpectedTruncationAge", o.unexpectedTruncationAge},
+		{"ResolveErrorAfter", o.resolveErrorAfter}, {"VerifySample interval", o.verifyInterval},
 	}
 	for _, p := range positiveDurations {
 		if p.d <= 0 {
@@ -131,6 +138,9 @@ func (o options) validate() error {
 	}
 	if o.maxProduceInflight < 1 {
 		bad("MaxProduceInflight(%d): must be at least 1 (1 turns pipelining off; a partition never has more than %d in flight)", o.maxProduceInflight, maxPartitionInflight)
+	}
+	if o.verifySample < 0 {
+		bad("VerifySample offsets %d: must not be negative (0 turns the background verifier off)", o.verifySample)
 	}
 	if o.produceConnections < 1 {
 		bad("ProduceConnections(%d): must be at least 1", o.produceConnections)
@@ -216,3 +226,14 @@ func ProduceConnections(n int) Opt { return func(o *options) { o.produceConnecti
 // then accepts any sequence from it, which would let a batch land behind a refused one. Run bounds it by a quarter
 // of the destination's producer.id.expiration.ms when it can read it. Default 1 h; 0 turns pipelining off.
 func PipelineMaxAge(d time.Duration) Opt { return func(o *options) { o.pipelineMaxAge = d } }
+
+// ResolveErrorAfter is how long a partition may fail to find its position before it shows an error code (its
+// message shows the cause at once). Default 1 minute.
+func ResolveErrorAfter(d time.Duration) Opt { return func(o *options) { o.resolveErrorAfter = d } }
+
+// VerifySample sets the background verifier: every interval, each copying partition compares one window of offsets
+// offsets (at a random place) with the source; a difference fails the partition as diverged. 0 offsets turns it
+// off. Default every minute, 1000 offsets.
+func VerifySample(interval time.Duration, offsets int64) Opt {
+	return func(o *options) { o.verifyInterval, o.verifySample = interval, offsets }
+}

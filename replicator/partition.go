@@ -35,12 +35,15 @@ type mirror struct {
 	stopped context.Context
 	stop    context.CancelFunc
 
-	paused        bool // PauseMirror: partitions are parked
-	sourceMissing int  // consecutive metadata refreshes that did not find the source topic
-	errCode       string
-	errMsg        string
-	statusTime    time.Time
-	lastStatus    Status
+	paused             bool // PauseMirror: partitions are parked
+	compacted          bool // the source's cleanup.policy includes compact (as last described)
+	sourceMissing      int  // consecutive metadata refreshes that did not find the source topic
+	mirrorMissing      int  // consecutive metadata refreshes that did not find the mirror topic on the destination
+	mirrorMissingSince time.Time
+	errCode            string
+	errMsg             string
+	statusTime         time.Time
+	lastStatus         Status
 }
 
 type partition struct {
@@ -64,7 +67,21 @@ type partition struct {
 	srcLeader, dstLeader           int32
 	srcLeaderEpoch, dstLeaderEpoch int32
 	srcHWM, srcLogStart            int64
-	lastFetchOffset                int64
+	// srcKnown: srcHWM and srcLogStart were read from the source (until then the lag is unknown).
+	srcKnown        bool
+	lastFetchOffset int64
+	// auditShort counts consecutive audits that found the mirror's high watermark behind nextOffset.
+	auditShort int
+	// diverged: the partition failed because the mirror no longer equals its source (promote and failover refuse it).
+	diverged bool
+	// checkTail: the next resolve compares the mirror's last offset with the source's before copying on (the first
+	// resolve, and after a pause: another client may have written meanwhile).
+	checkTail bool
+	// missingSince is the timestamp of the oldest source record not yet on the mirror, as last measured (zero:
+	// unknown or caught up).
+	missingSince time.Time
+	// resolveFailingSince is when the resolves of the partition started failing in a row.
+	resolveFailingSince time.Time
 
 	errCode, errMsg string
 	firstTruncation time.Time // when the mirror was first seen ahead of the source
@@ -100,7 +117,7 @@ func (p *partition) copyRateLocked(now time.Time) float64 {
 }
 
 func newPartition(m *mirror, id int32) *partition {
-	return &partition{m: m, id: id, srcLeader: -1, dstLeader: -1}
+	return &partition{m: m, id: id, srcLeader: -1, dstLeader: -1, checkTail: true}
 }
 
 // newPartition returns a new partition of m (the caller adds it), parked when m is paused.
@@ -115,7 +132,14 @@ func (m *mirror) newPartition(id int32) *partition {
 // fetchOffset is where the next fetch of the source starts.
 func (p *partition) fetchOffset() int64 { return max(p.nextOffset, p.fillBelow) }
 
-func (p *partition) lag() int64 { return max(0, p.srcHWM-p.nextOffset) }
+// lag is how many offsets the mirror is behind the source, -1 while unknown (the source's high watermark was not
+// read yet, or the partition's position is not known).
+func (p *partition) lag() int64 {
+	if !p.srcKnown || !p.everResolved {
+		return -1
+	}
+	return max(0, p.srcHWM-p.nextOffset)
+}
 
 // failLocked stops the partition with an error code and message. r.mu must be held.
 func (r *Replicator) failLocked(p *partition, code, msg string) {
@@ -130,7 +154,8 @@ func (r *Replicator) failLocked(p *partition, code, msg string) {
 	r.log.Error("mirror partition failed", zap.String("mirror_topic", p.m.topic), zap.Int32("partition", p.id),
 		zap.String("code", code), zap.String("reason", msg))
 	if r.opts.onFailure != nil {
-		r.opts.onFailure(PartitionFailure{MirrorTopic: p.m.topic, Partition: p.id, Code: code, Message: msg, Time: p.m.statusTime})
+		r.opts.onFailure(PartitionFailure{MirrorTopic: p.m.topic, Partition: p.id, Code: code, Message: msg,
+			Time: p.m.statusTime, Diverged: p.diverged})
 	}
 }
 
@@ -161,7 +186,8 @@ func (m *mirror) statusLocked() MirrorStatus {
 			CopyRate:  p.copyRateLocked(now),
 			Partition: p.id, SourceHighWatermark: p.srcHWM, SourceLogStartOffset: p.srcLogStart,
 			LastSourceFetchOffset: p.lastFetchOffset, MirrorLogEndOffset: p.nextOffset, Lag: p.lag(),
-			ErrorCode: p.errCode, ErrorMessage: p.errMsg, Counters: p.counters,
+			ErrorCode: p.errCode, ErrorMessage: p.errMsg, Counters: p.counters, Diverged: p.diverged,
+			TimeLag: p.timeLagLocked(now),
 		}
 		switch {
 		case p.phase == phaseFailed:

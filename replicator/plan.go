@@ -19,6 +19,9 @@ type writeItem struct {
 	markTo int64 // when > 0: fill the mirror with transaction markers up to this offset
 	// reencoded: batch is a run of a compacted source batch, re-encoded (see recordbatch.SplitCompacted)
 	reencoded bool
+	// appendTime: batch was a LogAppendTime batch, rewritten so the CreateTime mirror keeps its append time (see
+	// recordbatch.AppendTimeAsCreateTime)
+	appendTime bool
 }
 
 // write is the next write of a partition: one of rawWrite, fillerWrite, markerWrite, txnDataWrite, txnEndWrite.
@@ -28,9 +31,10 @@ type write interface{ isWrite() }
 // with its producer fields cleared (strip: the destination refused that producer's sequence), or a re-encoded run
 // of a compacted batch.
 type rawWrite struct {
-	batch     recordbatch.Batch
-	strip     bool
-	reencoded bool
+	batch      recordbatch.Batch
+	strip      bool
+	reencoded  bool
+	appendTime bool
 }
 
 // fillerWrite appends filler records from the mirror's log end up to offset to (at most a filler batch of them);
@@ -44,8 +48,9 @@ type markerWrite struct{ to int64 }
 // txnDataWrite produces a transactional source batch in the destination transaction that replays its source
 // producer's transaction.
 type txnDataWrite struct {
-	batch     recordbatch.Batch
-	sourcePID int64
+	batch      recordbatch.Batch
+	sourcePID  int64
+	appendTime bool
 }
 
 // txnEndWrite ends the replayed transaction of a source producer as the source's marker at offset does.
@@ -95,12 +100,21 @@ func plan(pos planPosition, items []writeItem, dec kgo.Decompressor, topic, sour
 			return markerWrite{to: it.markTo}, items, nil
 		}
 		h := it.batch.Header
+		if h.IsLogAppendTime() && !h.IsControl() {
+			b, err := recordbatch.AppendTimeAsCreateTime(it.batch, dec)
+			if err != nil {
+				return nil, items, &partitionError{code: CodeUnsupportedBatch, msg: fmt.Sprintf(
+					"source %s[%d] LogAppendTime batch at offset %d cannot be rewritten with its append time: %v", sourceTopic, partition, h.BaseOffset, err)}
+			}
+			items[0] = writeItem{batch: b, reencoded: it.reencoded, appendTime: true}
+			continue
+		}
 		switch {
 		case h.NextOffset() <= pos.next:
 			items = items[1:] // already in the mirror
 			continue
 		case h.BaseOffset < pos.next:
-			return nil, items, &partitionError{CodeIllegalState, fmt.Sprintf(
+			return nil, items, &partitionError{code: CodeIllegalState, diverged: true, msg: fmt.Sprintf(
 				"mirror %s[%d] ends at offset %d, inside source batch [%d, %d]", topic, partition, pos.next, h.BaseOffset, h.LastOffset())}
 		case h.BaseOffset > pos.next && h.BaseOffset <= pos.fillBelow:
 			return fillerWrite{to: h.BaseOffset}, items, nil
@@ -112,7 +126,7 @@ func plan(pos planPosition, items []writeItem, dec kgo.Decompressor, topic, sour
 			if pos.openTxn(h.ProducerID) {
 				commit, err := recordbatch.MarkerIsCommit(it.batch.Bytes)
 				if err != nil {
-					return nil, items, &partitionError{CodeIllegalState, fmt.Sprintf("source %s[%d] transaction marker at offset %d: %v",
+					return nil, items, &partitionError{code: CodeIllegalState, msg: fmt.Sprintf("source %s[%d] transaction marker at offset %d: %v",
 						sourceTopic, partition, h.BaseOffset, err)}
 				}
 				return txnEndWrite{sourcePID: h.ProducerID, commit: commit, offset: h.BaseOffset}, items, nil
@@ -124,21 +138,22 @@ func plan(pos planPosition, items []writeItem, dec kgo.Decompressor, topic, sour
 		if h.HasOffsetHoles() {
 			runs, err := recordbatch.SplitCompacted(it.batch, dec)
 			if err != nil {
-				return nil, items, &partitionError{CodeUnsupportedBatch, fmt.Sprintf("source %s[%d] compacted batch at offset %d cannot be split: %v",
+				return nil, items, &partitionError{code: CodeUnsupportedBatch, msg: fmt.Sprintf("source %s[%d] compacted batch at offset %d cannot be split: %v",
 					sourceTopic, partition, h.BaseOffset, err)}
 			}
 			split := make([]writeItem, 0, len(runs)+1)
 			for _, b := range runs {
-				split = append(split, writeItem{batch: b, reencoded: true})
+				split = append(split, writeItem{batch: b, reencoded: true, appendTime: it.appendTime})
 			}
 			split = append(split, writeItem{markTo: h.NextOffset()}) // a hole at the batch's end
 			items = append(split, items[1:]...)
 			continue
 		}
 		if h.IsTransactional() {
-			return txnDataWrite{batch: it.batch, sourcePID: h.ProducerID}, items, nil
+			return txnDataWrite{batch: it.batch, sourcePID: h.ProducerID, appendTime: it.appendTime}, items, nil
 		}
-		return rawWrite{batch: it.batch, reencoded: it.reencoded, strip: h.ProducerID >= 0 && pos.stripped(h.ProducerID)}, items, nil
+		return rawWrite{batch: it.batch, reencoded: it.reencoded, appendTime: it.appendTime,
+			strip: h.ProducerID >= 0 && pos.stripped(h.ProducerID)}, items, nil
 	}
 	return nil, items, nil
 }

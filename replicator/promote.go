@@ -3,6 +3,7 @@ package replicator
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -51,6 +52,7 @@ func (r *Replicator) ResumeMirror(topic string) error {
 		if p.phase == phaseParked {
 			p.phase = phaseResolve
 			p.gen++
+			p.checkTail = true
 		}
 	}
 	r.log.Info("mirror resumed", zap.String("mirror_topic", topic))
@@ -216,6 +218,11 @@ func (r *Replicator) SyncTopicConfigs(ctx context.Context, sourceTopic, mirrorTo
 	if err != nil {
 		return nil, err
 	}
+	r.mu.Lock()
+	if m, ok := r.mirrors[mirrorTopic]; ok {
+		m.compacted = strings.Contains(src.configs["cleanup.policy"], "compact")
+	}
+	r.mu.Unlock()
 	want := mirrorTopicConfigs(src)
 	return alterTopicConfigs(ctx, r.dstAdm, mirrorTopic, want)
 }
@@ -250,14 +257,7 @@ func RestoreTopicConfigs(ctx context.Context, dstAdm *kadm.Client, mirrorTopic s
 // topic's other overrides (the source dropped them), except the settings of the destination's own replication and
 // storage, which a mirror never copies.
 func alterTopicConfigs(ctx context.Context, dstAdm *kadm.Client, topic string, want map[string]*string) ([]string, error) {
-	rcs, err := dstAdm.DescribeTopicConfigs(ctx, topic)
-	if err != nil {
-		return nil, fmt.Errorf("describe mirror topic %s configs: %w", topic, err)
-	}
-	rc, err := rcs.On(topic, nil)
-	if err == nil {
-		err = rc.Err
-	}
+	rc, err := topicConfigs(ctx, dstAdm, topic)
 	if err != nil {
 		return nil, fmt.Errorf("describe mirror topic %s configs: %w", topic, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -113,6 +114,7 @@ func (r *Replicator) AddMirror(ctx context.Context, spec MirrorSpec) error {
 	m.stopped, m.stop = context.WithCancel(context.Background())
 	m.topicHash = topicHash(m.topic)
 	m.paused = spec.Paused
+	m.compacted = strings.Contains(src.configs["cleanup.policy"], "compact")
 	for p := int32(0); p < src.partitions; p++ {
 		m.partitions = append(m.partitions, m.newPartition(p))
 	}
@@ -161,6 +163,8 @@ func (r *Replicator) Run(ctx context.Context) error {
 	r.pipelineAge.Store(0) // until learnPipelineAge knows the destination's producer expiration
 	g.Go(func() error { r.learnPipelineAge(gctx); return nil })
 	g.Go(func() error { return r.metadataLoop(gctx) })
+	g.Go(func() error { return r.auditLoop(gctx) })
+	g.Go(func() error { return r.sampleLoop(gctx) })
 	err := g.Wait()
 	if r.txn.cl != nil {
 		r.txn.cl.Close()

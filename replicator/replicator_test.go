@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -289,5 +290,69 @@ func TestReplicator_StopMirrorEndsResolvesInFlight(t *testing.T) {
 	}
 	if took := time.Since(start); took > 3*time.Second {
 		t.Fatalf("StopMirror took %s: it waited for the source instead of ending the resolve", took)
+	}
+}
+
+// TestReplicator_PartitionThatCannotResolveIsNeverShownHealthy: the source answers ListOffsets for topic "stuck"
+// with an error, so its partition never finds its position. It must show lag unknown (-1), not 0, and after
+// ResolveErrorAfter an error code; the mirror's MaxLag is unknown too. The mirror of "fine" copies and shows lag 0.
+func TestReplicator_PartitionThatCannotResolveIsNeverShownHealthy(t *testing.T) {
+	srcCluster, dstCluster := fakeClusters(t)
+	for _, topic := range []string{"stuck", "fine"} {
+		if err := srcCluster.CreateTopic(topic, 1, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := fakeClient(t, srcCluster, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	dst := fakeClient(t, dstCluster)
+	produce(t, src, "stuck", 0, 50)
+	produce(t, src, "fine", 0, 50)
+	srcCluster.ControlKey(int16(kmsg.ListOffsets), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		srcCluster.KeepControl()
+		lreq := req.(*kmsg.ListOffsetsRequest)
+		stuck := false
+		for _, rt := range lreq.Topics {
+			stuck = stuck || rt.Topic == "stuck"
+		}
+		if !stuck {
+			return nil, nil, false // kfake answers
+		}
+		resp := lreq.ResponseKind().(*kmsg.ListOffsetsResponse)
+		for _, rt := range lreq.Topics {
+			st := kmsg.NewListOffsetsResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewListOffsetsResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = kerr.KafkaStorageError.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	r := runReplicator(t, src, dst, ResolveErrorAfter(300*time.Millisecond))
+	for _, topic := range []string{"stuck", "fine"} {
+		if err := r.AddMirror(context.Background(), MirrorSpec{MirrorTopic: topic}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "fine copied, stuck with an error code", func() bool {
+		fine, _ := r.MirrorStatus("fine")
+		stuck, _ := r.MirrorStatus("stuck")
+		return fine.Partitions[0].MirrorLogEndOffset == 50 && stuck.Partitions[0].ErrorCode != ""
+	})
+	stuck, _ := r.MirrorStatus("stuck")
+	fine, _ := r.MirrorStatus("fine")
+	p0 := stuck.Partitions[0]
+	if p0.Lag != -1 || p0.Status != StatusPendingMirror || p0.ErrorCode != "KAFKA_STORAGE_ERROR" || p0.ErrorMessage == "" {
+		t.Fatalf("stuck partition: lag %d, %s, code %q, message %q; want lag -1 (unknown), PENDING_MIRROR, KAFKA_STORAGE_ERROR",
+			p0.Lag, p0.Status, p0.ErrorCode, p0.ErrorMessage)
+	}
+	if stuck.MaxLag() != -1 || stuck.Status != StatusPendingMirror {
+		t.Fatalf("stuck mirror: max lag %d, %s; want -1 (unknown), PENDING_MIRROR", stuck.MaxLag(), stuck.Status)
+	}
+	if p := fine.Partitions[0]; p.Lag != 0 || p.Status != StatusActive || fine.MaxLag() != 0 {
+		t.Fatalf("copying partition: lag %d, %s", p.Lag, p.Status)
 	}
 }

@@ -7,9 +7,12 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 
+	"github.com/clusterlink/clusterlink/replicator/compare"
 	"github.com/clusterlink/clusterlink/replicator/kafkaapi"
 )
 
@@ -29,11 +32,20 @@ func (r *Replicator) resolve(ctx context.Context, p *partition, gen uint64) {
 		return
 	}
 	if errors.As(err, &perr) {
+		p.diverged = p.diverged || perr.diverged
 		r.failLocked(p, perr.code, perr.msg)
 		return
 	}
 	p.resolveFailures++
 	p.errMsg = err.Error()
+	if p.resolveFailingSince.IsZero() {
+		p.resolveFailingSince = time.Now()
+	}
+	// A partition that keeps failing to find its position is not copying: after a while it says so with a code,
+	// not only a message (it stays PENDING_MIRROR or keeps its last state, with its lag unknown).
+	if time.Since(p.resolveFailingSince) >= r.opts.resolveErrorAfter {
+		p.errCode = resolveErrorCode(err)
+	}
 	if p.resolveFailures == 1 || p.resolveFailures%20 == 0 {
 		r.log.Warn("resolve mirror partition position", zap.String("mirror_topic", p.m.topic),
 			zap.Int32("partition", p.id), zap.Int("attempt", p.resolveFailures), zap.Error(err))
@@ -58,7 +70,7 @@ func (r *Replicator) resolveOnce(ctx context.Context, p *partition, gen uint64) 
 	dstEpoch, start := p.dstLeaderEpoch, p.m.start
 	r.mu.Unlock()
 
-	dstStart, dstHWM, err := offsetBounds(ctx, r.dstAdm, topic, id)
+	dstStart, dstHWM, err := offsetBounds(ctx, r.dst, topic, id)
 	if err != nil {
 		return fmt.Errorf("mirror %s[%d] offsets: %w", topic, id, err)
 	}
@@ -76,7 +88,7 @@ func (r *Replicator) resolveOnce(ctx context.Context, p *partition, gen uint64) 
 		// position we copy from is the one the log keeps.
 		return fmt.Errorf("mirror %s[%d] not settled: log end offset %d, high watermark %d", topic, id, dstLEO, dstHWM)
 	}
-	srcStart, srcHWM, err := offsetBounds(ctx, r.srcAdm, srcTopic, id)
+	srcStart, srcHWM, err := offsetBounds(ctx, r.src, srcTopic, id)
 	if err != nil {
 		return fmt.Errorf("source %s[%d] offsets: %w", srcTopic, id, err)
 	}
@@ -110,7 +122,7 @@ func (r *Replicator) resolveOnce(ctx context.Context, p *partition, gen uint64) 
 		since := time.Since(p.firstTruncation)
 		r.mu.Unlock()
 		if since >= r.opts.unexpectedTruncationAge {
-			return &partitionError{CodeUnexpectedTruncation, fmt.Sprintf(
+			return &partitionError{code: CodeUnexpectedTruncation, msg: fmt.Sprintf(
 				"mirror %s[%d] has log end offset %d but source %s[%d] ends at %d: the source lost records the mirror has",
 				topic, id, dstLEO, srcTopic, id, srcHWM)}
 		}
@@ -128,9 +140,22 @@ func (r *Replicator) resolveOnce(ctx context.Context, p *partition, gen uint64) 
 	}
 
 	r.mu.Lock()
-	srcLeader, srcTopicID := p.srcLeader, p.m.sourceTopicID
+	srcLeader, srcTopicID, checkTail := p.srcLeader, p.m.sourceTopicID, p.checkTail
 	r.mu.Unlock()
-	if err := r.reattachTransactions(ctx, p, topic, srcTopic, srcTopicID, srcLeader); err != nil {
+	// Before copying on after a start or a pause, the mirror's last offset must still be the source's: another
+	// client may have written to the mirror while the link was not copying it.
+	if checkTail && dstLEO > max(dstStart, srcStart) {
+		c, err := compare.Range(ctx, r.src, r.dst, srcTopic, topic, id, dstLEO-1, dstLEO, false)
+		if err != nil {
+			return fmt.Errorf("mirror %s[%d] compare the last offset with the source: %w", topic, id, err)
+		}
+		if !c.Equal() {
+			return &partitionError{code: CodeIllegalState, diverged: true, msg: fmt.Sprintf(
+				"mirror %s[%d] differs from the source %s[%d] at its last offset %d (%s): something other than the link wrote to the mirror topic",
+				topic, id, srcTopic, id, c.FirstDifference, c.Detail)}
+		}
+	}
+	if err := r.reattachTransactions(ctx, p, topic, srcTopic, srcTopicID, srcLeader, srcStart, dstLEO); err != nil {
 		return err
 	}
 
@@ -142,10 +167,10 @@ func (r *Replicator) resolveOnce(ctx context.Context, p *partition, gen uint64) 
 	p.nextOffset, p.fillBelow, p.mirrorLogStart = dstLEO, fillBelow, dstStart
 	p.srcHWM, p.srcLogStart = srcHWM, srcStart
 	p.firstTruncation = time.Time{}
-	p.resolveFailures = 0
+	p.resolveFailures, p.resolveFailingSince = 0, time.Time{}
 	p.errCode, p.errMsg = "", ""
 	p.phase = phaseCopy
-	p.everResolved = true
+	p.everResolved, p.srcKnown, p.checkTail = true, true, false
 	r.log.Debug("mirror partition positioned", zap.String("mirror_topic", topic), zap.Int32("partition", id),
 		zap.Int64("mirror_log_end_offset", dstLEO), zap.Int64("fill_below", fillBelow),
 		zap.Int64("source_log_start_offset", srcStart), zap.Int64("source_high_watermark", srcHWM))
@@ -162,31 +187,24 @@ func (r *Replicator) resolveOnce(ctx context.Context, p *partition, gen uint64) 
 	return nil
 }
 
-// offsetBounds returns a partition's log start offset and high watermark.
-func offsetBounds(ctx context.Context, adm *kadm.Client, topic string, partition int32) (start, end int64, err error) {
-	starts, err := adm.ListStartOffsets(ctx, topic)
-	if err != nil {
-		return 0, 0, err
+// offsetBounds returns a partition's log start offset and high watermark, asking only for that partition (a
+// resolve of each of a topic's thousand partitions must not read the whole topic's offsets a thousand times).
+func offsetBounds(ctx context.Context, cl *kgo.Client, topic string, partition int32) (start, end int64, err error) {
+	tp := []kafkaapi.TopicPartition{{Topic: topic, Partition: partition}}
+	get := func(ts int64) (int64, error) {
+		kresp, err := cl.Request(ctx, kafkaapi.NewListOffsetsAt(tp, ts))
+		if err != nil {
+			return 0, err
+		}
+		return kafkaapi.EndOffsetOf(kresp.(*kmsg.ListOffsetsResponse), topic, partition)
 	}
-	ends, err := adm.ListEndOffsets(ctx, topic)
-	if err != nil {
-		return 0, 0, err
+	if start, err = get(kafkaapi.EarliestOffset); err != nil {
+		return 0, 0, fmt.Errorf("log start offset of %s[%d]: %w", topic, partition, err)
 	}
-	s, ok := starts.Lookup(topic, partition)
-	if !ok {
-		return 0, 0, fmt.Errorf("no log start offset for %s[%d]", topic, partition)
+	if end, err = get(kafkaapi.LatestOffset); err != nil {
+		return 0, 0, fmt.Errorf("high watermark of %s[%d]: %w", topic, partition, err)
 	}
-	e, ok := ends.Lookup(topic, partition)
-	if !ok {
-		return 0, 0, fmt.Errorf("no high watermark for %s[%d]", topic, partition)
-	}
-	if s.Err != nil {
-		return 0, 0, s.Err
-	}
-	if e.Err != nil {
-		return 0, 0, e.Err
-	}
-	return s.Offset, e.Offset, nil
+	return start, end, nil
 }
 
 // logEndOffset asks the partition leader for the end offset of its current leader epoch, which is its log end
@@ -213,4 +231,17 @@ func deleteRecords(ctx context.Context, adm *kadm.Client, topic string, partitio
 		return fmt.Errorf("delete records of mirror %s[%d] before offset %d: %w", topic, partition, before, err)
 	}
 	return nil
+}
+
+// resolveErrorCode is the code a partition that keeps failing to resolve shows: the Kafka error's name when the
+// cause is one (OFFSET_OUT_OF_RANGE, NOT_LEADER_OR_FOLLOWER, ...), else UNKNOWN_SERVER_ERROR.
+func resolveErrorCode(err error) string {
+	var kerrErr *kerr.Error
+	if errors.As(err, &kerrErr) {
+		return kerrErr.Message
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "REQUEST_TIMED_OUT"
+	}
+	return "UNKNOWN_SERVER_ERROR"
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/clusterlink/clusterlink/replicator/compare"
 )
 
 // This file is the way out of FAILED: a failed partition is checked against its source (the mirror must still be
@@ -20,7 +22,7 @@ const tailCheckOffsets = 10_000
 // CheckFailedPartitions compares the tail of every FAILED partition of a mirror with its source (up to
 // tailCheckOffsets offsets before the mirror's log end). A partition whose mirror ends beyond the source's high
 // watermark differs at the source's high watermark.
-func (r *Replicator) CheckFailedPartitions(ctx context.Context, topic string) ([]Comparison, error) {
+func (r *Replicator) CheckFailedPartitions(ctx context.Context, topic string) ([]compare.Comparison, error) {
 	r.mu.Lock()
 	m, ok := r.mirrors[topic]
 	var failed []int32
@@ -37,7 +39,7 @@ func (r *Replicator) CheckFailedPartitions(ctx context.Context, topic string) ([
 	if !ok {
 		return nil, fmt.Errorf("mirror topic %s is not mirrored", topic)
 	}
-	var out []Comparison
+	var out []compare.Comparison
 	for _, id := range failed {
 		c, err := r.checkTail(ctx, srcTopic, topic, id)
 		if err != nil {
@@ -48,25 +50,25 @@ func (r *Replicator) CheckFailedPartitions(ctx context.Context, topic string) ([
 	return out, nil
 }
 
-func (r *Replicator) checkTail(ctx context.Context, srcTopic, topic string, id int32) (Comparison, error) {
+func (r *Replicator) checkTail(ctx context.Context, srcTopic, topic string, id int32) (compare.Comparison, error) {
 	cctx, cancel := context.WithTimeout(ctx, r.opts.requestTimeout)
-	dstStart, dstEnd, err := offsetBounds(cctx, r.dstAdm, topic, id)
+	dstStart, dstEnd, err := offsetBounds(cctx, r.dst, topic, id)
 	if err != nil {
 		cancel()
-		return Comparison{}, fmt.Errorf("mirror %s[%d] offsets: %w", topic, id, err)
+		return compare.Comparison{}, fmt.Errorf("mirror %s[%d] offsets: %w", topic, id, err)
 	}
-	srcStart, srcEnd, err := offsetBounds(cctx, r.srcAdm, srcTopic, id)
+	srcStart, srcEnd, err := offsetBounds(cctx, r.src, srcTopic, id)
 	cancel()
 	if err != nil {
-		return Comparison{}, fmt.Errorf("source %s[%d] offsets: %w", srcTopic, id, err)
+		return compare.Comparison{}, fmt.Errorf("source %s[%d] offsets: %w", srcTopic, id, err)
 	}
 	if dstEnd > srcEnd {
-		return Comparison{Partition: id, From: srcEnd, To: dstEnd, Compared: dstEnd - srcEnd, Differing: dstEnd - srcEnd,
+		return compare.Comparison{Partition: id, From: srcEnd, To: dstEnd, Compared: dstEnd - srcEnd, Differing: dstEnd - srcEnd,
 			FirstDifference: srcEnd,
 			Detail:          fmt.Sprintf("the mirror ends at offset %d, beyond the source's high watermark %d", dstEnd, srcEnd)}, nil
 	}
 	from := max(dstStart, srcStart, dstEnd-tailCheckOffsets)
-	return compareRange(ctx, r.src, r.dst, srcTopic, topic, id, from, dstEnd)
+	return compare.Range(ctx, r.src, r.dst, srcTopic, topic, id, from, dstEnd, false)
 }
 
 // RestartMirror sends every FAILED partition of a mirror (and the mirror itself, if it failed as a whole) back to
@@ -91,8 +93,8 @@ func (r *Replicator) RestartMirror(topic string) error {
 			p.phase = phaseParked
 		}
 		p.gen++
-		p.errCode, p.errMsg = "", ""
-		p.resolveFailures = 0
+		p.errCode, p.errMsg, p.diverged, p.checkTail = "", "", false, true
+		p.resolveFailures, p.resolveFailingSince = 0, time.Time{}
 		p.firstTruncation = time.Time{}
 		n++
 	}

@@ -49,14 +49,21 @@ type PartitionStatus struct {
 	LastSourceFetchOffset int64
 	// MirrorLogEndOffset is the mirror partition's log end offset: the next source offset to copy.
 	MirrorLogEndOffset int64
-	// Lag is SourceHighWatermark - MirrorLogEndOffset (never below 0).
+	// TimeLag is how old the oldest source record not yet on the mirror is (the recovery point a failover now would
+	// have), measured every status cycle: 0 when caught up, -1 while unknown.
+	TimeLag time.Duration
+	// Lag is SourceHighWatermark - MirrorLogEndOffset (never below 0), or -1 while unknown: the source's high
+	// watermark was not read yet, or the mirror's position is not known (a partition that cannot resolve).
 	Lag int64
 	// CopyRate is how many offsets per second the mirror advanced lately (measured over at least 5 seconds between
 	// status reads); 0 when unknown.
 	CopyRate     float64
 	ErrorCode    string
 	ErrorMessage string
-	Counters     Counters
+	// Diverged: the partition is FAILED because the mirror no longer equals its source (a foreign write or
+	// DeleteRecords, a recreated mirror topic): promote and failover refuse it unless forced.
+	Diverged bool
+	Counters Counters
 }
 
 // Counters count what a partition copied and how faithfully.
@@ -81,6 +88,13 @@ type Counters struct {
 	// BatchesPipelined are raw batches sent while earlier batches of the partition were still in flight (see
 	// pipeline.go); they are counted in BatchesRaw too.
 	BatchesPipelined int64
+	// BatchesAppendTime are LogAppendTime source batches rewritten so that the mirror (a CreateTime topic) keeps
+	// the source's append time as each record's timestamp; counted in their kind too.
+	BatchesAppendTime int64
+	// VerifiedOffsets are offsets the background verifier compared with the source; Divergences the differences it
+	// found (each fails the partition).
+	VerifiedOffsets int64
+	Divergences     int64
 }
 
 // PartitionFailure is why a mirror partition stopped (FAILED): Confluent's code and a message that names the
@@ -91,6 +105,8 @@ type PartitionFailure struct {
 	Code        string
 	Message     string
 	Time        time.Time
+	// Diverged: the mirror no longer equals its source at this partition.
+	Diverged bool
 }
 
 // MirrorStatus is what a caller can see of one mirror topic.
@@ -104,10 +120,13 @@ type MirrorStatus struct {
 	Partitions   []PartitionStatus
 }
 
-// MaxLag is the largest partition lag.
+// MaxLag is the largest partition lag, -1 if a partition's lag is unknown.
 func (m MirrorStatus) MaxLag() int64 {
 	var lag int64
 	for _, p := range m.Partitions {
+		if p.Lag < 0 {
+			return -1
+		}
 		lag = max(lag, p.Lag)
 	}
 	return lag
@@ -142,8 +161,9 @@ func (s StartOffset) String() string {
 
 // partitionError is a partition's stop reason.
 type partitionError struct {
-	code string
-	msg  string
+	code     string
+	msg      string
+	diverged bool // the mirror no longer equals its source
 }
 
 func (e *partitionError) Error() string { return fmt.Sprintf("%s: %s", e.code, e.msg) }

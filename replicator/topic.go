@@ -58,16 +58,9 @@ func (r *Replicator) describeSourceTopic(ctx context.Context, topic string) (*so
 		return nil, fmt.Errorf("describe source topic %s: %w", topic, err)
 	}
 	st := &sourceTopic{partitions: int32(len(d.Partitions)), topicID: d.ID, configs: map[string]string{}, maxMessageBytes: 1048588}
-	rcs, err := r.srcAdm.DescribeTopicConfigs(ctx, topic)
+	rc, err := topicConfigs(ctx, r.srcAdm, topic)
 	if err != nil {
 		return nil, fmt.Errorf("describe source topic %s configs: %w", topic, err)
-	}
-	rc, err := rcs.On(topic, nil)
-	if err != nil {
-		return nil, fmt.Errorf("describe source topic %s configs: %w", topic, err)
-	}
-	if rc.Err != nil {
-		return nil, fmt.Errorf("describe source topic %s configs: %w", topic, rc.Err)
 	}
 	for _, c := range rc.Configs {
 		if c.Value == nil {
@@ -110,7 +103,7 @@ func (r *Replicator) ensureMirrorTopic(ctx context.Context, sourceName, mirrorNa
 		return nil, err
 	}
 	if src.configs["message.timestamp.type"] == "LogAppendTime" {
-		r.log.Warn("source topic uses LogAppendTime: the mirror keeps each batch's records but the destination sets its own append time",
+		r.log.Info("source topic uses LogAppendTime: the mirror is a CreateTime topic whose records carry the source's append times (each batch rewritten); promote gives it LogAppendTime back",
 			zap.String("source_topic", sourceName))
 	}
 	existing, err := r.dstAdm.ListTopics(ctx, mirrorName)
@@ -153,4 +146,17 @@ func (r *Replicator) growMirrorTopic(ctx context.Context, topic string, partitio
 		return fmt.Errorf("grow mirror topic %s to %d partitions: %w", topic, partitions, err)
 	}
 	return nil
+}
+
+// topicConfigs describes one topic's configs (every key, with its source: default, dynamic, ...).
+func topicConfigs(ctx context.Context, adm *kadm.Client, topic string) (kadm.ResourceConfig, error) {
+	rcs, err := adm.DescribeTopicConfigs(ctx, topic)
+	if err != nil {
+		return kadm.ResourceConfig{}, err
+	}
+	rc, err := rcs.On(topic, nil)
+	if err == nil {
+		err = rc.Err
+	}
+	return rc, err
 }

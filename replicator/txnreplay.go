@@ -48,6 +48,10 @@ type destTxn struct {
 	seq         int32
 	initialized bool
 	open        bool
+	// pidChecked: the destination partition was found to hold no state of pid before the slot's first transaction
+	// on it. collided: it did hold some (see txnStep); the slot is not used again.
+	pidChecked bool
+	collided   bool
 }
 
 // txnClient is the destination client of the slots, with the request versions of transaction version 1.
@@ -82,7 +86,7 @@ func (p *partition) slotLocked(prefix string, sourcePID int64) *destTxn {
 		}
 	}
 	for _, t := range p.txnSlots {
-		if !t.open {
+		if !t.open && !t.collided {
 			t.sourcePID = sourcePID
 			return t
 		}
@@ -154,7 +158,32 @@ func (w *writer) txnStep(ctx context.Context, pp producePart) (int64, error) {
 		if err != nil {
 			return 0, err
 		}
-		t.pid, t.epoch, t.seq, t.initialized = pid, epoch, 0, true
+		t.pid, t.epoch, t.seq, t.initialized, t.pidChecked = pid, epoch, 0, true, false
+	}
+	if !t.open && !t.pidChecked {
+		// Raw batches keep their source producer ids, and the destination allocates its own from the same number
+		// space: a slot's producer id may already have state on this partition, from a source producer's copied
+		// batches. Its transaction would then be refused for ever (OUT_OF_ORDER_SEQUENCE_NUMBER), and once the
+		// partition is added, ending it would put a marker where the source has data. So it is checked first, and a
+		// colliding slot is given up for a new one (a new transactional id, a new producer id).
+		resp, err := kafkaapi.NewDescribeProducers(pp.topic, pp.p.id).RequestWith(ctx, cl)
+		if err != nil {
+			return 0, requestFailed(fmt.Sprintf("describe the producers of %s[%d]", pp.topic, pp.p.id), err)
+		}
+		active, err := kafkaapi.Producers(resp)
+		if err != nil {
+			return 0, requestFailed(fmt.Sprintf("describe the producers of %s[%d]", pp.topic, pp.p.id), err)
+		}
+		if _, taken := active[t.pid]; taken {
+			w.r.mu.Lock() // slotLocked reads it under the lock
+			t.collided = true
+			w.r.mu.Unlock()
+			w.r.log.Info("transactional producer id already used on the mirror partition by a copied source producer: taking another slot",
+				zap.String("mirror_topic", pp.topic), zap.Int32("partition", pp.p.id), zap.String("transactional_id", t.id),
+				zap.Int64("producer_id", t.pid))
+			return 0, requestFailed("open transaction "+t.id, fmt.Errorf("producer id %d already has state on %s[%d]", t.pid, pp.topic, pp.p.id))
+		}
+		t.pidChecked = true
 	}
 	if !t.open {
 		err := retryConcurrent(ctx, func() error {
@@ -221,7 +250,13 @@ func retryConcurrent(ctx context.Context, fn func() error) error {
 // found again, by its producer id among the link's transactional ids, with its next sequence, and tied to the source
 // producer whose batch starts it, so that the replay continues it instead of aborting it (an abort would put a
 // marker where the source has data). A transaction being completed is waited for (the caller retries).
-func (r *Replicator) reattachTransactions(ctx context.Context, p *partition, topic, srcTopic string, srcTopicID [16]byte, srcLeader int32) error {
+//
+// A transaction whose source start the source no longer has (its log start moved past it while the link was down)
+// cannot be tied to its source producer: if the source's log start is beyond the mirror's end too, nothing of it
+// stays visible, so it is aborted (its marker lands at an offset the source no longer has, which the alignment to
+// the source's log start then fills and deletes) and the resolve reads the position again.
+func (r *Replicator) reattachTransactions(ctx context.Context, p *partition, topic, srcTopic string, srcTopicID [16]byte, srcLeader int32,
+	srcStart, dstLEO int64) error {
 	cl, err := r.txnClientFor()
 	if err != nil {
 		return err
@@ -312,7 +347,7 @@ func (r *Replicator) reattachTransactions(ctx context.Context, p *partition, top
 	for _, ap := range unknown {
 		ts, ok := byPID[ap.ProducerID]
 		if !ok {
-			return &partitionError{CodeIllegalState, fmt.Sprintf(
+			return &partitionError{code: CodeIllegalState, diverged: true, msg: fmt.Sprintf(
 				"mirror %s[%d] has an open transaction of producer %d starting at offset %d that is not one of this link's: something other than the link wrote to the mirror",
 				topic, p.id, ap.ProducerID, ap.CurrentTxnStartOffset)}
 		}
@@ -324,6 +359,9 @@ func (r *Replicator) reattachTransactions(ctx context.Context, p *partition, top
 			return err
 		}
 		sourcePID, err := r.sourceProducerAt(ctx, srcTopic, srcTopicID, p.id, srcLeader, ap.CurrentTxnStartOffset)
+		if errors.Is(err, kerr.OffsetOutOfRange) && ap.CurrentTxnStartOffset < srcStart {
+			return r.endOrphanTransaction(ctx, cl, p, topic, ts, ap, srcStart, dstLEO)
+		}
 		if err != nil {
 			return err
 		}
@@ -377,4 +415,30 @@ func (p *partition) slotAtLocked(prefix, topic string, n int) *destTxn {
 		p.txnSlots = append(p.txnSlots, &destTxn{id: fmt.Sprintf("%s-%s-%d-%d", prefix, topic, p.id, len(p.txnSlots))})
 	}
 	return p.txnSlots[n]
+}
+
+// endOrphanTransaction ends a destination transaction whose source start is gone (see reattachTransactions). It
+// returns an error in every case: after an abort, so that the resolve reads the moved log end offset again.
+func (r *Replicator) endOrphanTransaction(ctx context.Context, cl *kgo.Client, p *partition, topic string,
+	ts kafkaapi.TransactionState, ap kafkaapi.ActiveProducer, srcStart, dstLEO int64) error {
+	if srcStart <= dstLEO {
+		// Its marker would take offset dstLEO, which the source still has: neither continued nor aborted here.
+		return &partitionError{code: CodeIllegalState, msg: fmt.Sprintf(
+			"mirror %s[%d] has an open transaction (%s) from offset %d whose source start is gone (source log start %d): it can be neither continued nor aborted without taking offset %d, which the source has; fail over or promote the mirror (that aborts it), or recreate it",
+			topic, p.id, ts.TransactionalID, ap.CurrentTxnStartOffset, srcStart, dstLEO)}
+	}
+	if err := abortTransaction(ctx, cl, ts.TransactionalID, ts.ProducerID, ts.ProducerEpoch); err != nil {
+		return fmt.Errorf("abort the orphaned transaction %s on %s[%d]: %w", ts.TransactionalID, topic, p.id, err)
+	}
+	r.log.Info("orphaned destination transaction aborted: its source start is gone", zap.String("mirror_topic", topic),
+		zap.Int32("partition", p.id), zap.String("transactional_id", ts.TransactionalID),
+		zap.Int64("started_at", ap.CurrentTxnStartOffset), zap.Int64("source_log_start_offset", srcStart))
+	r.mu.Lock()
+	for _, t := range p.txnSlots {
+		if t.pid == ts.ProducerID {
+			t.open = false
+		}
+	}
+	r.mu.Unlock()
+	return fmt.Errorf("mirror %s[%d]: aborted the orphaned transaction %s, reading the position again", topic, p.id, ts.TransactionalID)
 }

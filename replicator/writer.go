@@ -438,7 +438,7 @@ func (w *writer) settle(ctx context.Context, parts []producePart, results map[*p
 		delete(w.queues, p)
 		switch {
 		case perr == nil:
-			r.failLocked(p, CodeIllegalState, fmt.Sprintf(
+			r.divergedLocked(p, fmt.Sprintf(
 				"mirror %s[%d]: expected the batch at offset %d, the destination assigned offset %d: something other than this link wrote to the mirror topic",
 				failed.topic, p.id, failed.expected, base))
 		case classify(failed.kind, perr) == stripProducer:
@@ -489,6 +489,9 @@ func (w *writer) advanceLocked(pp producePart) {
 		p.counters.BatchesRewritten++
 		p.counters.Records += pp.records
 		p.counters.Bytes += int64(len(pp.payload))
+		if k.appendTime {
+			p.counters.BatchesAppendTime++
+		}
 	case fillerWrite:
 		p.counters.FillerOffsets += pp.records
 		p.counters.FillerBatches++
@@ -510,5 +513,8 @@ func (w *writer) advanceLocked(pp producePart) {
 			}
 		}
 		p.counters.Bytes += int64(len(pp.payload))
+		if k.appendTime {
+			p.counters.BatchesAppendTime++
+		}
 	}
 }

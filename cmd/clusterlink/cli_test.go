@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
+	"fmt"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -29,7 +32,7 @@ func (f *fakeBackend) ClusterID() string { return "dst-cluster-id" }
 
 var cannedLink = adminapi.Link{
 	Kind: "KafkaLinkData", SourceClusterID: "src-cluster-id", DestinationClusterID: "dst-cluster-id",
-	LinkName: "my-link", LinkID: "0f1e2d3c", TopicNames: []string{"orders", "payments"}, LinkState: "ACTIVE",
+	LinkName: "my-link", ClusterLinkID: "0f1e2d3c", LinkID: "0f1e2d3c", TopicNames: []string{"orders", "payments"}, LinkState: "ACTIVE",
 	LinkError: "NO_ERROR",
 	Tasks: []adminapi.Task{
 		{TaskName: "AclSync", State: "IN_ERROR", Errors: []adminapi.TaskError{{ErrorCode: "AUTHORIZATION_ERROR", ErrorMessage: "no DESCRIBE on the source cluster"}}},
@@ -45,6 +48,12 @@ var cannedMirrors = []adminapi.Mirror{
 		}},
 	{Kind: "KafkaMirrorData", LinkName: "my-link", MirrorTopicName: "payments", SourceTopicName: "payments", NumPartitions: 1,
 		MirrorStatus: "STOPPED", StateTimeMs: 1795503070000, MirrorLags: []adminapi.MirrorLag{}},
+	{Kind: "KafkaMirrorData", LinkName: "my-link", MirrorTopicName: "clicks", SourceTopicName: "clicks", NumPartitions: 1,
+		MirrorStatus: "FAILED", StateTimeMs: 1795503071000, MirrorTopicError: "ILLEGAL_STATE",
+		MirrorLags: []adminapi.MirrorLag{{Partition: 0, LastSourceFetchOffset: 3, CatchUpSeconds: -1, ErrorCode: "ILLEGAL_STATE",
+			ErrorMessage: "clicks[0]: expected the batch at offset 3, the destination wrote it at 4"}},
+		MirrorStateTransitionErrors: []adminapi.TaskError{{ErrorCode: "ILLEGAL_STATE",
+			ErrorMessage: "clicks[0]: expected the batch at offset 3, the destination wrote it at 4"}}},
 }
 
 func (f *fakeBackend) Links(context.Context) ([]adminapi.Link, error) {
@@ -67,7 +76,9 @@ func (f *fakeBackend) CreateLink(_ context.Context, name string, configs map[str
 	return nil
 }
 
-func (f *fakeBackend) DeleteLink(_ context.Context, name string, force bool) error {
+func (f *fakeBackend) DeleteLink(_ context.Context, name string, force, validateOnly bool) error {
+	f.validate = validateOnly
+	f.lastOp = "delete " + name
 	if !force {
 		return adminapi.BadRequest("link %s still has mirror topics that are not STOPPED (orders): promote or fail them over first, or delete with force", name)
 	}
@@ -103,6 +114,13 @@ func (f *fakeBackend) Mirrors(_ context.Context, link string) ([]adminapi.Mirror
 	return cannedMirrors, nil
 }
 
+func (f *fakeBackend) VerifyMirror(_ context.Context, link, mirror string, o adminapi.VerifyOptions) (adminapi.MirrorVerification, error) {
+	f.lastOp = fmt.Sprintf("verify %s %s from=%d sample=%d partitions=%v", link, mirror, o.FromOffset, o.Sample, o.Partitions)
+	return adminapi.MirrorVerification{LinkName: link, MirrorTopicName: mirror, SourceTopicName: mirror, Identical: true,
+		Partitions: []adminapi.PartitionVerification{{Partition: 0, FromOffset: 0, ToOffset: 1000, OffsetsCompared: 1000,
+			OffsetsByBatch: 990, BatchesIdentical: 40, FirstDifference: -1}}}, nil
+}
+
 func (f *fakeBackend) Mirror(_ context.Context, link, mirror string) (adminapi.Mirror, error) {
 	for _, m := range cannedMirrors {
 		if m.MirrorTopicName == mirror {
@@ -112,18 +130,29 @@ func (f *fakeBackend) Mirror(_ context.Context, link, mirror string) (adminapi.M
 	return adminapi.Mirror{}, adminapi.NotFound("mirror topic %s on link %s: not found", mirror, link)
 }
 
-func (f *fakeBackend) CreateMirror(_ context.Context, link, source, mirror string, validateOnly bool) error {
-	f.created = map[string]map[string]string{mirror: {"source": source}}
+func (f *fakeBackend) CreateMirror(_ context.Context, link string, req adminapi.CreateMirrorRequest, validateOnly bool) error {
+	f.created = map[string]map[string]string{req.MirrorTopicName: {"source": req.SourceTopicName, "rf": fmt.Sprint(req.ReplicationFactor)}}
+	var names []string
+	for _, c := range req.Configs {
+		f.created[req.MirrorTopicName][c.Name] = c.Value
+		names = append(names, c.Name)
+	}
+	f.validate = validateOnly
+	if len(names) > 0 { // as the daemon answers
+		return adminapi.BadRequest("configs %s refused: a mirror topic takes its source topic's configs", strings.Join(names, ", "))
+	}
 	return nil
 }
 
-func (f *fakeBackend) AlterMirrors(_ context.Context, link, op string, topics []string, validateOnly bool) ([]adminapi.AlterMirrorResult, error) {
+func (f *fakeBackend) AlterMirrors(_ context.Context, link, op string, topics []string, o adminapi.AlterOptions) ([]adminapi.AlterMirrorResult, error) {
+	validateOnly := o.ValidateOnly
 	f.lastOp, f.validate = op, validateOnly
 	var out []adminapi.AlterMirrorResult
 	for _, t := range topics {
 		if t == "payments" {
-			out = append(out, adminapi.AlterMirrorResult{MirrorTopicName: t, ErrorCode: "INVALID_REQUEST",
-				ErrorMessage: "mirror topic payments is already STOPPED", MirrorLags: []adminapi.MirrorLag{}})
+			res := adminapi.AlterMirrorResult{MirrorTopicName: t, MirrorLags: []adminapi.MirrorLag{}}
+			res.Fail(adminapi.BadRequest("mirror topic payments is already STOPPED"))
+			out = append(out, res)
 			continue
 		}
 		out = append(out, adminapi.AlterMirrorResult{MirrorTopicName: t, MirrorLags: []adminapi.MirrorLag{
@@ -180,15 +209,39 @@ func TestCLI_Golden(t *testing.T) {
 		args []string
 	}{
 		{"link-list", []string{"link", "list"}},
+		{"link-list-json", []string{"link", "list", "-o", "json"}},
+		{"link-list-include-topics", []string{"link", "list", "--include-topics"}},
 		{"link-describe", []string{"link", "describe", "my-link"}},
+		{"link-describe-json", []string{"link", "describe", "my-link", "-o", "json"}},
+		{"link-create", []string{"link", "create", "new-link", "--source-cluster", "src-cluster-id", "--source-bootstrap-server", "src-1:9092", "--no-validate"}},
+		{"link-create-dry-run", []string{"link", "create", "new-link", "--source-bootstrap-server", "src-1:9092", "--dry-run"}},
+		{"link-delete", []string{"link", "delete", "my-link", "--force"}},
+		{"link-delete-dry-run", []string{"link", "delete", "my-link", "--force", "--dry-run"}},
 		{"link-configuration-list", []string{"link", "configuration", "list", "my-link"}},
+		{"link-configuration-list-yaml", []string{"link", "configuration", "list", "my-link", "-o", "yaml"}},
+		{"link-configuration-update", []string{"link", "configuration", "update", "my-link", "--config", "consumer.offset.sync.ms=10000"}},
+		{"link-task-list", []string{"link", "task", "list", "my-link"}},
+		{"link-task-list-json", []string{"link", "task", "list", "my-link", "-o", "json"}},
 		{"mirror-list", []string{"mirror", "list"}},
 		{"mirror-list-stopped", []string{"mirror", "list", "--mirror-status", "stopped"}},
 		{"mirror-list-json", []string{"mirror", "list", "-o", "json"}},
 		{"mirror-list-yaml", []string{"mirror", "list", "-o", "yaml"}},
 		{"mirror-describe", []string{"mirror", "describe", "orders", "--link", "my-link"}},
+		{"mirror-describe-failed", []string{"mirror", "describe", "clicks", "--link", "my-link"}},
+		{"mirror-describe-json", []string{"mirror", "describe", "orders", "--link", "my-link", "-o", "json"}},
+		{"mirror-create", []string{"mirror", "create", "orders-2", "--link", "my-link", "--source-topic", "orders", "--replication-factor", "3"}},
+		{"mirror-state-transition-error-list", []string{"mirror", "state-transition-error", "list", "clicks", "--link", "my-link"}},
+		{"mirror-state-transition-error-list-json", []string{"mirror", "state-transition-error", "list", "clicks", "--link", "my-link", "-o", "json"}},
 		{"mirror-promote", []string{"mirror", "promote", "orders", "--link", "my-link"}},
+		{"mirror-promote-json", []string{"mirror", "promote", "orders", "--link", "my-link", "-o", "json"}},
+		{"mirror-failover", []string{"mirror", "failover", "orders", "--link", "my-link", "--dry-run"}},
+		{"mirror-pause", []string{"mirror", "pause", "orders", "--link", "my-link"}},
+		{"mirror-resume", []string{"mirror", "resume", "orders", "--link", "my-link"}},
+		{"mirror-restart", []string{"mirror", "restart", "clicks", "--link", "my-link"}},
 		{"acl-list", []string{"acl", "list", "--link", "my-link"}},
+		{"mirror-verify", []string{"mirror", "verify", "orders", "--link", "my-link", "--sample", "1000", "--partitions", "0"}},
+		{"acl-list-every-link", []string{"acl", "list"}},
+		{"acl-list-json", []string{"acl", "list", "-o", "json"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := run(t, &fakeBackend{}, tc.args...)
@@ -204,8 +257,10 @@ func TestCLI_HelpGolden(t *testing.T) {
 	commands := [][]string{
 		{}, {"run"}, {"demo"}, {"link"}, {"link", "list"}, {"link", "describe"}, {"link", "create"}, {"link", "delete"},
 		{"link", "configuration"}, {"link", "configuration", "list"}, {"link", "configuration", "update"},
+		{"link", "task"}, {"link", "task", "list"},
 		{"mirror"}, {"mirror", "list"}, {"mirror", "describe"}, {"mirror", "create"}, {"mirror", "promote"},
-		{"mirror", "failover"}, {"mirror", "pause"}, {"mirror", "resume"}, {"mirror", "restart"}, {"acl"}, {"acl", "list"},
+		{"mirror", "failover"}, {"mirror", "pause"}, {"mirror", "resume"}, {"mirror", "restart"}, {"mirror", "verify"},
+		{"mirror", "state-transition-error"}, {"mirror", "state-transition-error", "list"}, {"acl"}, {"acl", "list"},
 	}
 	for _, c := range commands {
 		name := "help-" + strings.Join(append([]string{"clusterlink"}, c...), "-")
@@ -244,6 +299,11 @@ func TestCLI_Errors(t *testing.T) {
 		{"server-side validation", []string{"link", "create", "x", "--config", "acl.sync.ms=5000"}, "bootstrap.servers: required"},
 		{"missing --link", []string{"mirror", "promote", "orders"}, `required flag(s) "link" not set`},
 		{"nothing to update", []string{"link", "configuration", "update", "my-link"}, "nothing to update"},
+		{"unknown mirror status", []string{"mirror", "list", "--mirror-status", "BOGUS"}, `mirror_status "BOGUS" is not a mirror status`},
+		{"bad output before any request", []string{"link", "list", "-o", "table"}, `--output "table"`},
+		{"a --config that is neither", []string{"link", "create", "x", "--config", "/no/such/file"}, "nor a properties file that exists"},
+		{"half of the api key", []string{"link", "create", "x", "--source-api-key", "k"}, "go together"},
+		{"mirror configs refused by the daemon", []string{"mirror", "create", "t", "--link", "my-link", "--config", "retention.ms=1"}, "retention.ms refused"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := run(t, &fakeBackend{}, tc.args...)
@@ -286,5 +346,103 @@ func TestCLI_SendsWhatTheUserAsked(t *testing.T) {
 	}
 	if _, err := run(t, b, "mirror", "create", "orders", "--link", "my-link", "--source-topic", "src-orders"); err != nil || b.created["orders"]["source"] != "src-orders" {
 		t.Errorf("mirror create sent %v, %v", b.created, err)
+	}
+}
+
+// TestMain runs the real main when asked, so that a test can see the binary's exit status.
+func TestMain(m *testing.M) {
+	if os.Getenv("CLUSTERLINK_TEST_RUN_MAIN") == "1" {
+		os.Args = append([]string{"clusterlink"}, strings.Fields(os.Getenv("CLUSTERLINK_TEST_ARGS"))...)
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestCLI_UnknownCommandsAndFlagsFail: every unknown command or flag, at any depth, is an error that names what is
+// near, and the binary exits non-zero (cobra alone prints a parent's help and exits 0).
+func TestCLI_UnknownCommandsAndFlagsFail(t *testing.T) {
+	for _, tc := range []struct {
+		args string
+		want []string
+	}{
+		{"lnk list", []string{`unknown command "lnk" for "clusterlink"`, "link"}},
+		{"link lst", []string{`unknown command "lst" for "clusterlink link"`, "Did you mean this?", "list"}},
+		{"link task lst my-link", []string{`unknown command "lst" for "clusterlink link task"`, "list"}},
+		{"link configuraton list my-link", []string{`unknown command "configuraton"`, "configuration"}},
+		{"mirror delete orders --link my-link", []string{`unknown command "delete" for "clusterlink mirror"`}},
+		{"mirror promot orders --link my-link", []string{`unknown command "promot" for "clusterlink mirror"`, "promote"}},
+		{"mirror state-transition-error lst t --link l", []string{`unknown command "lst"`, "list"}},
+		{"mirror reverse-and-start orders --link my-link", []string{`unknown command "reverse-and-start"`}},
+		{"acl lst", []string{`unknown command "lst" for "clusterlink acl"`, "list"}},
+		{"mirror --link my-link", []string{`unknown flag --link for "clusterlink mirror", which needs a command first`}},
+		{"mirror list --lnk my-link", []string{"unknown flag: --lnk", "--link"}},
+		{"mirror list --mirror-stat active", []string{"unknown flag: --mirror-stat", "--mirror-status"}},
+		{"link create x --source-bootstrap src:9092", []string{"unknown flag: --source-bootstrap", "--source-bootstrap-server"}},
+		{"mirror list -x", []string{"unknown shorthand flag: 'x' in -x", "clusterlink mirror list --help"}},
+		{"mirror list --adress x", []string{"unknown flag: --adress", "--address"}},
+	} {
+		t.Run(tc.args, func(t *testing.T) {
+			_, err := run(t, &fakeBackend{}, strings.Fields(tc.args)...)
+			if err == nil {
+				t.Fatalf("no error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+		})
+	}
+	// The binary exits 1, also where cobra would print a parent's help and exit 0.
+	for _, args := range []string{"link task lst my-link", "acl lst", "mirror --mirror-status BOGUS"} {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "CLUSTERLINK_TEST_RUN_MAIN=1", "CLUSTERLINK_TEST_ARGS="+args)
+		out, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+			t.Errorf("clusterlink %s: %v, want exit status 1:\n%s", args, err, out)
+		}
+	}
+	// A parent alone, or with --help, prints its help and succeeds.
+	for _, args := range [][]string{{"link"}, {"mirror", "--help"}, {"link", "task"}} {
+		if out, err := run(t, &fakeBackend{}, args...); err != nil || !strings.Contains(out, "Available Commands:") {
+			t.Errorf("%v: %v\n%s", args, err, out)
+		}
+	}
+}
+
+// TestCLI_ConfigFlagsAsTheConfluentCLITakesThem: --config key=value is never split on commas, --config FILE reads a
+// properties file (every escape of java.util.Properties), and the API key flags become SASL/PLAIN configs.
+func TestCLI_ConfigFlagsAsTheConfluentCLITakesThem(t *testing.T) {
+	dir := t.TempDir()
+	props := filepath.Join(dir, "link.properties")
+	if err := os.WriteFile(props, []byte("consumer.offset.sync.enable=true\nacl.filters={\"aclFilters\":[]}\nsasl.mechanism\\=x=\\u0050LAIN\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b := &fakeBackend{}
+	filters := `auto.create.mirror.topics.filters={"topicFilters":[{"name":"*","patternType":"LITERAL","filterType":"INCLUDE"}]}`
+	_, err := run(t, b, "link", "create", "l", "--source-bootstrap-server", "a:9092,b:9092", "--config", props, "--config", filters,
+		"--source-api-key", "KEY", "--source-api-secret", "SECRET")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := b.created["l"]
+	want := map[string]string{
+		"bootstrap.servers": "a:9092,b:9092", "consumer.offset.sync.enable": "true", `acl.filters`: `{"aclFilters":[]}`,
+		"sasl.mechanism=x": "PLAIN", "auto.create.mirror.topics.filters": strings.TrimPrefix(filters, "auto.create.mirror.topics.filters="),
+		"security.protocol": "SASL_SSL",
+		"sasl.jaas.config":  `org.apache.kafka.common.security.plain.PlainLoginModule required username="KEY" password="SECRET";`,
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+	if _, err := run(t, b, "mirror", "create", "t", "--link", "my-link", "--replication-factor", "3"); err != nil || b.created["t"]["rf"] != "3" {
+		t.Errorf("mirror create --replication-factor 3 sent %v, %v", b.created, err)
+	}
+	if _, err := run(t, b, "link", "delete", "my-link", "--force", "--dry-run"); err != nil || !b.validate || b.lastOp != "delete my-link" {
+		t.Errorf("link delete --dry-run: validate %v, %v", b.validate, err)
 	}
 }

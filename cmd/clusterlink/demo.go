@@ -211,7 +211,7 @@ func waitDemoCaughtUp(ctx context.Context, client *adminapi.Client) error {
 				caughtUp = false
 			}
 			if m.MirrorStatus == "FAILED" {
-				return fmt.Errorf("mirror %s failed: %s %s", m.MirrorTopicName, m.ErrorCode, m.ErrorMessage)
+				return fmt.Errorf("mirror %s failed: %s %s", m.MirrorTopicName, m.MirrorTopicError, m.ErrorMessage())
 			}
 		}
 		if caughtUp {

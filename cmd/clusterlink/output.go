@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
@@ -49,8 +51,11 @@ func (f *clientFlags) client() *adminapi.Client {
 	return adminapi.NewClientWith(f.address, adminapi.ClientOptions{Token: token, TLS: f.tls})
 }
 
-// check validates the client flags before a command runs.
+// check validates the client flags before a command runs: an unknown --output is refused before any request.
 func (f *clientFlags) check(*cobra.Command, []string) error {
+	if err := f.checkOutput(); err != nil {
+		return err
+	}
 	var err error
 	f.tls, err = f.tlsConfig()
 	return err
@@ -137,4 +142,115 @@ func (f *clientFlags) checkOutput() error {
 		return nil
 	}
 	return fmt.Errorf("--output %q: use human, json or yaml", f.output)
+}
+
+// What -o json|yaml prints: the Confluent CLI's keys (`confluent kafka link|mirror ... -o json`), not the REST
+// objects, so that scripts reading the Confluent CLI's output read ours.
+
+// linkOut is a link as `confluent kafka link list` prints it.
+type linkOut struct {
+	Name               string `json:"link_name" yaml:"link_name"`
+	ID                 string `json:"link_id,omitempty" yaml:"link_id,omitempty"`
+	TopicName          string `json:"topic_name,omitempty" yaml:"topic_name,omitempty"`
+	SourceCluster      string `json:"source_cluster,omitempty" yaml:"source_cluster,omitempty"`
+	DestinationCluster string `json:"destination_cluster,omitempty" yaml:"destination_cluster,omitempty"`
+	State              string `json:"state" yaml:"state"`
+	Error              string `json:"error,omitempty" yaml:"error,omitempty"`
+	ErrorMessage       string `json:"error_message,omitempty" yaml:"error_message,omitempty"`
+	// TasksInError is clusterlink's: the link's tasks IN_ERROR with their codes, "AclSync(AUTHORIZATION_ERROR)".
+	TasksInError string `json:"tasks_in_error,omitempty" yaml:"tasks_in_error,omitempty"`
+}
+
+func newLinkOut(l adminapi.Link, topic string) linkOut {
+	out := linkOut{Name: l.LinkName, ID: l.ClusterLinkID, TopicName: topic, SourceCluster: l.SourceClusterID,
+		DestinationCluster: l.DestinationClusterID, State: l.LinkState, ErrorMessage: l.LinkErrorMessage,
+		TasksInError: tasksInError(l.Tasks)}
+	if l.LinkError != "NO_ERROR" {
+		out.Error = l.LinkError
+	}
+	return out
+}
+
+// linkConfigOut is a link config as `confluent kafka link configuration list` prints it.
+type linkConfigOut struct {
+	ConfigName  string   `json:"config_name" yaml:"config_name"`
+	ConfigValue string   `json:"config_value" yaml:"config_value"`
+	ReadOnly    bool     `json:"read_only" yaml:"read_only"`
+	Sensitive   bool     `json:"sensitive" yaml:"sensitive"`
+	Source      string   `json:"source" yaml:"source"`
+	Synonyms    []string `json:"synonyms" yaml:"synonyms"`
+}
+
+// taskOut is a link task as `confluent kafka link task list` prints it.
+type taskOut struct {
+	TaskName string         `json:"task_name" yaml:"task_name"`
+	State    string         `json:"state" yaml:"state"`
+	Errors   []taskErrorOut `json:"errors" yaml:"errors"`
+}
+
+type taskErrorOut struct {
+	ErrorCode    string `json:"error_code" yaml:"error_code"`
+	ErrorMessage string `json:"error_message" yaml:"error_message"`
+}
+
+// mirrorListOut is a mirror topic as `confluent kafka mirror list` prints it.
+type mirrorListOut struct {
+	LinkName                 string `json:"link_name" yaml:"link_name"`
+	MirrorTopicName          string `json:"mirror_topic_name" yaml:"mirror_topic_name"`
+	NumPartition             int32  `json:"num_partition" yaml:"num_partition"`
+	MaxPerPartitionMirrorLag int64  `json:"max_per_partition_mirror_lag" yaml:"max_per_partition_mirror_lag"`
+	SourceTopicName          string `json:"source_topic_name" yaml:"source_topic_name"`
+	MirrorStatus             string `json:"mirror_status" yaml:"mirror_status"`
+	StatusTimeMs             int64  `json:"status_time_ms" yaml:"status_time_ms"`
+}
+
+// mirrorPartitionOut is a mirror partition as `confluent kafka mirror describe` prints it, and what clusterlink
+// adds (the estimated catch-up time, the time lag and the partition's error).
+type mirrorPartitionOut struct {
+	LinkName              string  `json:"link_name" yaml:"link_name"`
+	MirrorTopicName       string  `json:"mirror_topic_name" yaml:"mirror_topic_name"`
+	Partition             int32   `json:"partition" yaml:"partition"`
+	PartitionMirrorLag    int64   `json:"partition_mirror_lag" yaml:"partition_mirror_lag"`
+	SourceTopicName       string  `json:"source_topic_name" yaml:"source_topic_name"`
+	MirrorStatus          string  `json:"mirror_status" yaml:"mirror_status"`
+	MirrorTopicError      string  `json:"mirror_topic_error" yaml:"mirror_topic_error"`
+	StatusTimeMs          int64   `json:"status_time_ms" yaml:"status_time_ms"`
+	LastSourceFetchOffset int64   `json:"last_source_fetch_offset" yaml:"last_source_fetch_offset"`
+	CatchUpSeconds        float64 `json:"catch_up_seconds" yaml:"catch_up_seconds"`
+	TimeLagMs             int64   `json:"time_lag_ms" yaml:"time_lag_ms"`
+	ErrorCode             string  `json:"error_code,omitempty" yaml:"error_code,omitempty"`
+	ErrorMessage          string  `json:"error_message,omitempty" yaml:"error_message,omitempty"`
+}
+
+// alterMirrorOut is one row of a mirror operation's result as `confluent kafka mirror promote` prints it: one per
+// partition, or one with partition -1 for a topic the operation refused.
+type alterMirrorOut struct {
+	MirrorTopicName       string `json:"mirror_topic_name" yaml:"mirror_topic_name"`
+	Partition             int32  `json:"partition" yaml:"partition"`
+	PartitionMirrorLag    int64  `json:"partition_mirror_lag" yaml:"partition_mirror_lag"`
+	ErrorMessage          string `json:"error_message" yaml:"error_message"`
+	ErrorCode             string `json:"error_code" yaml:"error_code"`
+	LastSourceFetchOffset int64  `json:"last_source_fetch_offset" yaml:"last_source_fetch_offset"`
+}
+
+// stateTransitionErrorOut is one row of `confluent kafka mirror state-transition-error list`.
+type stateTransitionErrorOut struct {
+	ErrorCode    string `json:"error_code" yaml:"error_code"`
+	ErrorMessage string `json:"error_message" yaml:"error_message"`
+}
+
+// lagText is a lag in offsets as the tables show it: "unknown" while the daemon does not know it (-1).
+func lagText(lag int64) string {
+	if lag < 0 {
+		return "unknown"
+	}
+	return strconv.FormatInt(lag, 10)
+}
+
+// timeLagText is a time lag as the tables show it: "unknown" while unknown (-1).
+func timeLagText(ms int64) string {
+	if ms < 0 {
+		return "unknown"
+	}
+	return (time.Duration(ms) * time.Millisecond).Round(time.Millisecond).String()
 }

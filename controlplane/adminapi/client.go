@@ -57,10 +57,16 @@ func (c *Client) linkPath(link string) string { return c.linksPath() + "/" + url
 
 func validateOnly(v bool) url.Values { return url.Values{"validate_only": {strconv.FormatBool(v)}} }
 
-// Cluster returns the destination cluster.
+// Cluster returns the destination cluster, the one of GET /clusters.
 func (c *Client) Cluster(ctx context.Context) (Cluster, error) {
-	var out Cluster
-	return out, c.do(ctx, http.MethodGet, "/kafka/v3/clusters", nil, nil, &out)
+	var out ClusterList
+	if err := c.do(ctx, http.MethodGet, "/kafka/v3/clusters", nil, nil, &out); err != nil {
+		return Cluster{}, err
+	}
+	if len(out.Data) != 1 {
+		return Cluster{}, fmt.Errorf("GET /kafka/v3/clusters: %d clusters, want the daemon's one", len(out.Data))
+	}
+	return out.Data[0], nil
 }
 
 // Links lists the links.
@@ -82,9 +88,12 @@ func (c *Client) CreateLink(ctx context.Context, link string, req CreateLinkRequ
 	return c.do(ctx, http.MethodPost, c.linksPath(), q, req, nil)
 }
 
-// DeleteLink deletes a link. Without force it refuses while the link has mirrors that are not STOPPED.
-func (c *Client) DeleteLink(ctx context.Context, link string, force bool) error {
-	return c.do(ctx, http.MethodDelete, c.linkPath(link), url.Values{"force": {strconv.FormatBool(force)}}, nil, nil)
+// DeleteLink deletes a link; with validateOnly it only checks that it could. Without force it refuses while the
+// link has mirrors that are not STOPPED.
+func (c *Client) DeleteLink(ctx context.Context, link string, force, validate bool) error {
+	q := validateOnly(validate)
+	q.Set("force", strconv.FormatBool(force))
+	return c.do(ctx, http.MethodDelete, c.linkPath(link), q, nil, nil)
 }
 
 // LinkConfigs returns a link's configs, sensitive values masked.
@@ -93,24 +102,59 @@ func (c *Client) LinkConfigs(ctx context.Context, link string) ([]Config, error)
 	return out.Data, c.do(ctx, http.MethodGet, c.linkPath(link)+"/configs", nil, nil, &out)
 }
 
-// AlterLinkConfigs sets or deletes link configs.
+// LinkConfig returns one config of a link.
+func (c *Client) LinkConfig(ctx context.Context, link, name string) (Config, error) {
+	var out Config
+	return out, c.do(ctx, http.MethodGet, c.linkPath(link)+"/configs/"+url.PathEscape(name), nil, nil, &out)
+}
+
+// AlterLinkConfigs sets or deletes link configs (PUT, Confluent's verb).
 func (c *Client) AlterLinkConfigs(ctx context.Context, link string, req AlterConfigsRequest, validate bool) error {
-	return c.do(ctx, http.MethodPost, c.linkPath(link)+"/configs:alter", validateOnly(validate), req, nil)
+	return c.do(ctx, http.MethodPut, c.linkPath(link)+"/configs:alter", validateOnly(validate), req, nil)
 }
 
 // Mirrors lists a link's mirror topics, or every link's with link "".
 func (c *Client) Mirrors(ctx context.Context, link string) ([]Mirror, error) {
+	return c.MirrorsInStatus(ctx, link, "")
+}
+
+// MirrorsInStatus lists a link's mirror topics (every link's with link "") in a status (any with status "").
+func (c *Client) MirrorsInStatus(ctx context.Context, link, status string) ([]Mirror, error) {
 	if link == "" {
 		link = "-"
 	}
+	var q url.Values
+	if status != "" {
+		q = url.Values{"mirror_status": {status}}
+	}
 	var out MirrorList
-	return out.Data, c.do(ctx, http.MethodGet, c.linkPath(link)+"/mirrors", nil, nil, &out)
+	return out.Data, c.do(ctx, http.MethodGet, c.linkPath(link)+"/mirrors", q, nil, &out)
 }
 
 // Mirror returns one mirror topic of a link.
 func (c *Client) Mirror(ctx context.Context, link, mirror string) (Mirror, error) {
 	var out Mirror
 	return out, c.do(ctx, http.MethodGet, c.linkPath(link)+"/mirrors/"+url.PathEscape(mirror), nil, nil, &out)
+}
+
+// VerifyMirror compares a mirror topic with its source (see VerifyOptions).
+func (c *Client) VerifyMirror(ctx context.Context, link, mirror string, o VerifyOptions) (MirrorVerification, error) {
+	q := url.Values{}
+	if o.FromOffset >= 0 {
+		q.Set("from_offset", strconv.FormatInt(o.FromOffset, 10))
+	}
+	if o.Sample > 0 {
+		q.Set("sample", strconv.FormatInt(o.Sample, 10))
+	}
+	if len(o.Partitions) > 0 {
+		ps := make([]string, len(o.Partitions))
+		for i, p := range o.Partitions {
+			ps[i] = strconv.Itoa(int(p))
+		}
+		q.Set("partitions", strings.Join(ps, ","))
+	}
+	var out MirrorVerification
+	return out, c.do(ctx, http.MethodGet, c.linkPath(link)+"/mirrors/"+url.PathEscape(mirror)+"/verify", q, nil, &out)
 }
 
 // CreateMirror creates a mirror topic on a link.
@@ -131,15 +175,21 @@ const (
 
 // AlterMirrors runs an operation (OpPromote, OpFailover, OpPause, OpResume, OpRestart) on mirror topics of a link. The answer
 // holds one result per topic; a topic's failure is in its result, not in the error.
-func (c *Client) AlterMirrors(ctx context.Context, link, op string, topics []string, validate bool) ([]AlterMirrorResult, error) {
+func (c *Client) AlterMirrors(ctx context.Context, link, op string, topics []string, o AlterOptions) ([]AlterMirrorResult, error) {
 	var out AlterMirrorsResponse
-	err := c.do(ctx, http.MethodPost, c.linkPath(link)+"/mirrors:"+op, validateOnly(validate),
-		AlterMirrorsRequest{MirrorTopicNames: topics}, &out)
+	query := validateOnly(o.ValidateOnly)
+	if o.Force {
+		query.Set("force", "true")
+	}
+	err := c.do(ctx, http.MethodPost, c.linkPath(link)+"/mirrors:"+op, query, AlterMirrorsRequest{MirrorTopicNames: topics}, &out)
 	return out.Data, err
 }
 
-// LinkACLs returns the destination ACLs a link manages.
+// LinkACLs returns the destination ACLs a link manages, every link's with link "".
 func (c *Client) LinkACLs(ctx context.Context, link string) ([]ACL, error) {
+	if link == "" {
+		link = "-"
+	}
 	var out ACLList
 	return out.Data, c.do(ctx, http.MethodGet, c.linkPath(link)+"/acls", nil, nil, &out)
 }

@@ -1,91 +1,68 @@
 package adminapi
 
 import (
-	"context"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
-
-	"go.uber.org/zap"
-	"go.yaml.in/yaml/v3"
 )
 
-// okBackend answers every call with success and empty data.
-type okBackend struct{}
-
-func (okBackend) ClusterID() string                                                 { return "cid" }
-func (okBackend) Links(context.Context) ([]Link, error)                             { return nil, nil }
-func (okBackend) Link(context.Context, string) (Link, error)                        { return Link{}, nil }
-func (okBackend) CreateLink(context.Context, string, map[string]string, bool) error { return nil }
-func (okBackend) DeleteLink(context.Context, string, bool) error                    { return nil }
-func (okBackend) LinkConfigs(context.Context, string) ([]Config, error)             { return nil, nil }
-func (okBackend) AlterLinkConfigs(context.Context, string, map[string]string, []string, bool) error {
-	return nil
+// requestFor is the query and body a test sends to an operation of docs/openapi.yaml or of Confluent's documents
+// when the document gives no example: the smallest request the fake backend accepts.
+func requestFor(method, path string) (query string, body any) {
+	switch {
+	case method == "POST" && strings.HasSuffix(path, "/links"):
+		return "?link_name=new-link", `{"configs":[{"name":"bootstrap.servers","value":"src-2:9092"}]}`
+	case method == "DELETE" && strings.HasSuffix(path, "/links/{link_name}"):
+		return "?force=true", nil
+	case method == "POST" && strings.HasSuffix(path, "/mirrors"):
+		return "", `{"source_topic_name":"new-topic"}`
+	case strings.HasSuffix(path, "/configs:alter"):
+		return "", `{"data":[{"name":"consumer.offset.sync.ms","value":"10000"}]}`
+	case method == "PUT" && strings.HasSuffix(path, "/configs/{config_name}"):
+		return "", `{"value":"10000"}`
+	case strings.Contains(path, "/mirrors:"):
+		return "", `{"mirror_topic_names":["orders"]}`
+	}
+	return "", nil
 }
-func (okBackend) Mirrors(context.Context, string) ([]Mirror, error)                { return nil, nil }
-func (okBackend) Mirror(context.Context, string, string) (Mirror, error)           { return Mirror{}, nil }
-func (okBackend) CreateMirror(context.Context, string, string, string, bool) error { return nil }
-func (okBackend) AlterMirrors(context.Context, string, string, []string, bool) ([]AlterMirrorResult, error) {
-	return nil, nil
-}
-func (okBackend) LinkACLs(context.Context, string) ([]ACL, error) { return nil, nil }
 
 // TestOpenAPIDocumentMatchesTheServer checks docs/openapi.yaml against the server: every documented path and method
-// is routed (not 404/405), and every path the package doc lists is documented.
+// is served with its documented status and an answer its schema admits, and every path the package doc lists is
+// documented.
 func TestOpenAPIDocumentMatchesTheServer(t *testing.T) {
-	data, err := os.ReadFile("../../docs/openapi.yaml")
-	if err != nil {
-		t.Fatal(err)
+	doc := loadDoc(t, "../../docs/openapi.yaml")
+	ops := doc.operations()
+	if len(ops) < 20 {
+		t.Fatalf("docs/openapi.yaml has %d operations", len(ops))
 	}
-	var doc struct {
-		Paths map[string]map[string]any `yaml:"paths"`
+	for _, op := range ops {
+		t.Run(op.method+" "+op.path, func(t *testing.T) {
+			_, h := newTestHandler()
+			query, body := requestFor(op.method, op.path)
+			a := call(t, h, op.method, concrete(op.path)+query, body)
+			status, schema := doc.success(op)
+			if a.status != status {
+				t.Fatalf("status %d, documented %d: %s", a.status, status, a.raw)
+			}
+			if schema == nil && len(a.raw) > 0 {
+				t.Errorf("documented with no content, answered %s", a.raw)
+			}
+			for _, bad := range doc.check(schema, a.body, "body") {
+				t.Error(bad)
+			}
+		})
 	}
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		t.Fatalf("docs/openapi.yaml: %v", err)
-	}
-	srv := httptest.NewServer(Handler(okBackend{}, zap.NewNop()))
-	defer srv.Close()
-	bodies := map[string]string{
-		"/links":            `{"configs":[]}`,
-		"/mirrors":          `{"source_topic_name":"t"}`,
-		"/configs:alter":    `{"data":[]}`,
-		"/mirrors:promote":  `{"mirror_topic_names":["t"]}`,
-		"/mirrors:failover": `{"mirror_topic_names":["t"]}`,
-		"/mirrors:pause":    `{"mirror_topic_names":["t"]}`,
-		"/mirrors:resume":   `{"mirror_topic_names":["t"]}`,
-		"/mirrors:restart":  `{"mirror_topic_names":["t"]}`,
-	}
-	for path, ops := range doc.Paths {
-		for method := range ops {
-			if method == "parameters" {
-				continue
-			}
-			url := strings.NewReplacer("{cluster_id}", "-", "{link_name}", "l", "{mirror_topic_name}", "m").Replace(path)
-			var body string
-			for suffix, b := range bodies {
-				if strings.HasSuffix(path, suffix) {
-					body = b
-				}
-			}
-			if strings.HasSuffix(path, "/links") {
-				url += "?link_name=l"
-			}
-			req, _ := http.NewRequest(strings.ToUpper(method), srv.URL+url, strings.NewReader(body))
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode/100 != 2 {
-				t.Errorf("%s %s (documented): status %d", strings.ToUpper(method), path, resp.StatusCode)
-			}
-		}
-	}
+
 	src, err := os.ReadFile("types.go")
 	if err != nil {
 		t.Fatal(err)
+	}
+	paths := map[string]map[string]bool{}
+	for _, op := range ops {
+		if paths[op.path] == nil {
+			paths[op.path] = map[string]bool{}
+		}
+		paths[op.path][op.method] = true
 	}
 	for _, line := range strings.Split(string(src), "\n") {
 		fields := strings.Fields(strings.TrimPrefix(line, "//"))
@@ -93,14 +70,54 @@ func TestOpenAPIDocumentMatchesTheServer(t *testing.T) {
 			continue
 		}
 		path, _, _ := strings.Cut(fields[1], "?")
-		path = strings.NewReplacer("{link}", "{link_name}", "{mirror}", "{mirror_topic_name}").Replace(path)
-		if strings.Contains(path, "/links/-/") {
-			continue // the "-" link of the mirrors path is the {link_name} one
-		}
-		if _, ok := doc.Paths[path]; !ok {
+		path = strings.NewReplacer("{link}", "{link_name}", "{mirror}", "{mirror_topic_name}", "{name}", "{config_name}").Replace(path)
+		if !paths[path][fields[0]] {
 			t.Errorf("the package doc lists %s %s, docs/openapi.yaml does not", fields[0], path)
-		} else if _, ok := doc.Paths[path][strings.ToLower(fields[0])]; !ok {
-			t.Errorf("docs/openapi.yaml lacks %s %s", fields[0], path)
+		}
+	}
+}
+
+// TestErrorsAreConfluentErrorBodies checks that every failure, also of unknown paths and methods, is answered with
+// Confluent's error body and an integer error_code equal to the status.
+func TestErrorsAreConfluentErrorBodies(t *testing.T) {
+	doc := loadDoc(t, "../../docs/openapi.yaml")
+	errSchema := map[string]any{"$ref": "#/components/schemas/Error"}
+	_, h := newTestHandler()
+	for _, tc := range []struct {
+		method, path string
+		body         any
+		status       int
+	}{
+		{"GET", "/kafka/v3/nope", nil, 404},
+		{"GET", "/kafka/v3/clusters/dst-cluster/links/my-link/nope", nil, 404},
+		{"GET", "/kafka/v3/clusters/other-cluster/links", nil, 404},
+		{"GET", "/kafka/v3/clusters/-/links/nope", nil, 404},
+		{"PATCH", "/kafka/v3/clusters/-/links/my-link", nil, 405},
+		{"DELETE", "/kafka/v3/clusters/-/links/my-link/mirrors", nil, 405},
+		{"POST", "/kafka/v3/clusters", nil, 405},
+		{"POST", "/kafka/v3/clusters/-/links?link_name=x", `{"configs":`, 400},
+		{"GET", "/kafka/v3/clusters/-/links/my-link/mirrors?mirror_status=BOGUS", nil, 400},
+		{"DELETE", "/kafka/v3/clusters/-/links/my-link?validate_only=maybe", nil, 400},
+		{"POST", "/kafka/v3/clusters/-/links/my-link/mirrors:reverse-and-start-mirror", `{"mirror_topic_names":["orders"]}`, 400},
+		{"POST", "/kafka/v3/clusters/-/links/my-link/mirrors:truncate-and-restore", `{"mirror_topic_names":["orders"]}`, 400},
+		{"GET", "/kafka/v3/clusters/-/links/my-link/configs/no.such.config", nil, 404},
+	} {
+		a := call(t, h, tc.method, tc.path, tc.body)
+		if a.status != tc.status {
+			t.Errorf("%s %s: status %d, want %d: %s", tc.method, tc.path, a.status, tc.status, a.raw)
+			continue
+		}
+		if ct := a.header.Get("Content-Type"); ct != "application/json" {
+			t.Errorf("%s %s: Content-Type %q", tc.method, tc.path, ct)
+		}
+		for _, bad := range doc.check(errSchema, a.body, "body") {
+			t.Errorf("%s %s: %s", tc.method, tc.path, bad)
+		}
+		if code := asMap(a.body)["error_code"]; code == nil || code.(interface{ String() string }).String() != itoa(tc.status) {
+			t.Errorf("%s %s: error_code %v, want %d", tc.method, tc.path, code, tc.status)
+		}
+		if tc.status == 405 && a.header.Get("Allow") == "" {
+			t.Errorf("%s %s: 405 without Allow", tc.method, tc.path)
 		}
 	}
 }

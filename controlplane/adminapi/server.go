@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -15,21 +18,26 @@ import (
 )
 
 // Backend is what the server serves: the daemon implements it. Methods return an *Error to choose the HTTP status
-// (NotFound, BadRequest, Conflict); any other error is a 500.
+// (NotFound, BadRequest, Conflict); any other error is a 500. The server completes what a Backend answers with
+// Confluent's fixed fields (kinds, metadata, ids), filters lists by their query parameters and answers the
+// single-config paths from the link's configs.
 type Backend interface {
 	ClusterID() string
 	Links(ctx context.Context) ([]Link, error)
 	Link(ctx context.Context, link string) (Link, error)
 	CreateLink(ctx context.Context, link string, configs map[string]string, validateOnly bool) error
-	DeleteLink(ctx context.Context, link string, force bool) error
+	// DeleteLink deletes a link; with validateOnly it only checks that it could.
+	DeleteLink(ctx context.Context, link string, force, validateOnly bool) error
 	LinkConfigs(ctx context.Context, link string) ([]Config, error)
 	AlterLinkConfigs(ctx context.Context, link string, set map[string]string, reset []string, validateOnly bool) error
 	// Mirrors lists a link's mirrors, or every link's with link "".
 	Mirrors(ctx context.Context, link string) ([]Mirror, error)
 	Mirror(ctx context.Context, link, mirror string) (Mirror, error)
-	CreateMirror(ctx context.Context, link, sourceTopic, mirrorTopic string, validateOnly bool) error
+	// VerifyMirror compares a mirror topic with its source (clusterlink's own).
+	VerifyMirror(ctx context.Context, link, mirror string, o VerifyOptions) (MirrorVerification, error)
+	CreateMirror(ctx context.Context, link string, req CreateMirrorRequest, validateOnly bool) error
 	// AlterMirrors runs OpPromote, OpFailover, OpPause, OpResume or OpRestart on each topic; one result per topic.
-	AlterMirrors(ctx context.Context, link, op string, topics []string, validateOnly bool) ([]AlterMirrorResult, error)
+	AlterMirrors(ctx context.Context, link, op string, topics []string, o AlterOptions) ([]AlterMirrorResult, error)
 	LinkACLs(ctx context.Context, link string) ([]ACL, error)
 }
 
@@ -48,27 +56,93 @@ func Conflict(format string, args ...any) *Error {
 	return &Error{ErrorCode: http.StatusConflict, Message: fmt.Sprintf(format, args...)}
 }
 
+// unsupportedMirrorOps are Confluent's mirror operations clusterlink does not run (failback to a reversed link).
+var unsupportedMirrorOps = []string{"reverse-and-start-mirror", "reverse-and-pause-mirror", "truncate-and-restore",
+	"promote-local-and-start-remote-mirror", "promote-local-and-pause-remote-mirror"}
+
 // Handler serves the admin API from b. It checks no credentials: the daemon puts its one auth rule (RequireAuth)
 // in front of everything it serves.
 func Handler(b Backend, log *zap.Logger) http.Handler {
 	s := &server{b: b, log: log}
-	mux := http.NewServeMux()
-	const links = "/kafka/v3/clusters/{cluster}/links"
-	mux.HandleFunc("GET /kafka/v3/clusters", s.cluster)
-	mux.HandleFunc("GET "+links, s.listLinks)
-	mux.HandleFunc("POST "+links, s.createLink)
-	mux.HandleFunc("GET "+links+"/{link}", s.getLink)
-	mux.HandleFunc("DELETE "+links+"/{link}", s.deleteLink)
-	mux.HandleFunc("GET "+links+"/{link}/configs", s.linkConfigs)
-	mux.HandleFunc("POST "+links+"/{link}/configs:alter", s.alterConfigs)
-	mux.HandleFunc("GET "+links+"/{link}/mirrors", s.listMirrors)
-	mux.HandleFunc("POST "+links+"/{link}/mirrors", s.createMirror)
-	mux.HandleFunc("GET "+links+"/{link}/mirrors/{mirror}", s.getMirror)
+	r := newRouter()
+	const cluster = "/kafka/v3/clusters/{cluster}"
+	const links = cluster + "/links"
+	const link = links + "/{link}"
+	r.handle("GET", "/kafka/v3/clusters", s.listClusters)
+	r.handle("GET", cluster, s.getCluster)
+	r.handle("GET", links, s.listLinks)
+	r.handle("POST", links, s.createLink)
+	r.handle("GET", link, s.getLink)
+	r.handle("DELETE", link, s.deleteLink)
+	r.handle("GET", link+"/configs", s.linkConfigs)
+	r.handle("GET", link+"/configs/{name}", s.getConfig)
+	r.handle("PUT", link+"/configs/{name}", s.putConfig)
+	r.handle("DELETE", link+"/configs/{name}", s.deleteConfig)
+	r.handle("PUT", link+"/configs:alter", s.alterConfigs) // Confluent's verb
+	r.handle("POST", link+"/configs:alter", s.alterConfigs)
+	r.handle("GET", link+"/mirrors", s.listMirrors)
+	r.handle("POST", link+"/mirrors", s.createMirror)
+	r.handle("GET", link+"/mirrors/{mirror}", s.getMirror)
+	r.handle("GET", link+"/mirrors/{mirror}/verify", s.verifyMirror)
 	for _, op := range []string{OpPromote, OpFailover, OpPause, OpResume, OpRestart} {
-		mux.HandleFunc("POST "+links+"/{link}/mirrors:"+op, s.alterMirrors(op))
+		r.handle("POST", link+"/mirrors:"+op, s.alterMirrors(op))
 	}
-	mux.HandleFunc("GET "+links+"/{link}/acls", s.linkACLs)
-	return s.checkCluster(mux)
+	for _, op := range unsupportedMirrorOps {
+		r.handle("POST", link+"/mirrors:"+op, func(w http.ResponseWriter, _ *http.Request) {
+			writeError(w, BadRequest("mirrors:%s is not supported by clusterlink: the mirror operations are %s, %s, %s, %s and %s",
+				op, OpPromote, OpFailover, OpPause, OpResume, OpRestart))
+		})
+	}
+	r.handle("GET", link+"/acls", s.linkACLs)
+	return s.checkCluster(r.done())
+}
+
+// router routes by path, then by method, answering an unknown path 404 and an unknown method 405 with Confluent's
+// error body (http.ServeMux would answer them in text/plain).
+type router struct {
+	mux     *http.ServeMux
+	order   []string
+	methods map[string]map[string]http.HandlerFunc
+}
+
+func newRouter() *router {
+	return &router{mux: http.NewServeMux(), methods: map[string]map[string]http.HandlerFunc{}}
+}
+
+func (r *router) handle(method, pattern string, h http.HandlerFunc) {
+	if r.methods[pattern] == nil {
+		r.methods[pattern] = map[string]http.HandlerFunc{}
+		r.order = append(r.order, pattern)
+	}
+	r.methods[pattern][method] = h
+}
+
+func (r *router) done() http.Handler {
+	for _, pattern := range r.order {
+		byMethod := r.methods[pattern]
+		var allowed []string
+		for m := range byMethod {
+			allowed = append(allowed, m)
+		}
+		slices.Sort(allowed)
+		r.mux.HandleFunc(pattern, func(w http.ResponseWriter, req *http.Request) {
+			h, ok := byMethod[req.Method]
+			if !ok && req.Method == http.MethodHead {
+				h, ok = byMethod[http.MethodGet]
+			}
+			if !ok {
+				w.Header().Set("Allow", strings.Join(allowed, ", "))
+				writeError(w, &Error{ErrorCode: http.StatusMethodNotAllowed,
+					Message: fmt.Sprintf("method %s is not allowed on %s: use %s", req.Method, req.URL.Path, strings.Join(allowed, ", "))})
+				return
+			}
+			h(w, req)
+		})
+	}
+	r.mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
+		writeError(w, NotFound("no such path %s: clusterlink serves /kafka/v3/clusters and the cluster-linking paths under /kafka/v3/clusters/{cluster_id}/links", req.URL.Path))
+	})
+	return r.mux
 }
 
 type server struct {
@@ -76,9 +150,10 @@ type server struct {
 	log *zap.Logger
 }
 
-// AuthRule is who may use what a daemon serves: with Token, every request carries "Authorization: Bearer
-// <token>"; with ClientCertificates, every request comes over a TLS connection whose client certificate the server
-// verified. Public paths (health probes, and /metrics when chosen) need neither.
+// AuthRule is who may use what a daemon serves: with Token, every request carries "Authorization: Bearer <token>"
+// or HTTP Basic credentials whose password is the token (the username is not checked: Confluent scripts send an API
+// key there and the secret as the password); with ClientCertificates, every request comes over a TLS connection
+// whose client certificate the server verified. Public paths (health probes, and /metrics when chosen) need neither.
 type AuthRule struct {
 	Token              string
 	ClientCertificates bool
@@ -87,7 +162,6 @@ type AuthRule struct {
 
 // RequireAuth serves next under the rule: other requests are answered 401 with an Error body.
 func RequireAuth(rule AuthRule, next http.Handler) http.Handler {
-	want := []byte("Bearer " + rule.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if rule.Public != nil && rule.Public(r.URL.Path) {
 			next.ServeHTTP(w, r)
@@ -97,12 +171,25 @@ func RequireAuth(rule AuthRule, next http.Handler) http.Handler {
 			writeError(w, &Error{ErrorCode: http.StatusUnauthorized, Message: "a client certificate signed by the daemon's admin.tls.client.ca is required"})
 			return
 		}
-		if rule.Token != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
-			writeError(w, &Error{ErrorCode: http.StatusUnauthorized, Message: "missing or wrong bearer token"})
+		if rule.Token != "" && !tokenGiven(r, rule.Token) {
+			w.Header().Set("WWW-Authenticate", `Basic realm="clusterlink", charset="UTF-8"`)
+			writeError(w, &Error{ErrorCode: http.StatusUnauthorized,
+				Message: "missing or wrong credentials: send the admin token as a bearer token, or as the password of HTTP Basic auth"})
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// tokenGiven says whether r carries the token as a bearer token or as a Basic password, compared in constant time.
+func tokenGiven(r *http.Request, token string) bool {
+	given := ""
+	if _, pass, ok := r.BasicAuth(); ok {
+		given = pass
+	} else if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		given = bearer
+	}
+	return subtle.ConstantTimeCompare([]byte(given), []byte(token)) == 1
 }
 
 // checkCluster refuses a cluster id in the path that is not the destination's ("-" means this one).
@@ -120,16 +207,39 @@ func (s *server) checkCluster(next http.Handler) http.Handler {
 	})
 }
 
-func (s *server) cluster(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, Cluster{Kind: "KafkaCluster", ClusterID: s.b.ClusterID()})
+func (s *server) clusterPath() string { return "/kafka/v3/clusters/" + s.b.ClusterID() }
+
+func (s *server) linkPath(link string) string { return s.clusterPath() + "/links/" + link }
+
+func listMeta(self string) ListMetadata { return ListMetadata{Self: self} }
+
+func (s *server) clusterData() Cluster {
+	self := s.clusterPath()
+	rel := func(p string) Relationship { return Relationship{Related: self + p} }
+	return Cluster{Kind: "KafkaCluster", Metadata: Metadata{Self: self, ResourceName: "crn:///kafka=" + s.b.ClusterID()},
+		ClusterID: s.b.ClusterID(), ACLs: rel("/acls"), Brokers: rel("/brokers"), BrokerConfigs: rel("/broker-configs"),
+		ConsumerGroups: rel("/consumer-groups"), Topics: rel("/topics"),
+		PartitionReassignments: rel("/topics/-/partitions/-/reassignment")}
+}
+
+func (s *server) listClusters(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, ClusterList{Kind: "KafkaClusterList", Metadata: listMeta("/kafka/v3/clusters"),
+		Data: []Cluster{s.clusterData()}})
+}
+
+func (s *server) getCluster(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, s.clusterData())
 }
 
 func (s *server) listLinks(w http.ResponseWriter, r *http.Request) {
 	links, err := s.b.Links(r.Context())
-	s.answer(w, r, LinkList{Kind: "KafkaLinkDataList", Data: orEmpty(links)}, err)
+	s.answer(w, r, LinkList{Kind: "KafkaLinkDataList", Metadata: listMeta(s.clusterPath() + "/links"), Data: orEmpty(links)}, err)
 }
 
 func (s *server) getLink(w http.ResponseWriter, r *http.Request) {
+	if _, ok := boolParam(w, r, "include_tasks"); !ok { // tasks are always included
+		return
+	}
 	link, err := s.b.Link(r.Context(), r.PathValue("link"))
 	s.answer(w, r, link, err)
 }
@@ -142,6 +252,15 @@ func (s *server) createLink(w http.ResponseWriter, r *http.Request) {
 	}
 	var req CreateLinkRequest
 	if !decode(w, r, &req) {
+		return
+	}
+	switch {
+	case req.DestinationClusterID != "" && req.DestinationClusterID != s.b.ClusterID():
+		writeError(w, BadRequest("destination_cluster_id %s: clusterlink runs destination-initiated links on the cluster it writes to, %s; create the link on the daemon of that destination",
+			req.DestinationClusterID, s.b.ClusterID()))
+		return
+	case req.RemoteClusterID != "" || req.ClusterLinkID != "":
+		writeError(w, BadRequest("remote_cluster_id and cluster_link_id are for bidirectional links, which clusterlink does not run: create a destination-initiated link with source_cluster_id and the source's bootstrap.servers"))
 		return
 	}
 	given, err := configMap(req.Configs)
@@ -157,8 +276,13 @@ func (s *server) createLink(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	// validate_link (default true) asks Confluent to reach the source at once; clusterlink's link reaches it on its
+	// first availability check and reports it in link_state. Accepted, checked for its form only.
+	if _, ok := boolParam(w, r, "validate_link"); !ok {
+		return
+	}
 	err = s.b.CreateLink(r.Context(), name, configs, validate)
-	s.answerStatus(w, r, http.StatusCreated, validate, err)
+	s.answerStatus(w, r, http.StatusNoContent, err)
 }
 
 func (s *server) deleteLink(w http.ResponseWriter, r *http.Request) {
@@ -166,13 +290,69 @@ func (s *server) deleteLink(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	err := s.b.DeleteLink(r.Context(), r.PathValue("link"), force)
-	s.answerStatus(w, r, http.StatusNoContent, false, err)
+	validate, ok := boolParam(w, r, "validate_only")
+	if !ok {
+		return
+	}
+	err := s.b.DeleteLink(r.Context(), r.PathValue("link"), force, validate)
+	s.answerStatus(w, r, http.StatusOK, err) // Confluent: 200 with no content
+}
+
+func (s *server) configs(r *http.Request) ([]Config, error) {
+	link := r.PathValue("link")
+	configs, err := s.b.LinkConfigs(r.Context(), link)
+	for i := range configs {
+		c := &configs[i]
+		c.Kind, c.Metadata = "KafkaLinkConfigData", Metadata{Self: s.linkPath(link) + "/configs/" + c.Name}
+		c.ClusterID, c.LinkName = s.b.ClusterID(), link
+		c.IsDefault, c.IsReadOnly, c.IsSensitive = c.Source == "DEFAULT_CONFIG", c.ReadOnly, c.Sensitive
+		c.Synonyms = orEmpty(c.Synonyms)
+	}
+	return configs, err
 }
 
 func (s *server) linkConfigs(w http.ResponseWriter, r *http.Request) {
-	configs, err := s.b.LinkConfigs(r.Context(), r.PathValue("link"))
-	s.answer(w, r, ConfigList{Kind: "KafkaLinkConfigDataList", Data: orEmpty(configs)}, err)
+	configs, err := s.configs(r)
+	s.answer(w, r, ConfigList{Kind: "KafkaLinkConfigDataList", Metadata: listMeta(s.linkPath(r.PathValue("link")) + "/configs"),
+		Data: orEmpty(configs)}, err)
+}
+
+func (s *server) getConfig(w http.ResponseWriter, r *http.Request) {
+	configs, err := s.configs(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	name := r.PathValue("name")
+	for _, c := range configs {
+		if c.Name == name {
+			writeJSON(w, http.StatusOK, c)
+			return
+		}
+	}
+	writeError(w, NotFound("link %s has no config %s", r.PathValue("link"), name))
+}
+
+func (s *server) putConfig(w http.ResponseWriter, r *http.Request) {
+	var req UpdateConfigRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	validate, ok := boolParam(w, r, "validate_only")
+	if !ok {
+		return
+	}
+	err := s.b.AlterLinkConfigs(r.Context(), r.PathValue("link"), map[string]string{r.PathValue("name"): req.Value}, nil, validate)
+	s.answerStatus(w, r, http.StatusNoContent, err)
+}
+
+func (s *server) deleteConfig(w http.ResponseWriter, r *http.Request) {
+	validate, ok := boolParam(w, r, "validate_only")
+	if !ok {
+		return
+	}
+	err := s.b.AlterLinkConfigs(r.Context(), r.PathValue("link"), map[string]string{}, []string{r.PathValue("name")}, validate)
+	s.answerStatus(w, r, http.StatusNoContent, err)
 }
 
 func (s *server) alterConfigs(w http.ResponseWriter, r *http.Request) {
@@ -201,22 +381,111 @@ func (s *server) alterConfigs(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	err := s.b.AlterLinkConfigs(r.Context(), r.PathValue("link"), set, reset, validate)
-	s.answerStatus(w, r, http.StatusNoContent, validate, err)
+	err := s.b.AlterLinkConfigs(r.Context(), r.PathValue("link"), set, reset, validate || req.ValidateOnly)
+	s.answerStatus(w, r, http.StatusNoContent, err)
+}
+
+// ParseMirrorStatus returns the mirror status s names (any case), or an error listing the statuses.
+func ParseMirrorStatus(s string) (string, error) {
+	up := strings.ToUpper(s)
+	if slices.Contains(MirrorStatuses, up) {
+		return up, nil
+	}
+	return "", BadRequest("mirror_status %q is not a mirror status: use one of %s", s, strings.Join(MirrorStatuses, ", "))
+}
+
+// mirror completes a Backend's mirror with Confluent's fixed fields.
+func (s *server) mirror(m Mirror) Mirror {
+	m.Kind = "KafkaMirrorData"
+	if m.Metadata.Self == "" {
+		m.Metadata.Self = s.linkPath(m.LinkName) + "/mirrors/" + m.MirrorTopicName
+	}
+	if m.MirrorTopicError == "" {
+		m.MirrorTopicError = "NO_ERROR"
+	}
+	m.MirrorLags = orEmpty(m.MirrorLags)
+	m.MirrorStateTransitionErrors = orEmpty(m.MirrorStateTransitionErrors)
+	return m
 }
 
 func (s *server) listMirrors(w http.ResponseWriter, r *http.Request) {
+	status := r.URL.Query().Get("mirror_status")
+	if status != "" {
+		var err error
+		if status, err = ParseMirrorStatus(status); err != nil {
+			writeError(w, err.(*Error))
+			return
+		}
+	}
 	link := r.PathValue("link")
 	if link == "-" {
 		link = ""
 	}
 	mirrors, err := s.b.Mirrors(r.Context(), link)
-	s.answer(w, r, MirrorList{Kind: "KafkaMirrorDataList", Data: orEmpty(mirrors)}, err)
+	out := []Mirror{}
+	for _, m := range mirrors {
+		if status == "" || m.MirrorStatus == status {
+			out = append(out, s.mirror(m))
+		}
+	}
+	s.answer(w, r, MirrorList{Kind: "KafkaMirrorDataList", Metadata: listMeta(s.linkPath(r.PathValue("link")) + "/mirrors"), Data: out}, err)
 }
 
 func (s *server) getMirror(w http.ResponseWriter, r *http.Request) {
+	// State transition errors are always included.
+	if _, ok := boolParam(w, r, "include_state_transition_errors"); !ok {
+		return
+	}
 	m, err := s.b.Mirror(r.Context(), r.PathValue("link"), r.PathValue("mirror"))
-	s.answer(w, r, m, err)
+	s.answer(w, r, s.mirror(m), err)
+}
+
+func (s *server) verifyMirror(w http.ResponseWriter, r *http.Request) {
+	o, verr := verifyOptions(r.URL.Query())
+	if verr != nil {
+		writeError(w, verr)
+		return
+	}
+	v, err := s.b.VerifyMirror(r.Context(), r.PathValue("link"), r.PathValue("mirror"), o)
+	if err == nil {
+		v.Kind = "MirrorVerificationData"
+		v.Partitions = orEmpty(v.Partitions)
+	}
+	s.answer(w, r, v, err)
+}
+
+// verifyOptions reads from_offset, sample and partitions, reporting every bad one at once.
+func verifyOptions(q url.Values) (VerifyOptions, *Error) {
+	o := VerifyOptions{FromOffset: -1}
+	var bad []string
+	if v := q.Get("from_offset"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			bad = append(bad, fmt.Sprintf("from_offset=%q is not an offset (0 or more)", v))
+		}
+		o.FromOffset = n
+	}
+	if v := q.Get("sample"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			bad = append(bad, fmt.Sprintf("sample=%q is not a number of offsets (1 or more)", v))
+		}
+		o.Sample = n
+	}
+	if v := q.Get("partitions"); v != "" {
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.ParseInt(strings.TrimSpace(f), 10, 32)
+			if err != nil || n < 0 {
+				bad = append(bad, fmt.Sprintf("partitions: %q is not a partition number", f))
+				continue
+			}
+			o.Partitions = append(o.Partitions, int32(n))
+		}
+	}
+	if len(bad) > 0 {
+		return o, BadRequest("%s", strings.Join(bad, "; "))
+	}
+	return o, nil
 }
 
 func (s *server) createMirror(w http.ResponseWriter, r *http.Request) {
@@ -228,12 +497,44 @@ func (s *server) createMirror(w http.ResponseWriter, r *http.Request) {
 		writeError(w, BadRequest("source_topic_name or mirror_topic_name is required"))
 		return
 	}
+	if req.ReplicationFactor < -1 {
+		writeError(w, BadRequest("replication_factor %d: give a positive replication factor, or -1", req.ReplicationFactor))
+		return
+	}
 	validate, ok := boolParam(w, r, "validate_only")
 	if !ok {
 		return
 	}
-	err := s.b.CreateMirror(r.Context(), r.PathValue("link"), req.SourceTopicName, req.MirrorTopicName, validate)
-	s.answerStatus(w, r, http.StatusCreated, validate, err)
+	err := s.b.CreateMirror(r.Context(), r.PathValue("link"), req, validate)
+	s.answerStatus(w, r, http.StatusNoContent, err)
+}
+
+// mirrorTopics resolves a request's topics: its names, or the link's mirror topics its pattern matches whole.
+func (s *server) mirrorTopics(r *http.Request, req AlterMirrorsRequest) ([]string, error) {
+	switch {
+	case req.MirrorTopicNamePattern != "" && len(req.MirrorTopicNames) > 0:
+		return nil, BadRequest("give mirror_topic_names or mirror_topic_name_pattern, not both")
+	case req.MirrorTopicNamePattern == "":
+		if len(req.MirrorTopicNames) == 0 {
+			return nil, BadRequest("mirror_topic_names is empty: name at least one mirror topic, or give mirror_topic_name_pattern")
+		}
+		return req.MirrorTopicNames, nil
+	}
+	re, err := regexp.Compile("^(?:" + req.MirrorTopicNamePattern + ")$")
+	if err != nil {
+		return nil, BadRequest("mirror_topic_name_pattern %q is not a regular expression: %v", req.MirrorTopicNamePattern, err)
+	}
+	mirrors, err := s.b.Mirrors(r.Context(), r.PathValue("link"))
+	if err != nil {
+		return nil, err
+	}
+	topics := []string{}
+	for _, m := range mirrors {
+		if re.MatchString(m.MirrorTopicName) {
+			topics = append(topics, m.MirrorTopicName)
+		}
+	}
+	return topics, nil
 }
 
 func (s *server) alterMirrors(op string) http.HandlerFunc {
@@ -242,25 +543,63 @@ func (s *server) alterMirrors(op string) http.HandlerFunc {
 		if !decode(w, r, &req) {
 			return
 		}
-		if len(req.MirrorTopicNames) == 0 {
-			writeError(w, BadRequest("mirror_topic_names is empty: name at least one mirror topic"))
-			return
-		}
 		validate, ok := boolParam(w, r, "validate_only")
 		if !ok {
 			return
 		}
-		results, err := s.b.AlterMirrors(r.Context(), r.PathValue("link"), op, req.MirrorTopicNames, validate)
-		for i := range results {
-			results[i].Kind = "AlterMirrorStatusResponseData"
+		// force is clusterlink's: promote or fail over a mirror that diverged from its source.
+		force, ok := boolParam(w, r, "force")
+		if !ok {
+			return
 		}
-		s.answer(w, r, AlterMirrorsResponse{Kind: "AlterMirrorStatusResponseDataList", Data: orEmpty(results)}, err)
+		topics, err := s.mirrorTopics(r, req)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		var results []AlterMirrorResult
+		if len(topics) > 0 {
+			results, err = s.b.AlterMirrors(r.Context(), r.PathValue("link"), op, topics, AlterOptions{ValidateOnly: validate, Force: force})
+		}
+		for i := range results {
+			res := &results[i]
+			res.Kind = "AlterMirrorsData"
+			res.Metadata = Metadata{Self: s.linkPath(r.PathValue("link")) + "/mirrors/" + res.MirrorTopicName}
+			res.MirrorLags = orEmpty(res.MirrorLags)
+			res.PartitionLevelTruncationData = orEmpty(res.PartitionLevelTruncationData)
+		}
+		s.answer(w, r, AlterMirrorsResponse{Kind: "KafkaPromoteMirror", Metadata: listMeta(s.linkPath(r.PathValue("link")) + "/mirrors"),
+			Data: orEmpty(results)}, err)
 	}
 }
 
 func (s *server) linkACLs(w http.ResponseWriter, r *http.Request) {
-	acls, err := s.b.LinkACLs(r.Context(), r.PathValue("link"))
-	s.answer(w, r, ACLList{Kind: "KafkaAclDataList", Data: orEmpty(acls)}, err)
+	link := r.PathValue("link")
+	names := []string{link}
+	if link == "-" {
+		links, err := s.b.Links(r.Context())
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		names = names[:0]
+		for _, l := range links {
+			names = append(names, l.LinkName)
+		}
+	}
+	out := []ACL{}
+	for _, name := range names {
+		acls, err := s.b.LinkACLs(r.Context(), name)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		for _, a := range acls {
+			a.LinkName = name
+			out = append(out, a)
+		}
+	}
+	writeJSON(w, http.StatusOK, ACLList{Kind: "KafkaAclDataList", Metadata: listMeta(s.linkPath(link) + "/acls"), Data: out})
 }
 
 func (s *server) answer(w http.ResponseWriter, r *http.Request, v any, err error) {
@@ -271,13 +610,11 @@ func (s *server) answer(w http.ResponseWriter, r *http.Request, v any, err error
 	writeJSON(w, http.StatusOK, v)
 }
 
-func (s *server) answerStatus(w http.ResponseWriter, r *http.Request, status int, validateOnly bool, err error) {
+// answerStatus answers a change with no content: Confluent answers the same status with validate_only.
+func (s *server) answerStatus(w http.ResponseWriter, r *http.Request, status int, err error) {
 	if err != nil {
 		s.fail(w, r, err)
 		return
-	}
-	if validateOnly {
-		status = http.StatusOK
 	}
 	w.WriteHeader(status)
 }

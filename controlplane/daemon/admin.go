@@ -75,18 +75,11 @@ func (d *Daemon) listen() (net.Listener, error) {
 	return tls.NewListener(ln, tc), nil
 }
 
-// fileConfigs are the link configs that name a file on the daemon's host.
-var fileConfigs = []string{"ssl.ca.location", "ssl.certificate.location", "ssl.key.location"}
-
 // checkFilePaths refuses link configs given over the API (or read back from the state topic) that name a file
 // outside admin.allowed.file.dirs: the API must not make the daemon open files of its choosing.
 func (d *Daemon) checkFilePaths(configs map[string]string) error {
 	var bad []string
-	for _, k := range fileConfigs {
-		v, ok := configs[k]
-		if !ok || v == "" {
-			continue
-		}
+	for k, v := range config.FilePaths(configs) {
 		if !d.fileAllowed(v) {
 			bad = append(bad, fmt.Sprintf("%s=%s", k, v))
 		}

@@ -173,8 +173,22 @@ func TestDaemon_RefusesWhatTheAPIMustNotDo(t *testing.T) {
 			t.Errorf("ssl.ca.location=%s: %v, want 400 naming admin.allowed.file.dirs", path, err)
 		}
 	}
+	// Every file a config names: the Java stores and a Kerberos keytab too.
+	for _, cv := range []adminapi.ConfigValue{{Name: "ssl.truststore.location", Value: "/etc/ssl/private/t.p12"},
+		{Name: "ssl.keystore.location", Value: "/root/client.jks"}} {
+		err := create(tlsOn, cv)
+		if apiStatus(err) != http.StatusBadRequest || !strings.Contains(err.Error(), cv.Name+"="+cv.Value) || !strings.Contains(err.Error(), "admin.allowed.file.dirs") {
+			t.Errorf("%s=%s: %v, want 400 naming it and admin.allowed.file.dirs", cv.Name, cv.Value, err)
+		}
+	}
+	err := create(adminapi.ConfigValue{Name: "security.protocol", Value: "SASL_PLAINTEXT"}, adminapi.ConfigValue{Name: "sasl.mechanism", Value: "GSSAPI"},
+		adminapi.ConfigValue{Name: "sasl.kerberos.service.name", Value: "kafka"}, adminapi.ConfigValue{Name: "sasl.jaas.config",
+			Value: `com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true keyTab="/etc/krb5.keytab" principal="root";`})
+	if apiStatus(err) != http.StatusBadRequest || !strings.Contains(err.Error(), "sasl.jaas.config keyTab=/etc/krb5.keytab") {
+		t.Errorf("a keytab outside admin.allowed.file.dirs: %v, want 400 naming it", err)
+	}
 	jaas := adminapi.ConfigValue{Name: "sasl.jaas.config", Value: `org.apache.kafka.common.security.plain.PlainLoginModule required username="u" password="p";`}
-	err := create(adminapi.ConfigValue{Name: "security.protocol", Value: "SASL_PLAINTEXT"}, adminapi.ConfigValue{Name: "sasl.mechanism", Value: "PLAIN"}, jaas)
+	err = create(adminapi.ConfigValue{Name: "security.protocol", Value: "SASL_PLAINTEXT"}, adminapi.ConfigValue{Name: "sasl.mechanism", Value: "PLAIN"}, jaas)
 	if apiStatus(err) != http.StatusBadRequest || !strings.Contains(err.Error(), "state.encryption.key") {
 		t.Errorf("a secret without a state key: %v, want 400 naming state.encryption.key", err)
 	}
@@ -188,8 +202,8 @@ func TestDaemon_RefusesWhatTheAPIMustNotDo(t *testing.T) {
 	}
 	b := `"name":"bootstrap.servers","value":"` + boot.Value + `"`
 	for body, want := range map[string]int{
-		`{"configs":[{` + b + `}]}`:                                            http.StatusOK,
-		`{"configs":[{` + b + `}],"replication_factor":3}`:                     http.StatusOK, // Confluent's example body
+		`{"configs":[{` + b + `}]}`:                                            http.StatusNoContent, // as Confluent answers a create
+		`{"configs":[{` + b + `}],"replication_factor":3}`:                     http.StatusNoContent, // an unknown field is ignored
 		`{"configs":[{` + b + `}]} {"configs":[]}`:                             http.StatusBadRequest,
 		`{"configs":[{` + b + `}]}xyz`:                                         http.StatusBadRequest,
 		`{"configs":[{` + b + `},{"name":"bootstrap.servers","value":"x:1"}]}`: http.StatusBadRequest,

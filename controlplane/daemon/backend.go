@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -12,7 +13,7 @@ import (
 	"github.com/clusterlink/clusterlink/controlplane/adminapi"
 	"github.com/clusterlink/clusterlink/controlplane/link"
 	"github.com/clusterlink/clusterlink/controlplane/state"
-	"github.com/clusterlink/clusterlink/controlplane/task"
+	"github.com/clusterlink/clusterlink/replicator/compare"
 )
 
 // This file is the admin API's Backend: each method maps an API call to the links (links.go) and their runtime.
@@ -41,11 +42,14 @@ func apiError(err error) error {
 
 func (d *Daemon) linkData(l *link.Link) adminapi.Link {
 	st, code, msg := l.State()
+	if st == link.StateSourceUnavailable {
+		st = "UNAVAILABLE" // Confluent's name for a link whose source does not answer
+	}
 	out := adminapi.Link{
 		Kind:            "KafkaLinkData",
 		Metadata:        adminapi.Metadata{Self: "/kafka/v3/clusters/" + d.dstID + "/links/" + l.Name()},
 		SourceClusterID: l.SourceClusterID(), DestinationClusterID: d.dstID,
-		LinkName: l.Name(), LinkID: l.ID(), LinkState: st, LinkError: code, LinkErrorMessage: msg,
+		LinkName: l.Name(), ClusterLinkID: l.ID(), LinkID: l.ID(), LinkState: st, LinkError: code, LinkErrorMessage: msg,
 		TopicNames: []string{},
 	}
 	for _, m := range l.Mirrors() {
@@ -90,7 +94,12 @@ func (d *Daemon) checkGiven(configs map[string]string) error {
 
 // checkLinkConfigs parses a link's configs and checks the names derived from them, as a 400 listing every problem.
 func checkLinkConfigs(name string, configs map[string]string) error {
-	cfg, err := config.ParseLink(name, configs)
+	return checkLinkConfigsWith(config.ParseLink, name, configs)
+}
+
+// checkLinkConfigsWith is checkLinkConfigs with the parser of the link's origin (parseStoredLink).
+func checkLinkConfigsWith(parse func(string, map[string]string) (*config.Link, error), name string, configs map[string]string) error {
+	cfg, err := parse(name, configs)
 	if err == nil {
 		err = link.CheckNames(name, cfg)
 	}
@@ -153,8 +162,9 @@ func (d *Daemon) createLocked(ctx context.Context, s *slot, configs map[string]s
 	return nil
 }
 
-// DeleteLink stops a link and forgets it. Its mirror topics stay on the destination as they are.
-func (d *Daemon) DeleteLink(ctx context.Context, name string, force bool) error {
+// DeleteLink stops a link and forgets it. Its mirror topics stay on the destination as they are. With validateOnly
+// it only checks that it could.
+func (d *Daemon) DeleteLink(ctx context.Context, name string, force, validateOnly bool) error {
 	s, unlock, err := d.lockLink(name, false)
 	if err != nil {
 		return err
@@ -165,6 +175,9 @@ func (d *Daemon) DeleteLink(ctx context.Context, name string, force bool) error 
 	}
 	if err := s.rt.Load().l.CheckDelete(force); err != nil {
 		return apiError(err)
+	}
+	if validateOnly {
+		return nil
 	}
 	d.stopLocked(s)
 	if err := d.store.DeleteLink(ctx, name); err != nil {
@@ -230,7 +243,8 @@ func (d *Daemon) AlterLinkConfigs(ctx context.Context, name string, set map[stri
 		return adminapi.BadRequest("configs %s cannot change once the link exists", strings.Join(readOnly, ", "))
 	}
 	merged := mergeConfigs(s.raw, set, reset)
-	if err := checkLinkConfigs(name, merged); err != nil {
+	parse := parseStoredLink(s.rec, set, reset)
+	if err := checkLinkConfigsWith(parse, name, merged); err != nil {
 		return err
 	}
 	if validateOnly {
@@ -256,7 +270,7 @@ func (d *Daemon) AlterLinkConfigs(ctx context.Context, name string, set map[stri
 	s.rec, s.raw = rec, merged
 	l := s.rt.Load().l
 	if changed, live := link.LiveChange(before, merged); live && l.Broken() == nil {
-		cfg, _ := config.ParseLink(name, merged) // checked above
+		cfg, _ := parse(name, merged) // checked above
 		if err := l.Reconfigure(cfg); err != nil {
 			return err
 		}
@@ -270,20 +284,25 @@ func (d *Daemon) AlterLinkConfigs(ctx context.Context, name string, set map[stri
 }
 
 func (d *Daemon) mirrorData(linkName string, m link.Mirror) adminapi.Mirror {
-	return adminapi.Mirror{
+	out := adminapi.Mirror{
 		Kind:            "KafkaMirrorData",
 		Metadata:        adminapi.Metadata{Self: "/kafka/v3/clusters/" + d.dstID + "/links/" + linkName + "/mirrors/" + m.Topic},
 		LinkName:        linkName,
 		MirrorTopicName: m.Topic, SourceTopicName: m.SourceTopic, NumPartitions: m.NumPartitions,
-		MirrorStatus: string(m.Status), StateTimeMs: m.StatusTime.UnixMilli(), ErrorCode: m.ErrorCode, ErrorMessage: m.ErrorMessage,
-		MirrorLags: mirrorLags(m),
+		MirrorStatus: string(m.Status), StateTimeMs: m.StatusTime.UnixMilli(), MirrorTopicError: m.ErrorCode,
+		MirrorLags: mirrorLags(m), MirrorStateTransitionErrors: []adminapi.TaskError{},
 	}
+	if m.ErrorCode != "" || m.ErrorMessage != "" {
+		out.MirrorStateTransitionErrors = append(out.MirrorStateTransitionErrors,
+			adminapi.TaskError{ErrorCode: m.ErrorCode, ErrorMessage: m.ErrorMessage})
+	}
+	return out
 }
 
 func mirrorLags(m link.Mirror) []adminapi.MirrorLag {
 	out := []adminapi.MirrorLag{}
 	for _, p := range m.Partitions {
-		catchUp := -1.0
+		catchUp := -1.0 // unknown
 		if p.Lag == 0 {
 			catchUp = 0
 		} else if p.CopyRate > 0 {
@@ -292,7 +311,7 @@ func mirrorLags(m link.Mirror) []adminapi.MirrorLag {
 		out = append(out, adminapi.MirrorLag{
 			Partition: p.Partition, Lag: p.Lag, LastSourceFetchOffset: p.LastSourceFetchOffset,
 			SourceHighWatermark: p.SourceHighWatermark, MirrorLogEndOffset: p.MirrorLogEndOffset,
-			CatchUpSeconds: catchUp, ErrorCode: p.ErrorCode, ErrorMessage: p.ErrorMessage,
+			CatchUpSeconds: catchUp, TimeLagMs: timeLagMs(p.TimeLag), ErrorCode: p.ErrorCode, ErrorMessage: p.ErrorMessage,
 		})
 	}
 	return out
@@ -332,38 +351,55 @@ func (d *Daemon) Mirror(_ context.Context, linkName, topic string) (adminapi.Mir
 	return d.mirrorData(linkName, m), nil
 }
 
-// CreateMirror creates a mirror topic on a link.
-func (d *Daemon) CreateMirror(ctx context.Context, linkName, sourceTopic, mirrorTopic string, validateOnly bool) error {
+// CreateMirror creates a mirror topic on a link. Its replication factor is the destination's
+// default.replication.factor whatever the request says; topic config overrides are refused (a mirror takes its
+// source's configs).
+func (d *Daemon) CreateMirror(ctx context.Context, linkName string, req adminapi.CreateMirrorRequest, validateOnly bool) error {
+	if len(req.Configs) > 0 {
+		names := make([]string, 0, len(req.Configs))
+		for _, c := range req.Configs {
+			names = append(names, c.Name)
+		}
+		return adminapi.BadRequest("configs %s: a mirror topic takes its source topic's configs (synced every topic.config.sync.ms); give no configs, and change the topic after promote or failover",
+			strings.Join(names, ", "))
+	}
 	s, unlock, err := d.lockLink(linkName, true)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	return apiError(s.rt.Load().l.CreateMirror(ctx, sourceTopic, mirrorTopic, validateOnly))
+	return apiError(s.rt.Load().l.CreateMirror(ctx, req.SourceTopicName, req.MirrorTopicName, validateOnly))
 }
 
 // AlterMirrors runs promote, failover, pause, resume or restart on each topic, one after the other. The link is
 // held shared meanwhile: it is not restarted or deleted under a running promote.
-func (d *Daemon) AlterMirrors(ctx context.Context, linkName, op string, topics []string, validateOnly bool) ([]adminapi.AlterMirrorResult, error) {
+func (d *Daemon) AlterMirrors(ctx context.Context, linkName, op string, topics []string, o adminapi.AlterOptions) ([]adminapi.AlterMirrorResult, error) {
 	s, unlock, err := d.lockLink(linkName, true)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
 	l := s.rt.Load().l
+	stopOpts := link.StopOptions{ValidateOnly: o.ValidateOnly, Force: o.Force}
+	stop := func(fn func(context.Context, string, link.StopOptions) (link.Mirror, error)) func(context.Context, string, bool) (link.Mirror, error) {
+		return func(ctx context.Context, topic string, _ bool) (link.Mirror, error) { return fn(ctx, topic, stopOpts) }
+	}
 	run := map[string]func(context.Context, string, bool) (link.Mirror, error){
-		adminapi.OpPromote: l.Promote, adminapi.OpFailover: l.Failover, adminapi.OpPause: l.Pause,
+		adminapi.OpPromote: stop(l.Promote), adminapi.OpFailover: stop(l.Failover), adminapi.OpPause: l.Pause,
 		adminapi.OpResume: l.Resume, adminapi.OpRestart: l.Restart,
 	}[op]
 	if run == nil {
 		return nil, adminapi.BadRequest("unknown mirror operation %q", op)
 	}
+	if o.Force && op != adminapi.OpPromote && op != adminapi.OpFailover {
+		return nil, adminapi.BadRequest("force applies to promote and failover only, not %s", op)
+	}
 	var out []adminapi.AlterMirrorResult
 	for _, topic := range topics {
-		m, err := run(ctx, topic, validateOnly)
+		m, err := run(ctx, topic, o.ValidateOnly)
 		res := adminapi.AlterMirrorResult{MirrorTopicName: topic, MirrorLags: mirrorLags(m)}
 		if err != nil {
-			res.ErrorCode, res.ErrorMessage = task.Code(err), err.Error()
+			res.Fail(apiError(err))
 		}
 		out = append(out, res)
 	}
@@ -381,6 +417,41 @@ func (d *Daemon) LinkACLs(_ context.Context, linkName string) ([]adminapi.ACL, e
 		out = append(out, adminapi.ACL{Principal: a.Principal, Host: a.Host, Permission: a.Permission.String(),
 			Operation: a.Operation.String(), ResourceType: a.ResourceType.String(), ResourceName: a.ResourceName,
 			PatternType: a.PatternType.String(), Reason: a.Reason})
+	}
+	return out, nil
+}
+
+// timeLagMs is a partition's time lag in milliseconds, -1 while unknown.
+func timeLagMs(d time.Duration) int64 {
+	if d < 0 {
+		return -1
+	}
+	return d.Milliseconds()
+}
+
+// VerifyMirror compares a mirror topic with its source.
+func (d *Daemon) VerifyMirror(ctx context.Context, linkName, topic string, o adminapi.VerifyOptions) (adminapi.MirrorVerification, error) {
+	l, err := d.currentLink(linkName)
+	if err != nil {
+		return adminapi.MirrorVerification{}, err
+	}
+	m, err := l.Mirror(topic)
+	if err != nil {
+		return adminapi.MirrorVerification{}, apiError(err)
+	}
+	vs, err := l.Verify(ctx, topic, compare.Options{FromOffset: o.FromOffset, Sample: o.Sample, Partitions: o.Partitions})
+	if err != nil {
+		return adminapi.MirrorVerification{}, apiError(err)
+	}
+	out := adminapi.MirrorVerification{LinkName: linkName, MirrorTopicName: topic, SourceTopicName: m.SourceTopic, Identical: true}
+	for _, v := range vs {
+		out.Identical = out.Identical && v.Identical()
+		out.Partitions = append(out.Partitions, adminapi.PartitionVerification{
+			Partition: v.Partition, FromOffset: v.From, ToOffset: v.To, OffsetsCompared: v.Compared, OffsetsByBatch: v.ByBatch,
+			BatchesIdentical: v.BatchesIdentical, OffsetsDiffering: v.Differing, OnlyOnSource: v.OnlyOnSource,
+			OnlyOnMirror: v.OnlyOnMirror, NotYetCopied: v.NotYetCopied, PendingCompaction: v.PendingCompaction,
+			FirstDifference: v.FirstDifference, Detail: v.Detail,
+		})
 	}
 	return out, nil
 }

@@ -194,8 +194,8 @@ func TestDaemon_AutoCreatesPromotesAndKeepsStateOverRestart(t *testing.T) {
 	// A producer is refused nowhere on kfake (no authorizer), but promote must wait for data still arriving.
 	f.produce(t, f.srcCl, "auto-orders", 200)
 	srcEnds := endOffsets(t, f.srcCl, "auto-orders")
-	res, err := f.client.AlterMirrors(ctx, f.linkName, adminapi.OpPromote, []string{"auto-orders"}, false)
-	if err != nil || len(res) != 1 || res[0].ErrorCode != "" {
+	res, err := f.client.AlterMirrors(ctx, f.linkName, adminapi.OpPromote, []string{"auto-orders"}, adminapi.AlterOptions{})
+	if err != nil || len(res) != 1 || res[0].Failed() {
 		t.Fatalf("promote: %+v, %v", res, err)
 	}
 	dstEnds := endOffsets(t, f.dstCl, "auto-orders")
@@ -210,8 +210,8 @@ func TestDaemon_AutoCreatesPromotesAndKeepsStateOverRestart(t *testing.T) {
 	f.produce(t, f.dstCl, "auto-orders", 1)
 
 	// Pause auto-clicks, then restart the daemon: paused stays paused, promoted stays STOPPED.
-	res, err = f.client.AlterMirrors(ctx, f.linkName, adminapi.OpPause, []string{"auto-clicks"}, false)
-	if err != nil || res[0].ErrorCode != "" {
+	res, err = f.client.AlterMirrors(ctx, f.linkName, adminapi.OpPause, []string{"auto-clicks"}, adminapi.AlterOptions{})
+	if err != nil || res[0].Failed() {
 		t.Fatalf("pause: %+v, %v", res, err)
 	}
 	f.stop()
@@ -223,8 +223,8 @@ func TestDaemon_AutoCreatesPromotesAndKeepsStateOverRestart(t *testing.T) {
 	if ends := endOffsets(t, f.dstCl, "auto-clicks"); ends[0]+ends[1]+ends[2] != 300 {
 		t.Errorf("paused mirror copied while paused: destination ends %v (%+v)", ends, paused)
 	}
-	res, err = f.client.AlterMirrors(ctx, f.linkName, adminapi.OpResume, []string{"auto-clicks"}, false)
-	if err != nil || res[0].ErrorCode != "" {
+	res, err = f.client.AlterMirrors(ctx, f.linkName, adminapi.OpResume, []string{"auto-clicks"}, adminapi.AlterOptions{})
+	if err != nil || res[0].Failed() {
 		t.Fatalf("resume: %+v, %v", res, err)
 	}
 	f.waitMirror(t, "auto-clicks", func(m adminapi.Mirror) bool {
@@ -232,8 +232,8 @@ func TestDaemon_AutoCreatesPromotesAndKeepsStateOverRestart(t *testing.T) {
 	})
 
 	// Promote again is refused with a reason; an unknown mirror is a per-topic error.
-	res, err = f.client.AlterMirrors(ctx, f.linkName, adminapi.OpPromote, []string{"auto-orders", "nope"}, false)
-	if err != nil || len(res) != 2 || res[0].ErrorCode == "" || res[1].ErrorCode == "" {
+	res, err = f.client.AlterMirrors(ctx, f.linkName, adminapi.OpPromote, []string{"auto-orders", "nope"}, adminapi.AlterOptions{})
+	if err != nil || len(res) != 2 || !res[0].Failed() || !res[1].Failed() {
 		t.Fatalf("promote of a STOPPED and an unknown mirror: %+v, %v", res, err)
 	}
 }
@@ -272,14 +272,21 @@ func TestDaemon_CreateLinkAndMirrorThroughTheAPI(t *testing.T) {
 	if err := f.client.CreateMirror(ctx, f.linkName, adminapi.CreateMirrorRequest{SourceTopicName: "payments"}, false); err == nil {
 		t.Error("a second mirror of the same topic was accepted")
 	}
-	if err := f.client.DeleteLink(ctx, f.linkName, false); err == nil || !strings.Contains(err.Error(), "src.payments") {
+	if err := f.client.DeleteLink(ctx, f.linkName, false, false); err == nil || !strings.Contains(err.Error(), "src.payments") {
 		t.Errorf("delete a link with an active mirror without force: %v", err)
 	}
-	res, err := f.client.AlterMirrors(ctx, f.linkName, adminapi.OpFailover, []string{"src.payments"}, false)
-	if err != nil || res[0].ErrorCode != "" {
+	res, err := f.client.AlterMirrors(ctx, f.linkName, adminapi.OpFailover, []string{"src.payments"}, adminapi.AlterOptions{})
+	if err != nil || res[0].Failed() {
 		t.Fatalf("failover: %+v %v", res, err)
 	}
-	if err := f.client.DeleteLink(ctx, f.linkName, false); err != nil {
+	// validate_only checks and keeps the link (Confluent's scripts rely on it).
+	if err := f.client.DeleteLink(ctx, f.linkName, false, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.client.Link(ctx, f.linkName); err != nil {
+		t.Fatalf("a validate-only delete deleted the link: %v", err)
+	}
+	if err := f.client.DeleteLink(ctx, f.linkName, false, false); err != nil {
 		t.Fatal(err)
 	}
 	if links, err := f.client.Links(ctx); err != nil || len(links) != 0 {

@@ -100,6 +100,23 @@ func (d *Daemon) currentLink(name string) (*link.Link, error) {
 	return nil, notFoundLink(name)
 }
 
+// parseStoredLink is the parser for a link's raw configs: config.ParseDeclaredLink for a link the daemon's file
+// declares whose authentication keys neither its stored API changes nor the changes set and reset touch (the file
+// chose how it authenticates, host credentials included), config.ParseLink otherwise.
+func parseStoredLink(rec state.Link, set map[string]string, reset []string) func(string, map[string]string) (*config.Link, error) {
+	if rec.Origin != state.OriginFile {
+		return config.ParseLink
+	}
+	for _, k := range config.AuthenticationKeys() {
+		_, changed := rec.Configs[k]
+		_, setNow := set[k]
+		if changed || setNow || slices.Contains(rec.Reset, k) || slices.Contains(reset, k) {
+			return config.ParseLink
+		}
+	}
+	return config.ParseDeclaredLink
+}
+
 // startLocked builds the link of s from its raw configs and runs it. Configs that do not parse make a FAILED link,
 // never an error: it is listed with the reason and can be fixed or deleted. The slot is held exclusively.
 func (d *Daemon) startLocked(s *slot) {
@@ -107,7 +124,7 @@ func (d *Daemon) startLocked(s *slot) {
 	err := d.checkFilePaths(s.rec.Configs)
 	var cfg *config.Link
 	if err == nil {
-		cfg, err = config.ParseLink(s.name, s.raw)
+		cfg, err = parseStoredLink(s.rec, nil, nil)(s.name, s.raw)
 	}
 	if err == nil {
 		err = link.CheckNames(s.name, cfg)

@@ -61,7 +61,7 @@ func TestDaemon_LinkNamesThatCannotRunAreRefusedBeforeAnythingIsStored(t *testin
 	if l, err := f.client.Link(ctx, ok); err != nil || l.LinkState != "ACTIVE" {
 		t.Fatalf("the 200-character link after a restart: %+v, %v", l, err)
 	}
-	if err := f.client.DeleteLink(ctx, ok, false); err != nil {
+	if err := f.client.DeleteLink(ctx, ok, false, false); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -129,15 +129,15 @@ func TestDaemon_BrokenStoredLinksAreListedAndCanBeFixedFailedOverOrDeleted(t *te
 		t.Fatalf("configs of the broken link: %+v, %v", configs, err)
 	}
 	m := f.waitMirror(t, "orders", func(m adminapi.Mirror) bool { return m.MirrorStatus == "LINK_FAILED" })
-	if m.ErrorMessage == "" {
+	if m.ErrorMessage() == "" {
 		t.Errorf("mirror of a broken link: %+v, want the link's reason", m)
 	}
-	res, err := f.client.AlterMirrors(ctx, linkName, adminapi.OpPromote, []string{"orders"}, false)
-	if err != nil || res[0].ErrorCode == "" {
+	res, err := f.client.AlterMirrors(ctx, linkName, adminapi.OpPromote, []string{"orders"}, adminapi.AlterOptions{})
+	if err != nil || !res[0].Failed() {
 		t.Errorf("promote on a broken link (needs the source): %+v, %v; want refused", res, err)
 	}
-	res, err = f.client.AlterMirrors(ctx, linkName, adminapi.OpFailover, []string{"orders"}, false)
-	if err != nil || res[0].ErrorCode != "" {
+	res, err = f.client.AlterMirrors(ctx, linkName, adminapi.OpFailover, []string{"orders"}, adminapi.AlterOptions{})
+	if err != nil || res[0].Failed() {
 		t.Fatalf("failover on a broken link: %+v, %v", res, err)
 	}
 	f.waitMirror(t, "orders", statusIs("STOPPED"))
@@ -161,7 +161,7 @@ func TestDaemon_BrokenStoredLinksAreListedAndCanBeFixedFailedOverOrDeleted(t *te
 	f.produce(t, f.srcCl, "clicks", 10)
 	f.waitMirror(t, "clicks", copied(40))
 
-	if err := f.client.DeleteLink(ctx, long, false); err != nil {
+	if err := f.client.DeleteLink(ctx, long, false, false); err != nil {
 		t.Fatalf("delete the link with the unrunnable name: %v", err)
 	}
 	if _, ok := f.d.store.Link(long); ok {

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"sync"
@@ -43,6 +44,14 @@ var (
 		"The sum of the mirror's partitions' lag in records (source high watermark minus the mirror's log end offset).", mirrorLabels, nil)
 	descMirrorMaxLag = prometheus.NewDesc("clusterlink_mirror_max_partition_lag_records",
 		"The largest lag of one of the mirror's partitions, in records (Max Per Partition Mirror Lag).", mirrorLabels, nil)
+	descMirrorTimeLag = prometheus.NewDesc("clusterlink_mirror_time_lag_seconds",
+		"How old the oldest source record not yet on the mirror is, over its partitions (the recovery point of a failover now); 0 caught up, NaN unknown.", mirrorLabels, nil)
+	descMirrorBatchesAppendTime = prometheus.NewDesc("clusterlink_mirror_batches_append_time_total",
+		"LogAppendTime source batches rewritten so the mirror keeps the source's append time.", mirrorLabels, nil)
+	descMirrorVerifiedOffsets = prometheus.NewDesc("clusterlink_mirror_verified_offsets_total",
+		"Offsets of the mirror the background verifier compared with the source.", mirrorLabels, nil)
+	descMirrorDivergences = prometheus.NewDesc("clusterlink_mirror_divergences_total",
+		"Differences from the source the background verifier found in the mirror.", mirrorLabels, nil)
 	descMirrorCatchUp = prometheus.NewDesc("clusterlink_mirror_catch_up_seconds",
 		"The longest estimated catch-up time of the mirror's partitions at their recent copy rate (lag in seconds); -1 when a lagging partition's rate is unknown.", mirrorLabels, nil)
 	descMirrorCopyRate = prometheus.NewDesc("clusterlink_mirror_copy_rate_offsets_per_second",
@@ -86,6 +95,8 @@ var (
 	partitionLabels = []string{"link", "mirror_topic", "partition"}
 	descLag         = prometheus.NewDesc("clusterlink_mirror_partition_lag_records",
 		"Source high watermark minus the mirror's log end offset.", partitionLabels, nil)
+	descTimeLag = prometheus.NewDesc("clusterlink_mirror_partition_time_lag_seconds",
+		"How old the oldest source record not yet on the mirror partition is (the recovery point of a failover now); 0 caught up, NaN unknown.", partitionLabels, nil)
 	descCatchUp = prometheus.NewDesc("clusterlink_mirror_partition_catch_up_seconds",
 		"Estimated seconds until the partition reaches lag 0 at its recent copy rate (lag in seconds); -1 unknown.", partitionLabels, nil)
 	descCopyRate = prometheus.NewDesc("clusterlink_mirror_partition_copy_rate_offsets_per_second",
@@ -122,12 +133,18 @@ var (
 		"When the last ACL sync ran (Unix seconds).", []string{"link"}, nil)
 	descMarkerOffsets = prometheus.NewDesc("clusterlink_mirror_partition_marker_offsets_total",
 		"Offsets filled with transaction markers (holes compaction left, source transaction markers).", partitionLabels, nil)
+	descBatchesAppendTime = prometheus.NewDesc("clusterlink_mirror_partition_batches_append_time_total",
+		"LogAppendTime source batches rewritten so the mirror keeps the source's append time as each record's timestamp.", partitionLabels, nil)
 	descBatchesReencoded = prometheus.NewDesc("clusterlink_mirror_partition_batches_reencoded_total",
 		"Contiguous runs of compacted source batches re-encoded (same records, same codec).", partitionLabels, nil)
 	descBatchesRewritten = prometheus.NewDesc("clusterlink_mirror_partition_batches_rewritten_total",
 		"Source batches written with their producer fields cleared (records untouched).", partitionLabels, nil)
 	descBatchesPipelined = prometheus.NewDesc("clusterlink_mirror_partition_batches_pipelined_total",
 		"Raw batches sent while earlier batches of the partition were still in flight (safe pipelining).", partitionLabels, nil)
+	descVerifiedOffsets = prometheus.NewDesc("clusterlink_mirror_partition_verified_offsets_total",
+		"Offsets the background verifier compared with the source (mirror.verify.ms, mirror.verify.sample.offsets).", partitionLabels, nil)
+	descDivergences = prometheus.NewDesc("clusterlink_mirror_partition_divergences_total",
+		"Differences from the source the background verifier found (each fails the partition with ILLEGAL_STATE).", partitionLabels, nil)
 	descTransactions = prometheus.NewDesc("clusterlink_mirror_partition_transactions_total",
 		"Source transactions replayed on the destination, by result (committed, aborted).",
 		[]string{"link", "mirror_topic", "partition", "result"}, nil)
@@ -138,12 +155,12 @@ var (
 
 // allDescs are every metric the collector may export.
 var allDescs = []*prometheus.Desc{descBuildInfo, descRequestErrors, descLinkLag, descLinkFailed,
-	descMirrorLag, descMirrorMaxLag, descMirrorCatchUp, descMirrorCopyRate, descMirrorFailed, descMirrorPartitions,
+	descMirrorLag, descMirrorMaxLag, descMirrorTimeLag, descMirrorBatchesAppendTime, descMirrorVerifiedOffsets, descMirrorDivergences, descMirrorCatchUp, descMirrorCopyRate, descMirrorFailed, descMirrorPartitions,
 	descMirrorBytes, descMirrorRecords, descMirrorBatchesRaw, descMirrorBatchesPipelined, descMirrorBatchesRewritten,
 	descMirrorBatchesReencoded, descMirrorFillerOffsets, descMirrorMarkerOffsets, descMirrorTransactions,
-	descStateRejected, descGuardsRestored, descRuntimes, descLinkState, descTaskState, descMirrorStatus, descLag, descCatchUp, descCopyRate,
+	descStateRejected, descGuardsRestored, descRuntimes, descLinkState, descTaskState, descMirrorStatus, descLag, descTimeLag, descCatchUp, descCopyRate,
 	descMirrorLEO, descSourceHWM, descBytes, descRecords, descBatchesRaw, descFillerOffsets, descPartitionError,
-	descMarkerOffsets, descBatchesReencoded, descBatchesRewritten, descTransactions, descBatchesPipelined,
+	descMarkerOffsets, descBatchesReencoded, descBatchesRewritten, descTransactions, descBatchesPipelined, descBatchesAppendTime, descVerifiedOffsets, descDivergences,
 	descOffsetSyncCommitted, descOffsetSyncClamps, descOffsetSyncGroups, descOffsetSyncSkipped, descOffsetSyncLast,
 	descOffsetSyncDuration, descACLSyncCreated, descACLSyncDeleted, descACLSyncLast}
 
@@ -180,11 +197,25 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		var linkLag, linkFailed int64
 		for _, m := range l.Mirrors() {
 			gauge(descMirrorStatus, 1, name, m.Topic, string(m.Status), m.ErrorCode)
-			var lagSum, lagMax, failed int64
+			// A partition whose lag or time lag is unknown (-1) makes the mirror's unknown too (NaN): a mirror that is
+			// not copying must never look caught up.
+			var lagSum, lagMax, timeLagMax, failed int64
 			var catchUp float64
 			for _, lag := range mirrorLags(m) {
-				lagSum += lag.Lag
-				lagMax = max(lagMax, lag.Lag)
+				if lagSum >= 0 {
+					if lag.Lag < 0 {
+						lagSum, lagMax = -1, -1
+					} else {
+						lagSum += lag.Lag
+						lagMax = max(lagMax, lag.Lag)
+					}
+				}
+				if timeLagMax >= 0 {
+					timeLagMax = max(timeLagMax, lag.TimeLagMs)
+					if lag.TimeLagMs < 0 {
+						timeLagMax = -1
+					}
+				}
 				if catchUp >= 0 && (lag.CatchUpSeconds < 0 || lag.CatchUpSeconds > catchUp) {
 					catchUp = lag.CatchUpSeconds
 				}
@@ -198,15 +229,22 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 				if !perPartition {
 					continue
 				}
-				gauge(descLag, float64(lag.Lag), name, m.Topic, p)
+				gauge(descLag, lagValue(lag.Lag), name, m.Topic, p)
 				gauge(descCatchUp, lag.CatchUpSeconds, name, m.Topic, p)
+				gauge(descTimeLag, timeLagSeconds(lag.TimeLagMs), name, m.Topic, p)
 				gauge(descMirrorLEO, float64(lag.MirrorLogEndOffset), name, m.Topic, p)
 				gauge(descSourceHWM, float64(lag.SourceHighWatermark), name, m.Topic, p)
 			}
-			linkLag += lagSum
+			if linkLag >= 0 {
+				linkLag += lagSum
+				if lagSum < 0 {
+					linkLag = -1
+				}
+			}
 			linkFailed += failed
-			gauge(descMirrorLag, float64(lagSum), name, m.Topic)
-			gauge(descMirrorMaxLag, float64(lagMax), name, m.Topic)
+			gauge(descMirrorLag, lagValue(lagSum), name, m.Topic)
+			gauge(descMirrorMaxLag, lagValue(lagMax), name, m.Topic)
+			gauge(descMirrorTimeLag, timeLagSeconds(timeLagMax), name, m.Topic)
 			gauge(descMirrorCatchUp, catchUp, name, m.Topic)
 			gauge(descMirrorFailed, float64(failed), name, m.Topic)
 			gauge(descMirrorPartitions, float64(len(m.Partitions)), name, m.Topic)
@@ -229,6 +267,9 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 				counter(descBatchesReencoded, ps.Counters.BatchesReencoded, name, m.Topic, p)
 				counter(descBatchesRewritten, ps.Counters.BatchesRewritten, name, m.Topic, p)
 				counter(descBatchesPipelined, ps.Counters.BatchesPipelined, name, m.Topic, p)
+				counter(descBatchesAppendTime, ps.Counters.BatchesAppendTime, name, m.Topic, p)
+				counter(descVerifiedOffsets, ps.Counters.VerifiedOffsets, name, m.Topic, p)
+				counter(descDivergences, ps.Counters.Divergences, name, m.Topic, p)
 				counter(descTransactions, ps.Counters.TransactionsCommitted, name, m.Topic, p, "committed")
 				counter(descTransactions, ps.Counters.TransactionsAborted, name, m.Topic, p, "aborted")
 			}
@@ -241,10 +282,13 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			counter(descMirrorBatchesReencoded, sum.BatchesReencoded, name, m.Topic)
 			counter(descMirrorFillerOffsets, sum.FillerOffsets, name, m.Topic)
 			counter(descMirrorMarkerOffsets, sum.MarkerOffsets, name, m.Topic)
+			counter(descMirrorBatchesAppendTime, sum.BatchesAppendTime, name, m.Topic)
+			counter(descMirrorVerifiedOffsets, sum.VerifiedOffsets, name, m.Topic)
+			counter(descMirrorDivergences, sum.Divergences, name, m.Topic)
 			counter(descMirrorTransactions, sum.TransactionsCommitted, name, m.Topic, "committed")
 			counter(descMirrorTransactions, sum.TransactionsAborted, name, m.Topic, "aborted")
 		}
-		gauge(descLinkLag, float64(linkLag), name)
+		gauge(descLinkLag, lagValue(linkLag), name)
 		gauge(descLinkFailed, float64(linkFailed), name)
 		counter(descGuardsRestored, l.GuardsRestored(), name)
 		if st, ok := l.OffsetSyncStatus(); ok {
@@ -284,6 +328,9 @@ func addCounters(sum *replicator.Counters, c replicator.Counters) {
 	sum.TransactionsAborted += c.TransactionsAborted
 	sum.BatchesReencoded += c.BatchesReencoded
 	sum.BatchesPipelined += c.BatchesPipelined
+	sum.BatchesAppendTime += c.BatchesAppendTime
+	sum.VerifiedOffsets += c.VerifiedOffsets
+	sum.Divergences += c.Divergences
 }
 
 // metrics are the daemon's Prometheus registry (its own: no global state) and the request latency histograms the
@@ -356,4 +403,20 @@ func (o observer) ProduceDone(broker int32, took time.Duration, err error) {
 // metricsHandler serves /metrics: the links' state, request latencies, and the Go runtime and process metrics.
 func (d *Daemon) metricsHandler() http.Handler {
 	return promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{})
+}
+
+// lagValue is a lag as a gauge: NaN while unknown (-1), so that a mirror that is not copying never looks caught up.
+func lagValue(lag int64) float64 {
+	if lag < 0 {
+		return math.NaN()
+	}
+	return float64(lag)
+}
+
+// timeLagSeconds is a time lag gauge: NaN while unknown (-1).
+func timeLagSeconds(ms int64) float64 {
+	if ms < 0 {
+		return math.NaN()
+	}
+	return float64(ms) / 1000
 }

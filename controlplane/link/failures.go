@@ -78,7 +78,8 @@ func (l *Link) storeFailures(ctx context.Context) bool {
 			}
 			for _, f := range fs {
 				m.Failures = slices.DeleteFunc(m.Failures, func(s state.Failure) bool { return s.Partition == f.Partition })
-				m.Failures = append(m.Failures, state.Failure{Partition: f.Partition, Code: f.Code, Message: f.Message, TimeMs: f.Time.UnixMilli()})
+				m.Failures = append(m.Failures, state.Failure{Partition: f.Partition, Code: f.Code, Message: f.Message,
+					TimeMs: f.Time.UnixMilli(), Diverged: f.Diverged})
 			}
 			slices.SortFunc(m.Failures, func(a, b state.Failure) int { return int(a.Partition - b.Partition) })
 			return true
@@ -114,7 +115,23 @@ func failuresOf(m state.Mirror) []replicator.PartitionFailure {
 	var out []replicator.PartitionFailure
 	for _, f := range m.Failures {
 		out = append(out, replicator.PartitionFailure{MirrorTopic: m.Topic, Partition: f.Partition, Code: f.Code,
-			Message: f.Message, Time: time.UnixMilli(f.TimeMs)})
+			Message: f.Message, Time: time.UnixMilli(f.TimeMs), Diverged: f.Diverged})
 	}
 	return out
+}
+
+// divergence returns the first partition of a mirror that no longer equals its source, from the stored failures or
+// the replicator's status; ok is false if there is none.
+func divergence(m state.Mirror, view Mirror) (partition int32, message string, ok bool) {
+	for _, f := range m.Failures {
+		if f.Diverged {
+			return f.Partition, f.Message, true
+		}
+	}
+	for _, p := range view.Partitions {
+		if p.Diverged {
+			return p.Partition, p.ErrorMessage, true
+		}
+	}
+	return 0, "", false
 }

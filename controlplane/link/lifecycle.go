@@ -10,6 +10,7 @@ import (
 
 	"github.com/clusterlink/clusterlink/controlplane/state"
 	"github.com/clusterlink/clusterlink/replicator"
+	"github.com/clusterlink/clusterlink/replicator/compare"
 )
 
 // This file is a mirror's lifecycle after its creation: pause, resume, restart (out of FAILED), promote and
@@ -138,17 +139,26 @@ func (l *Link) Restart(ctx context.Context, topic string, validateOnly bool) (Mi
 	return l.mirrorView(m), nil
 }
 
+// StopOptions are the options of Promote and Failover.
+type StopOptions struct {
+	// ValidateOnly checks that the operation may run and changes nothing.
+	ValidateOnly bool
+	// Force stops a mirror that diverged from its source too (the result says it diverged); without it such a
+	// mirror is refused, as its topic does not hold the source's records.
+	Force bool
+}
+
 // Promote ends mirroring of a topic and makes it a normal writable topic: it waits until the mirror has copied
 // every record the source had at the call, runs a last consumer offset sync for it, stops copying with nothing in
-// flight, gives it the source topic's configs and removes its read-only guard. Failover does the same without
-// waiting for (or needing) the source.
-func (l *Link) Promote(ctx context.Context, topic string, validateOnly bool) (Mirror, error) {
-	return l.stop(ctx, topic, opPromote, validateOnly)
+// flight, aborts the link's transactions still open on it, gives it the source topic's configs and removes its
+// read-only guard. Failover does the same without waiting for (or needing) the source.
+func (l *Link) Promote(ctx context.Context, topic string, o StopOptions) (Mirror, error) {
+	return l.stop(ctx, topic, opPromote, o)
 }
 
 // Failover stops mirroring at once and makes the topic writable, whatever its lag and whether the source answers.
-func (l *Link) Failover(ctx context.Context, topic string, validateOnly bool) (Mirror, error) {
-	return l.stop(ctx, topic, opFailover, validateOnly)
+func (l *Link) Failover(ctx context.Context, topic string, o StopOptions) (Mirror, error) {
+	return l.stop(ctx, topic, opFailover, o)
 }
 
 const (
@@ -156,7 +166,7 @@ const (
 	opFailover = "failover"
 )
 
-func (l *Link) stop(ctx context.Context, topic, op string, validateOnly bool) (Mirror, error) {
+func (l *Link) stop(ctx context.Context, topic, op string, o StopOptions) (Mirror, error) {
 	l.opMu.Lock()
 	m, ok := l.storedMirror(topic)
 	if !ok {
@@ -164,12 +174,16 @@ func (l *Link) stop(ctx context.Context, topic, op string, validateOnly bool) (M
 		return Mirror{}, notFound("mirror topic %s on link %s not found", topic, l.name)
 	}
 	view := l.mirrorView(m)
+	divergedAt, divergedWhy, diverged := divergence(m, view)
 	var refuse error
 	switch {
 	case m.Status == replicator.StatusStopped:
 		refuse = conflict("mirror topic %s is already STOPPED", topic)
 	case m.Status == replicator.StatusPendingStopped:
 		refuse = conflict("mirror topic %s is already PENDING_STOPPED (a %s is running)", topic, m.PendingOp)
+	case diverged && !o.Force:
+		refuse = conflict("mirror topic %s diverged from its source at partition %d (%s): a %s would hand out a topic that does not hold the source's records; recreate the mirror, or %s with force to take the topic as it is",
+			topic, divergedAt, divergedWhy, op, op)
 	case op == opPromote && l.broken != nil:
 		refuse = l.refuseBroken("promote (it needs the source; fail over instead)")
 	case op == opPromote && m.Status == replicator.StatusPaused:
@@ -181,7 +195,7 @@ func (l *Link) stop(ctx context.Context, topic, op string, validateOnly bool) (M
 	case op == opPromote && view.Status == replicator.StatusSourceUnavailable:
 		refuse = conflict("the source of mirror topic %s is unavailable: promote cannot reach lag 0; fail over instead", topic)
 	}
-	if refuse != nil || validateOnly {
+	if refuse != nil || o.ValidateOnly {
 		l.opMu.Unlock()
 		return view, refuse
 	}
@@ -275,6 +289,11 @@ func (l *Link) finishStop(ctx context.Context, m state.Mirror) error {
 	}
 	cctx, cancel := context.WithTimeout(ctx, l.requestTimeout())
 	defer cancel()
+	// No transaction of the link may stay open on a writable topic: read_committed consumers would wait for the
+	// transaction timeout, and the unfinished source transaction's records must not be committed.
+	if _, err := replicator.AbortOpenTransactions(cctx, l.dst, m.Topic, TransactionalIDPrefix(l.name), log); err != nil {
+		return fmt.Errorf("%s %s: abort the link's open transactions: %w", m.PendingOp, m.Topic, err)
+	}
 	if err := replicator.RestoreTopicConfigs(cctx, l.dstAdm, m.Topic, srcConfigs); err != nil {
 		return fmt.Errorf("%s %s: restore the topic configs: %w", m.PendingOp, m.Topic, err)
 	}
@@ -332,4 +351,17 @@ func (l *Link) lastPartitions(topic string) ([]replicator.PartitionStatus, bool)
 	defer l.mu.Unlock()
 	ps, ok := l.final[topic]
 	return ps, ok
+}
+
+// Verify compares a mirror topic with its source topic (see compare.Topic): it is read-only, and works
+// on a copying, paused, failed or stopped mirror alike. It needs the source.
+func (l *Link) Verify(ctx context.Context, topic string, o compare.Options) ([]compare.Partition, error) {
+	m, ok := l.storedMirror(topic)
+	if !ok {
+		return nil, notFound("mirror topic %s on link %s not found", topic, l.name)
+	}
+	if err := l.refuseBroken("verify mirrors (it reads the source)"); err != nil {
+		return nil, err
+	}
+	return compare.Topic(ctx, l.src, l.dst, m.SourceTopic, m.Topic, o)
 }

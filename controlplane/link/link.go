@@ -169,6 +169,7 @@ func (l *Link) buildClients(o Options) error {
 		replicator.RequestTimeout(cfg.RequestTimeout),
 		replicator.RetryBackoff(cfg.RetryBackoff),
 		replicator.DefaultStartOffset(startOffset(cfg.MirrorStartOffsetSpec)),
+		replicator.VerifySample(cfg.MirrorVerifyInterval, cfg.MirrorVerifySampleOffsets),
 		// Stable across restarts and distinct per link, so that a link's transactional producers fence their own.
 		replicator.TransactionalIDPrefix(TransactionalIDPrefix(o.Name)),
 		replicator.OnPartitionFailed(l.partitionFailed),
@@ -379,6 +380,10 @@ func (l *Link) progressLoop(ctx context.Context) error {
 			}
 			mirrors++
 			for _, p := range m.Partitions {
+				if p.Lag < 0 {
+					partitions++ // not known to be caught up
+					continue
+				}
 				lag += p.Lag
 				rate += p.CopyRate
 				if p.Lag > 0 {

@@ -191,19 +191,31 @@ type aclStore struct {
 }
 
 func (s aclStore) Load(context.Context) ([]config.ACL, error) {
-	raw := s.st.ACLs(s.link)
-	if raw == nil {
-		return nil, nil
+	raw, err := s.st.ACLs(s.link)
+	if err != nil {
+		return nil, err
 	}
-	var acls []config.ACL
-	if err := json.Unmarshal(raw, &acls); err != nil {
-		return nil, fmt.Errorf("the ACLs link %s created, in the state topic: %w", s.link, err)
+	acls := make([]config.ACL, 0, len(raw))
+	for _, r := range raw {
+		var a config.ACL
+		if err := json.Unmarshal(r, &a); err != nil {
+			return nil, fmt.Errorf("the ACLs link %s created, in the state topic: %w", s.link, err)
+		}
+		acls = append(acls, a)
 	}
 	return acls, nil
 }
 
 func (s aclStore) Save(ctx context.Context, acls []config.ACL) error {
-	return s.st.PutACLs(ctx, s.link, acls)
+	raw := make([]state.ACL, 0, len(acls))
+	for _, a := range acls {
+		b, err := json.Marshal(a)
+		if err != nil {
+			return err
+		}
+		raw = append(raw, b)
+	}
+	return s.st.PutACLs(ctx, s.link, raw)
 }
 
 // offsetSyncedTopics are the mirror topics whose consumer offsets are still synced: every stored mirror that is

@@ -76,6 +76,8 @@ type Failure struct {
 	Code      string `json:"code"`
 	Message   string `json:"message"`
 	TimeMs    int64  `json:"time_ms"`
+	// Diverged: the mirror no longer equals its source at this partition (promote and failover refuse it).
+	Diverged bool `json:"diverged,omitempty"`
 }
 
 // ACL is an ACL a link created on the destination, in the form the aclsync package remembers it.
@@ -112,8 +114,22 @@ type Store struct {
 	written          map[string]int64 // when each key's sealed record was written, to refuse a replayed older one
 	links            map[string]Link
 	mirrors          map[string]Mirror          // by link + "/" + topic
-	acls             map[string]json.RawMessage // by link
+	acls             map[string]json.RawMessage // by link: an aclManifest (or, written by an older version, the list)
+	aclChunks        map[string]json.RawMessage // by link + "/" + generation + "/" + index: a list of ACLs
 }
+
+// aclManifest is a link's "acls" record: its ACLs are in chunks [0, Chunks) of Generation ("aclchunk" records),
+// each a list small enough for any destination's max.message.bytes. A new list is written as a new generation,
+// chunks first and the manifest last, then the old generation's chunks are deleted: a crash at any point leaves
+// the manifest naming a complete generation.
+type aclManifest struct {
+	Generation int `json:"generation"`
+	Chunks     int `json:"chunks"`
+}
+
+// aclChunkBytes bounds one chunk's JSON (a sealed record grows by a few dozen bytes; Kafka's default
+// max.message.bytes is 1 MiB).
+const aclChunkBytes = 256 << 10
 
 // Open creates the state topic if it does not exist (compacted, one partition, replication factor up to 3) and
 // reads it to its end. cl is the destination client; it must not consume anything else.
@@ -123,6 +139,7 @@ type Store struct {
 // its key.
 func Open(ctx context.Context, cl *kgo.Client, topic string, o Options) (*Store, error) {
 	s := &Store{cl: cl, topic: topic, links: map[string]Link{}, mirrors: map[string]Mirror{}, acls: map[string]json.RawMessage{},
+		aclChunks: map[string]json.RawMessage{},
 		reseal: map[string]bool{}, written: map[string]int64{}, adopt: o.AdoptUnsealed}
 	if o.Keys != nil {
 		var err error
@@ -202,6 +219,10 @@ func (s *Store) currentValue(key string) []byte {
 		}
 	case "acls":
 		if a, ok := s.acls[rest]; ok {
+			return a
+		}
+	case "aclchunk":
+		if a, ok := s.aclChunks[rest]; ok {
 			return a
 		}
 	}
@@ -384,10 +405,22 @@ func (s *Store) apply(key string, value []byte) error {
 			delete(s.acls, rest)
 			return nil
 		}
-		if !json.Valid(value) {
-			return errors.New("ACL record: not JSON")
+		var list []json.RawMessage
+		var m aclManifest
+		if json.Unmarshal(value, &list) != nil && (json.Unmarshal(value, &m) != nil || m.Generation < 1 || m.Chunks < 0) {
+			return errors.New("ACL record: neither a list of ACLs nor a manifest of chunks")
 		}
 		s.acls[rest] = append(json.RawMessage(nil), value...)
+	case "aclchunk":
+		if value == nil {
+			delete(s.aclChunks, rest)
+			return nil
+		}
+		var list []json.RawMessage
+		if json.Unmarshal(value, &list) != nil {
+			return errors.New("ACL chunk record: not a list of ACLs")
+		}
+		s.aclChunks[rest] = append(json.RawMessage(nil), value...)
 	default:
 		return fmt.Errorf("unknown record kind %q", kind)
 	}
@@ -486,6 +519,14 @@ func (s *Store) DeleteLink(ctx context.Context, name string) error {
 	if err := s.write(ctx, "acls/"+name, nil); err != nil {
 		return err
 	}
+	s.mu.Lock()
+	chunks := s.chunkKeysLocked(name)
+	s.mu.Unlock()
+	for _, k := range chunks {
+		if err := s.write(ctx, "aclchunk/"+k, nil); err != nil {
+			return err
+		}
+	}
 	return s.write(ctx, "link/"+name, nil)
 }
 
@@ -521,14 +562,79 @@ func (s *Store) DeleteMirror(ctx context.Context, link, topic string) error {
 	return s.write(ctx, "mirror/"+link+"/"+topic, nil)
 }
 
-// ACLs returns what a link stored with PutACLs, nil if nothing.
-func (s *Store) ACLs(link string) json.RawMessage {
+// ACLs returns the ACLs a link stored with PutACLs, nil if none.
+func (s *Store) ACLs(link string) ([]ACL, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.acls[link]
+	raw, ok := s.acls[link]
+	if !ok {
+		return nil, nil
+	}
+	var list []ACL
+	if json.Unmarshal(raw, &list) == nil {
+		return list, nil // one record, as an older version wrote it
+	}
+	var m aclManifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("the ACL manifest of link %s: %w", link, err)
+	}
+	for i := range m.Chunks {
+		chunk, ok := s.aclChunks[aclChunkKey(link, m.Generation, i)]
+		if !ok {
+			return nil, fmt.Errorf("the ACLs of link %s: chunk %d of generation %d is missing from the state topic", link, i, m.Generation)
+		}
+		var part []ACL
+		if err := json.Unmarshal(chunk, &part); err != nil {
+			return nil, fmt.Errorf("the ACLs of link %s: chunk %d: %w", link, i, err)
+		}
+		list = append(list, part...)
+	}
+	return list, nil
 }
 
-// PutACLs stores a link's created ACLs (any JSON value).
-func (s *Store) PutACLs(ctx context.Context, link string, acls any) error {
-	return s.write(ctx, "acls/"+link, acls)
+// PutACLs stores a link's created ACLs, in chunks of at most aclChunkBytes, as a new generation.
+func (s *Store) PutACLs(ctx context.Context, link string, acls []ACL) error {
+	s.mu.Lock()
+	var old aclManifest
+	_ = json.Unmarshal(s.acls[link], &old) // a list (older version) or nothing: generation 0
+	oldChunks := s.chunkKeysLocked(link)
+	s.mu.Unlock()
+	gen := old.Generation + 1
+	var chunks [][]ACL
+	size := 0
+	for _, a := range acls {
+		if len(chunks) == 0 || size+len(a)+1 > aclChunkBytes {
+			chunks, size = append(chunks, nil), 2
+		}
+		chunks[len(chunks)-1] = append(chunks[len(chunks)-1], a)
+		size += len(a) + 1
+	}
+	for i, c := range chunks {
+		if err := s.write(ctx, "aclchunk/"+aclChunkKey(link, gen, i), c); err != nil {
+			return err
+		}
+	}
+	if err := s.write(ctx, "acls/"+link, aclManifest{Generation: gen, Chunks: len(chunks)}); err != nil {
+		return err
+	}
+	for _, k := range oldChunks {
+		if err := s.write(ctx, "aclchunk/"+k, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func aclChunkKey(link string, gen, i int) string { return fmt.Sprintf("%s/%d/%d", link, gen, i) }
+
+// chunkKeysLocked lists the ACL chunk keys stored for a link (every generation). s.mu must be held.
+func (s *Store) chunkKeysLocked(link string) []string {
+	var out []string
+	for k := range s.aclChunks {
+		if name, _, _ := strings.Cut(k, "/"); name == link {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

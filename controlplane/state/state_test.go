@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -118,7 +119,7 @@ func TestStore_SealedRecordsHideSecretsAndRefuseForgeries(t *testing.T) {
 			t.Errorf("forged link %s was applied", name)
 		}
 	}
-	if s2.ACLs("l") != nil {
+	if acls, _ := s2.ACLs("l"); acls != nil {
 		t.Error("the forged ACL record was applied")
 	}
 	rejected := s2.Rejected()
@@ -205,5 +206,58 @@ func TestStore_AdoptsClearRecordsOnlyWhenTold(t *testing.T) {
 	s4, _ := Open(ctx, cl, "state", Options{Keys: keys})
 	if _, ok := s4.Link("l"); !ok || len(s4.Rejected()) != 0 {
 		t.Fatalf("the adopted record was not sealed: %+v", s4.Rejected())
+	}
+}
+
+// TestStore_ACLsInChunksSurviveARestartAndReplaceEachOther: 20,000 ACLs (about 2.4 MB of JSON, more than a
+// destination takes in one record) are stored in chunks and read back after a restart; a shorter list replaces them
+// and the old chunks are deleted; a list written by an older version (one record) is still read.
+func TestStore_ACLsInChunksSurviveARestartAndReplaceEachOther(t *testing.T) {
+	ctx := context.Background()
+	cl := newCluster(t)
+	s, err := Open(ctx, cl, "state", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	many := make([]ACL, 20_000)
+	for i := range many {
+		many[i] = ACL(fmt.Sprintf(`{"principal":"User:app-%05d","host":"*","operation":"READ","permission":"ALLOW","resource_type":"TOPIC","resource_name":"orders-%05d-with-a-longer-name","pattern_type":"LITERAL"}`, i, i))
+	}
+	if err := s.PutACLs(ctx, "l", many); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range rawValues(t, cl) {
+		if len(v) > aclChunkBytes+1024 {
+			t.Fatalf("a state record of %d bytes", len(v))
+		}
+	}
+	s2, err := Open(ctx, cl, "state", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s2.ACLs("l")
+	if err != nil || len(got) != len(many) || string(got[12345]) != string(many[12345]) {
+		t.Fatalf("after a restart: %d ACLs, %v", len(got), err)
+	}
+	if err := s2.PutACLs(ctx, "l", many[:3]); err != nil {
+		t.Fatal(err)
+	}
+	s3, err := Open(ctx, cl, "state", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s3.ACLs("l"); err != nil || len(got) != 3 {
+		t.Fatalf("the shorter list: %d ACLs, %v", len(got), err)
+	}
+	if n := len(s3.aclChunks); n != 1 {
+		t.Fatalf("%d chunks kept, want the new generation's one", n)
+	}
+	produce(t, cl, "acls/old", []byte(`[{"principal":"User:x"}]`))
+	s4, err := Open(ctx, cl, "state", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s4.ACLs("old"); err != nil || len(got) != 1 {
+		t.Fatalf("a one-record list of an older version: %v %v", got, err)
 	}
 }

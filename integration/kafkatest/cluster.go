@@ -86,7 +86,8 @@ func startProcesses(ctx context.Context, o options) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafkatest: create cluster directory: %w", err)
 	}
-	ports, err := freePorts(2 * o.nodes)
+	perNode := 2 + len(o.listeners)
+	ports, err := freePorts(perNode * o.nodes)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -100,8 +101,14 @@ func startProcesses(ctx context.Context, o options) (*Cluster, error) {
 	var voters []string
 	for i := 0; i < o.nodes; i++ {
 		n := &Node{
-			ID: i + 1, Port: ports[2*i], ControllerPort: ports[2*i+1],
+			ID: i + 1, Port: ports[perNode*i], ControllerPort: ports[perNode*i+1],
 			dir: filepath.Join(dir, fmt.Sprintf("node-%d", i+1)), classpath: cp, heap: o.heap, logf: o.logf,
+		}
+		for j, l := range o.listeners {
+			if n.Listeners == nil {
+				n.Listeners = map[string]int{}
+			}
+			n.Listeners[l.Name] = ports[perNode*i+2+j]
 		}
 		c.Nodes = append(c.Nodes, n)
 		voters = append(voters, fmt.Sprintf("%d@127.0.0.1:%d", n.ID, n.ControllerPort))
@@ -180,6 +187,17 @@ func (c *Cluster) BootstrapServers() []string {
 	var addrs []string
 	for _, n := range c.Nodes {
 		addrs = append(addrs, n.Addr())
+	}
+	return addrs
+}
+
+// ListenerAddrs lists the addresses of every node's extra listener name (see Listener).
+func (c *Cluster) ListenerAddrs(name string) []string {
+	var addrs []string
+	for _, n := range c.Nodes {
+		if p, ok := n.Listeners[name]; ok {
+			addrs = append(addrs, fmt.Sprintf("127.0.0.1:%d", p))
+		}
 	}
 	return addrs
 }

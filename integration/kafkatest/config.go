@@ -55,12 +55,22 @@ func serverProperties(o *options, n *Node, voters string) string {
 		props["listener.security.protocol.map"] = "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
 		props["inter.broker.listener.name"] = "PLAINTEXT"
 	}
+	for _, l := range o.listeners {
+		props["listeners"] += fmt.Sprintf(",%s://127.0.0.1:%d", l.Name, n.Listeners[l.Name])
+		props["advertised.listeners"] += fmt.Sprintf(",%s://127.0.0.1:%d", l.Name, n.Listeners[l.Name])
+		props["listener.security.protocol.map"] += fmt.Sprintf(",%s:%s", l.Name, l.Protocol)
+		for k, v := range l.Configs {
+			props["listener.name."+strings.ToLower(l.Name)+"."+k] = v
+		}
+	}
 	maps.Copy(props, o.brokerConfig)
 
 	var b strings.Builder
 	for _, k := range slices.Sorted(maps.Keys(props)) {
-		// Properties files treat backslashes as escapes; none of our values need one.
-		fmt.Fprintf(&b, "%s=%s\n", k, props[k])
+		// Properties files treat backslashes as escapes: a value's own are doubled, its line breaks written as \n.
+		v := strings.ReplaceAll(props[k], `\`, `\\`)
+		v = strings.ReplaceAll(v, "\n", `\n`)
+		fmt.Fprintf(&b, "%s=%s\n", k, v)
 	}
 	return b.String()
 }

@@ -57,8 +57,8 @@ func buildContainerTool() (string, error) {
 // several nodes need the process backend, and so do Stop, Kill and Restart (a container's mapped port changes when
 // it restarts).
 func startContainers(ctx context.Context, o options) (*Cluster, error) {
-	if o.nodes != 1 || o.sasl {
-		return nil, errors.New("kafkatest: the testcontainers backend starts single-node PLAINTEXT clusters; SASL and several nodes need the process backend")
+	if o.nodes != 1 || o.sasl || len(o.listeners) > 0 {
+		return nil, errors.New("kafkatest: the testcontainers backend starts single-node PLAINTEXT clusters; SASL, extra listeners and several nodes need the process backend")
 	}
 	tool, err := buildContainerTool()
 	if err != nil {

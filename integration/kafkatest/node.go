@@ -16,6 +16,7 @@ type Node struct {
 	ID             int
 	Port           int // the client listener
 	ControllerPort int
+	Listeners      map[string]int // extra listener name -> port (see Listener)
 
 	// external is set for nodes this package does not run as processes (the testcontainers backend): process
 	// control returns it.

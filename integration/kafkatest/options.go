@@ -8,6 +8,7 @@ type options struct {
 	sasl         bool
 	users        map[string]string
 	brokerConfig map[string]string
+	listeners    []ExtraListener
 	heap         string
 	logf         func(format string, args ...any)
 	clientPorts  []int
@@ -43,6 +44,24 @@ func Users(users map[string]string) Opt {
 // BrokerConfig sets a broker config on every node, overriding the harness defaults (for example
 // log.cleaner.backoff.ms or transaction.state.log.replication.factor).
 func BrokerConfig(key, value string) Opt { return func(o *options) { o.brokerConfig[key] = value } }
+
+// ExtraListener is a client listener besides the harness's own (PLAINTEXT, or SASL_PLAINTEXT with SASL), which the
+// harness keeps using for its readiness checks and ClientOpts.
+type ExtraListener struct {
+	Name     string            // upper case, as Kafka's listener names: SCRAM, MTLS
+	Protocol string            // SSL, SASL_SSL or SASL_PLAINTEXT
+	Configs  map[string]string // listener-scoped broker configs, without the listener.name.<name>. prefix
+}
+
+// Listener adds a client listener named name with protocol on a port of its own on every node; configs are its
+// broker configs scoped to it (sasl.enabled.mechanisms, ssl.keystore.location, scram-sha-512.sasl.jaas.config,
+// ssl.client.auth), written as listener.name.<name>.<key>. Cluster.ListenerAddrs lists its addresses. Process
+// backend only.
+func Listener(name, protocol string, configs map[string]string) Opt {
+	return func(o *options) {
+		o.listeners = append(o.listeners, ExtraListener{Name: name, Protocol: protocol, Configs: configs})
+	}
+}
 
 // Heap sets the JVM heap of each node (-Xmx and -Xms). Default 768m.
 func Heap(size string) Opt { return func(o *options) { o.heap = size } }

@@ -8,7 +8,8 @@ import (
 )
 
 // ListOffsets (key 2). The data plane asks a partition's leader directly for its end offset (timestamp -1) right
-// after writing to it (a marker, the end of a transaction), as a consumer (replica id -1, read_uncommitted).
+// after writing to it (a marker, the end of a transaction), and a resolve asks for one partition's log start
+// (timestamp -2) and high watermark, as a consumer (replica id -1, read_uncommitted).
 
 // TopicPartition names a partition.
 type TopicPartition struct {
@@ -16,8 +17,19 @@ type TopicPartition struct {
 	Partition int32
 }
 
+// Timestamps of ListOffsets that ask for a position rather than a time.
+const (
+	LatestOffset   int64 = -1 // the high watermark
+	EarliestOffset int64 = -2 // the log start offset
+)
+
 // NewListEndOffsets builds a request for the end offsets of partitions.
 func NewListEndOffsets(parts []TopicPartition) *kmsg.ListOffsetsRequest {
+	return NewListOffsetsAt(parts, LatestOffset)
+}
+
+// NewListOffsetsAt builds a request for the offsets of partitions at timestamp (LatestOffset, EarliestOffset).
+func NewListOffsetsAt(parts []TopicPartition, timestamp int64) *kmsg.ListOffsetsRequest {
 	req := kmsg.NewPtrListOffsetsRequest()
 	req.ReplicaID = -1
 	index := map[string]int{}
@@ -31,7 +43,7 @@ func NewListEndOffsets(parts []TopicPartition) *kmsg.ListOffsetsRequest {
 			index[p.Topic] = i
 		}
 		lp := kmsg.NewListOffsetsRequestTopicPartition()
-		lp.Partition, lp.Timestamp, lp.CurrentLeaderEpoch = p.Partition, -1, -1
+		lp.Partition, lp.Timestamp, lp.CurrentLeaderEpoch = p.Partition, timestamp, -1
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, lp)
 	}
 	return req

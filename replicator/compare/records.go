@@ -1,4 +1,4 @@
-package replicator
+package compare
 
 import (
 	"bytes"
@@ -13,8 +13,9 @@ import (
 // This file compares a range of offsets of a mirror partition with its source, record by record, as a consumer
 // reading both at read_uncommitted would see them: offset, key, value, headers, timestamp, and whether it is a
 // control record. Offsets the source no longer has (compacted away) must be transaction markers on the mirror;
-// markers compare equal whatever their type (the link writes its own markers where it did not replay a
-// transaction). It is how a FAILED mirror is checked before RestartMirror copies again.
+// a COMMIT marker where the source aborted is a difference, an ABORT where it committed is not (the link writes
+// its own abort markers where it did not replay a transaction). It is how a FAILED mirror is checked before it
+// copies again, how the background verifier samples, and what Topic falls back to where batches differ.
 
 // Comparison is the outcome of comparing offsets [From, To) of one partition.
 type Comparison struct {
@@ -22,6 +23,9 @@ type Comparison struct {
 	From, To  int64
 	// Compared counts the offsets read on at least one side; Differing those that differ.
 	Compared, Differing int64
+	// PendingCompaction counts offsets of a compacted topic the source's cleaner removed and the mirror's has not
+	// yet (not differences: the mirror's cleaner follows).
+	PendingCompaction int64
 	// FirstDifference is the first differing offset (-1 if none) and Detail what differs there.
 	FirstDifference int64
 	Detail          string
@@ -30,17 +34,19 @@ type Comparison struct {
 // Equal reports whether no offset differed.
 func (c Comparison) Equal() bool { return c.Differing == 0 }
 
-// compareRange reads [from, to) of partition of srcTopic on src and of dstTopic on dst and compares them.
-func compareRange(ctx context.Context, src, dst *kgo.Client, srcTopic, dstTopic string, partition int32, from, to int64) (Comparison, error) {
+// Range reads [from, to) of partition of srcTopic on src and of dstTopic on dst and compares them. With
+// compacted (the topic's cleanup.policy includes compact), a record the mirror still has where the source has none
+// is counted as PendingCompaction, not as a difference.
+func Range(ctx context.Context, src, dst *kgo.Client, srcTopic, dstTopic string, partition int32, from, to int64, compacted bool) (Comparison, error) {
 	c := Comparison{Partition: partition, From: from, To: to, FirstDifference: -1}
 	if from >= to {
 		return c, nil
 	}
-	srcRecs, err := readRange(ctx, src, srcTopic, partition, from, to)
+	srcRecs, err := ReadRange(ctx, src, srcTopic, partition, from, to)
 	if err != nil {
 		return c, fmt.Errorf("read source %s[%d] offsets %d-%d: %w", srcTopic, partition, from, to-1, err)
 	}
-	dstRecs, err := readRange(ctx, dst, dstTopic, partition, from, to)
+	dstRecs, err := ReadRange(ctx, dst, dstTopic, partition, from, to)
 	if err != nil {
 		return c, fmt.Errorf("read mirror %s[%d] offsets %d-%d: %w", dstTopic, partition, from, to-1, err)
 	}
@@ -56,6 +62,10 @@ func compareRange(ctx context.Context, src, dst *kgo.Client, srcTopic, dstTopic 
 	slices.Sort(offsets)
 	for _, o := range offsets {
 		c.Compared++
+		if s, m := srcRecs[o], dstRecs[o]; compacted && s == nil && m != nil && !m.Attrs.IsControl() {
+			c.PendingCompaction++
+			continue
+		}
 		if why := recordDifference(srcRecs[o], dstRecs[o]); why != "" {
 			c.Differing++
 			if c.FirstDifference < 0 {
@@ -81,6 +91,11 @@ func recordDifference(s, m *kgo.Record) string {
 		if isControl(s) != isControl(m) {
 			return "a transaction marker on one side only"
 		}
+		// A commit where the source aborted would show aborted records to read_committed readers. An abort where the
+		// source committed is the link's own marker for a transaction whose data it did not replay.
+		if markerIsCommit(m) && !markerIsCommit(s) {
+			return "a COMMIT marker on the mirror where the source has an ABORT marker"
+		}
 		return ""
 	case !bytes.Equal(s.Key, m.Key):
 		return "keys differ"
@@ -90,16 +105,16 @@ func recordDifference(s, m *kgo.Record) string {
 		return a.Key == b.Key && bytes.Equal(a.Value, b.Value)
 	}):
 		return "headers differ"
-	case s.Attrs.TimestampType() == 0 && !s.Timestamp.Equal(m.Timestamp):
+	case !s.Timestamp.Equal(m.Timestamp):
 		return fmt.Sprintf("timestamps differ (%d, %d)", s.Timestamp.UnixMilli(), m.Timestamp.UnixMilli())
 	}
 	return ""
 }
 
-// readRange reads the records at [from, to) of one partition with a consumer of cl's settings, control records
+// ReadRange reads the records at [from, to) of one partition with a consumer of cl's settings, control records
 // included. Offsets the log does not have (compacted away) are missing from the result; reading stops when offset
 // to-1 was read or the partition gave nothing new for a while (its end was reached).
-func readRange(ctx context.Context, cl *kgo.Client, topic string, partition int32, from, to int64) (map[int64]*kgo.Record, error) {
+func ReadRange(ctx context.Context, cl *kgo.Client, topic string, partition int32, from, to int64) (map[int64]*kgo.Record, error) {
 	rd, err := kgo.NewClient(append(cl.Opts(),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {partition: kgo.NewOffset().At(from)}}),
 		kgo.FetchIsolationLevel(kgo.ReadUncommitted()), kgo.KeepControlRecords(),
@@ -146,3 +161,6 @@ func readRange(ctx context.Context, cl *kgo.Client, topic string, partition int3
 	}
 	return out, nil
 }
+
+// markerIsCommit reads a control record's key (version int16, type int16: 0 abort, 1 commit).
+func markerIsCommit(r *kgo.Record) bool { return len(r.Key) >= 4 && r.Key[3] == 1 && r.Key[2] == 0 }
