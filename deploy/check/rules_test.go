@@ -1,6 +1,8 @@
 package check
 
 import (
+	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/common/model"
@@ -35,5 +37,21 @@ func TestAlertRules_PassPrometheusRuleCheck(t *testing.T) {
 	}
 	if n < 5 {
 		t.Errorf("%d alerts: want at least link down, task in error, mirror FAILED, lag, offset sync stale", n)
+	}
+}
+
+// TestAlertRules_Promtool runs Prometheus's own promtool (a tool of this module, `go tool promtool`, built from the
+// Prometheus module at the version go.mod names): `check rules` on docs/alerts.yaml and `test rules` on
+// docs/alerts_test.yaml, whose cases say which alerts a healthy daemon's series fire (none) and which each failure
+// fires, with their labels and annotations. The first run builds promtool (minutes); later runs use the build cache.
+func TestAlertRules_Promtool(t *testing.T) {
+	for _, args := range [][]string{
+		{"tool", "promtool", "check", "rules", "../../docs/alerts.yaml"},
+		{"tool", "promtool", "test", "rules", "../../docs/alerts_test.yaml"},
+	} {
+		out, err := exec.Command("go", args...).CombinedOutput()
+		if err != nil {
+			t.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
 	}
 }
