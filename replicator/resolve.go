@@ -140,12 +140,12 @@ func (r *Replicator) resolveOnce(ctx context.Context, p *partition, gen uint64) 
 	}
 
 	r.mu.Lock()
-	srcLeader, srcTopicID, checkTail := p.srcLeader, p.m.sourceTopicID, p.checkTail
+	srcLeader, srcTopicID, checkTail, compacted := p.srcLeader, p.m.sourceTopicID, p.checkTail, p.m.compacted
 	r.mu.Unlock()
 	// Before copying on after a start or a pause, the mirror's last offset must still be the source's: another
 	// client may have written to the mirror while the link was not copying it.
 	if checkTail && dstLEO > max(dstStart, srcStart) {
-		c, err := compare.Range(ctx, r.src, r.dst, srcTopic, topic, id, dstLEO-1, dstLEO, false)
+		c, err := compare.Range(ctx, r.src, r.dst, srcTopic, topic, id, dstLEO-1, dstLEO, compacted)
 		if err != nil {
 			return fmt.Errorf("mirror %s[%d] compare the last offset with the source: %w", topic, id, err)
 		}

@@ -27,8 +27,9 @@ func (r *Replicator) CheckFailedPartitions(ctx context.Context, topic string) ([
 	m, ok := r.mirrors[topic]
 	var failed []int32
 	var srcTopic string
+	var compacted bool
 	if ok {
-		srcTopic = m.sourceTopic
+		srcTopic, compacted = m.sourceTopic, m.compacted
 		for _, p := range m.partitions {
 			if p.phase == phaseFailed {
 				failed = append(failed, p.id)
@@ -41,7 +42,7 @@ func (r *Replicator) CheckFailedPartitions(ctx context.Context, topic string) ([
 	}
 	var out []compare.Comparison
 	for _, id := range failed {
-		c, err := r.checkTail(ctx, srcTopic, topic, id)
+		c, err := r.checkTail(ctx, srcTopic, topic, id, compacted)
 		if err != nil {
 			return out, err
 		}
@@ -50,7 +51,7 @@ func (r *Replicator) CheckFailedPartitions(ctx context.Context, topic string) ([
 	return out, nil
 }
 
-func (r *Replicator) checkTail(ctx context.Context, srcTopic, topic string, id int32) (compare.Comparison, error) {
+func (r *Replicator) checkTail(ctx context.Context, srcTopic, topic string, id int32, compacted bool) (compare.Comparison, error) {
 	cctx, cancel := context.WithTimeout(ctx, r.opts.requestTimeout)
 	dstStart, dstEnd, err := offsetBounds(cctx, r.dst, topic, id)
 	if err != nil {
@@ -68,7 +69,7 @@ func (r *Replicator) checkTail(ctx context.Context, srcTopic, topic string, id i
 			Detail:          fmt.Sprintf("the mirror ends at offset %d, beyond the source's high watermark %d", dstEnd, srcEnd)}, nil
 	}
 	from := max(dstStart, srcStart, dstEnd-tailCheckOffsets)
-	return compare.Range(ctx, r.src, r.dst, srcTopic, topic, id, from, dstEnd, false)
+	return compare.Range(ctx, r.src, r.dst, srcTopic, topic, id, from, dstEnd, compacted)
 }
 
 // RestartMirror sends every FAILED partition of a mirror (and the mirror itself, if it failed as a whole) back to

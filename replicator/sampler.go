@@ -65,6 +65,11 @@ func (r *Replicator) sampleOnce(ctx context.Context) {
 		}
 		wctx, cancel := context.WithTimeout(ctx, r.opts.requestTimeout)
 		c, err := compare.Range(wctx, r.src, r.dst, w.sourceTopic, w.topic, w.p.id, w.from, w.to, w.compacted)
+		if err == nil && !c.Equal() {
+			// Retention or a followed log start may have removed the window's first offsets on one side meanwhile:
+			// compare again from both sides' current log starts before calling it a divergence.
+			c, err = r.recheckWindow(wctx, w)
+		}
 		cancel()
 		if err != nil {
 			r.log.Debug("background verification", zap.String("mirror_topic", w.topic), zap.Int32("partition", w.p.id), zap.Error(err))
@@ -80,4 +85,22 @@ func (r *Replicator) sampleOnce(ctx context.Context) {
 		}
 		r.mu.Unlock()
 	}
+}
+
+// recheckWindow compares a window again from both sides' current log starts (an empty comparison if nothing of it is
+// left on both).
+func (r *Replicator) recheckWindow(ctx context.Context, w sampleWindow) (compare.Comparison, error) {
+	srcStart, _, err := offsetBounds(ctx, r.src, w.sourceTopic, w.p.id)
+	if err != nil {
+		return compare.Comparison{}, err
+	}
+	dstStart, _, err := offsetBounds(ctx, r.dst, w.topic, w.p.id)
+	if err != nil {
+		return compare.Comparison{}, err
+	}
+	from := max(w.from, srcStart, dstStart)
+	if from >= w.to {
+		return compare.Comparison{Partition: w.p.id, From: from, To: w.to, FirstDifference: -1}, nil
+	}
+	return compare.Range(ctx, r.src, r.dst, w.sourceTopic, w.topic, w.p.id, from, w.to, w.compacted)
 }

@@ -23,8 +23,8 @@ type Comparison struct {
 	From, To  int64
 	// Compared counts the offsets read on at least one side; Differing those that differ.
 	Compared, Differing int64
-	// PendingCompaction counts offsets of a compacted topic the source's cleaner removed and the mirror's has not
-	// yet (not differences: the mirror's cleaner follows).
+	// PendingCompaction counts offsets of a compacted topic that one side's cleaner removed and the other's has not
+	// yet (not differences: the two cleaners run on their own schedules).
 	PendingCompaction int64
 	// FirstDifference is the first differing offset (-1 if none) and Detail what differs there.
 	FirstDifference int64
@@ -36,7 +36,8 @@ func (c Comparison) Equal() bool { return c.Differing == 0 }
 
 // Range reads [from, to) of partition of srcTopic on src and of dstTopic on dst and compares them. With
 // compacted (the topic's cleanup.policy includes compact), a record the mirror still has where the source has none
-// is counted as PendingCompaction, not as a difference.
+// (or the source has where the mirror's cleaner already removed it) is counted as PendingCompaction, not as a
+// difference.
 func Range(ctx context.Context, src, dst *kgo.Client, srcTopic, dstTopic string, partition int32, from, to int64, compacted bool) (Comparison, error) {
 	c := Comparison{Partition: partition, From: from, To: to, FirstDifference: -1}
 	if from >= to {
@@ -62,7 +63,8 @@ func Range(ctx context.Context, src, dst *kgo.Client, srcTopic, dstTopic string,
 	slices.Sort(offsets)
 	for _, o := range offsets {
 		c.Compared++
-		if s, m := srcRecs[o], dstRecs[o]; compacted && s == nil && m != nil && !m.Attrs.IsControl() {
+		if s, m := srcRecs[o], dstRecs[o]; compacted && (s == nil && m != nil && !m.Attrs.IsControl() ||
+			m == nil && s != nil && !s.Attrs.IsControl()) {
 			c.PendingCompaction++
 			continue
 		}
