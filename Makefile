@@ -3,27 +3,54 @@ GO        ?= go
 BIN       ?= bin/clusterlink
 PKGS      := ./...
 
+# What `clusterlink version` and clusterlink_build_info show. The date is the commit's, so a build is reproducible.
+VERSION   ?= $(shell git describe --tags --dirty 2>/dev/null || echo dev-$$(git describe --always --dirty 2>/dev/null || echo unknown))
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+DATE      ?= $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
+LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
+PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+
 .DEFAULT_GOAL := help
 
 .PHONY: help
 help: ## List the targets
-	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; \
+		{ name[NR] = $$1; help[NR] = $$2; if (length($$1) > w) w = length($$1) } \
+		END { for (i = 1; i <= NR; i++) printf "  %-*s  %s\n", w, name[i], help[i] }'
 
 .PHONY: build
-build: ## Build the clusterlink binary into bin/
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/clusterlink
+build: ## Build bin/clusterlink, stamped with version, commit and date
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/clusterlink
+
+.PHONY: release
+release: ## Static binaries for linux and darwin, amd64 and arm64, into dist/ with SHA256SUMS
+	@rm -rf dist && mkdir -p dist
+	@for p in $(PLATFORMS); do os=$${p%/*}; arch=$${p#*/}; out=dist/clusterlink-$(VERSION)-$$os-$$arch; \
+		echo "  $$out"; CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $$out ./cmd/clusterlink || exit 1; \
+	done
+	@cd dist && sha256sum clusterlink-* > SHA256SUMS && cat SHA256SUMS
 
 .PHONY: demo
-demo: ## Run the embedded demo: two in-process clusters, a link, data flowing (no Kafka install needed)
-	$(GO) run ./cmd/clusterlink demo
+demo: ## The embedded demo: in-process clusters, a link, a promote (DEMO_ARGS=--keep keeps it up)
+	$(GO) run ./cmd/clusterlink demo $(DEMO_ARGS)
+
+.PHONY: brokers
+brokers: kafka-jars ## Two real local Kafka brokers, localhost:9092 and :9093, for the README config; Ctrl-C stops them
+	@$(GO) build -o bin/brokers ./integration/kafkatest/cmd/brokers
+	bin/brokers $(BROKERS_ARGS)
 
 .PHONY: kafka-jars
 kafka-jars: ## Resolve the pinned Apache Kafka broker jars with mvn (the integration tests need them)
 	$(GO) run ./integration/kafkatest/cmd/kafkajars
 
 .PHONY: test
-test: kafka-jars ## Unit tests and integration tests against real Kafka brokers (needs Java 17+ and Maven)
+test: kafka-jars ## Unit and integration tests against real Kafka brokers (Java 17+, Maven), and deploy/ checks
 	$(GO) test -count=1 -timeout 25m $(PKGS)
+	$(MAKE) --no-print-directory check-deploy
+
+.PHONY: check-deploy
+check-deploy: ## The Helm chart rendered and validated, compose and systemd files, alert rules (own Go module)
+	cd deploy/check && $(GO) test -count=1 ./...
 
 .PHONY: test-short
 test-short: ## Only the tests that need no broker (in-process kfake clusters), under a minute
@@ -35,7 +62,7 @@ test-browser: ## Only the web console's browser tests (headless Chromium; screen
 
 .PHONY: test-testcontainers
 test-testcontainers: ## The integration tests with brokers from testcontainers (needs a Docker engine)
-	CLUSTERLINK_TEST_BACKEND=testcontainers $(GO) test -tags testcontainers -count=1 -timeout 25m ./integration/...
+	CLUSTERLINK_TEST_BACKEND=testcontainers $(GO) test -count=1 -timeout 25m ./integration/...
 
 .PHONY: fuzz
 fuzz: ## Fuzz the parsers that handle secrets, FUZZTIME each (default 30s): no error may show a planted secret
@@ -52,5 +79,5 @@ bench: kafka-jars ## clusterlink vs MirrorMaker 2 vs the ingest limit, latency, 
 	$(GO) run ./integration/bench $(BENCH_ARGS)
 
 .PHONY: docker
-docker: ## Build the container image
-	docker build -t clusterlink:dev .
+docker: ## Build the container image, stamped like make build
+	docker build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) --build-arg DATE=$(DATE) -t clusterlink:$(VERSION) .

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Config is the daemon's file:
@@ -35,6 +35,8 @@ import (
 //	  topic: _clusterlink-state       # default
 //	  encryption.key: ${file:/etc/clusterlink/state.key}  # 32 bytes, base64 or hex: seals every state record
 //	  encryption.old.keys: []         # keys of before a rotation, to read records sealed with them
+//	metrics:
+//	  partition.level: true           # default: per-partition series besides the link and topic aggregates
 //	links:
 //	  - name: my-link
 //	    configs: {bootstrap.servers: localhost:9092}   # Confluent's link configs, see Link
@@ -45,7 +47,16 @@ type Config struct {
 	Destination Cluster
 	Admin       Admin
 	State       State
+	Metrics     Metrics
 	Links       []*Link
+}
+
+// Metrics shapes what /metrics exports.
+type Metrics struct {
+	// PartitionLevelOff (metrics.partition.level: false) leaves out the per-partition series (lag, offsets, copy
+	// counters: about 15 per mirror partition); the link and mirror (topic) aggregates are always exported. The
+	// zero value, as the file's default, exports them.
+	PartitionLevelOff bool
 }
 
 // Cluster is a cluster the daemon connects to: the destination, or a link's source (Link.Source).
@@ -140,7 +151,11 @@ type (
 		Destination map[string]string `yaml:"destination"`
 		Admin       adminFile         `yaml:"admin"`
 		State       stateFile         `yaml:"state"`
+		Metrics     metricsFile       `yaml:"metrics"`
 		Links       []linkFile        `yaml:"links"`
+	}
+	metricsFile struct {
+		PartitionLevel string `yaml:"partition.level"`
 	}
 	adminFile struct {
 		Listen                     string   `yaml:"listen"`
@@ -171,7 +186,8 @@ type (
 // fileSections names each struct of the file for unknown field errors, with its fields.
 func fileSections() map[string][]string {
 	return map[string][]string{
-		"fileConfig": {"destination", "admin", "state", "links"},
+		"fileConfig":  {"destination", "admin", "state", "metrics", "links"},
+		"metricsFile": {"partition.level"},
 		"adminFile": {"listen", "token", "tls.certificate.location", "tls.key.location", "tls.client.ca.location",
 			"metrics.public", "allow.unauthenticated.remote", "allowed.file.dirs"},
 		"stateFile":  {"topic", "encryption.key", "encryption.old.keys"},
@@ -272,6 +288,15 @@ func Parse(data []byte) (*Config, error) {
 	}
 
 	parseStateKeys(&cfg.State, file.State, idx, &probs)
+
+	// metrics
+	if v := strings.TrimSpace(file.Metrics.PartitionLevel); v != "" {
+		b, err := parseBool(v)
+		if err != nil {
+			probs = append(probs, &FieldError{Key: "metrics.partition.level", Line: idx.lineOf("metrics.partition.level"), Err: err})
+		}
+		cfg.Metrics.PartitionLevelOff = err == nil && !b
+	}
 
 	// links
 	names := map[string]int{}

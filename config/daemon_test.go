@@ -98,6 +98,8 @@ func TestParseErrors(t *testing.T) {
 		yaml string
 		want []string
 	}{
+		{name: "metrics.partition.level is a boolean", yaml: "destination:\n  bootstrap.servers: d:9093\nmetrics:\n  partition.level: sometimes\n",
+			want: []string{`line 4: metrics.partition.level: "sometimes" is not true or false`}},
 		{name: "empty file", yaml: "",
 			want: []string{"destination.bootstrap.servers: required: the destination cluster's host:port list"}},
 		{name: "unknown fields everywhere with lines", yaml: `
@@ -263,5 +265,15 @@ func TestLoadErrors(t *testing.T) {
 	}
 	if _, err := Parse([]byte("destination: [\n")); err == nil || !strings.HasPrefix(err.Error(), "invalid YAML: yaml: line") {
 		t.Errorf("syntax error: %v", err)
+	}
+}
+
+func TestParseMetricsPartitionLevelOff(t *testing.T) {
+	cfg, err := Parse([]byte("destination:\n  bootstrap.servers: d:9093\nmetrics:\n  partition.level: false\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Metrics.PartitionLevelOff {
+		t.Error("metrics.partition.level: false parsed as true")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap/zaptest"
 
@@ -326,4 +327,88 @@ func below(recs []*kgo.Record, end int64) []*kgo.Record {
 		}
 	}
 	return recs
+}
+
+// TestDaemon_TopicConfigSyncFollowsTheSource: three mirrors synced together (one batched round per cycle); a config
+// set on two source topics and one removed from the third reach their mirrors within a few cycles, the mirror
+// overrides copying needs stay, and the stored source configs (what a failover restores) follow.
+func TestDaemon_TopicConfigSyncFollowsTheSource(t *testing.T) {
+	src, dst := source(t), destination(t)
+	prefix := uniqueTopic(t, "cfgsync") + "-"
+	topics := []string{prefix + "a", prefix + "b", prefix + "c"}
+	for _, topic := range topics {
+		createTopic(t, src, topic, 1, map[string]*string{"retention.ms": ptr("86400000")})
+	}
+	const linkName = "cfgsync-link"
+	d := startDaemon(t, writeDaemonConfig(t, src, dst, linkName, map[string]string{
+		"auto.create.mirror.topics.enable":  "true",
+		"auto.create.mirror.topics.filters": fmt.Sprintf(`{"topicFilters":[{"name":"%s","patternType":"PREFIXED","filterType":"INCLUDE"}]}`, prefix),
+		"topic.config.sync.ms":              "1000",
+	}))
+	for _, topic := range topics {
+		d.waitMirror(t, linkName, topic, "ACTIVE", statusIs("ACTIVE"))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	srcAdm, dstAdm := kadm.NewClient(newClient(t, src)), kadm.NewClient(newClient(t, dst))
+	alter := func(topic string, op kadm.IncrementalOp, value *string) {
+		resps, err := srcAdm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: op, Name: "retention.ms", Value: value}}, topic)
+		if err == nil {
+			var r kadm.AlterConfigsResponse
+			if r, err = resps.On(topic, nil); err == nil {
+				err = r.Err
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	alter(topics[0], kadm.SetConfig, ptr("3600000"))
+	alter(topics[1], kadm.SetConfig, ptr("7200000"))
+	alter(topics[2], kadm.DeleteConfig, nil)
+	want := map[string]string{topics[0]: "3600000", topics[1]: "7200000", topics[2]: ""}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		rcs, err := dstAdm.DescribeTopicConfigs(ctx, topics...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := true
+		for _, topic := range topics {
+			rc, _ := rcs.On(topic, nil)
+			got, tsType := "", ""
+			for _, c := range rc.Configs {
+				if c.Source == 1 && c.Key == "retention.ms" {
+					got = c.MaybeValue()
+				}
+				if c.Key == "message.timestamp.type" {
+					tsType = c.MaybeValue()
+				}
+			}
+			if tsType != "CreateTime" {
+				t.Fatalf("mirror %s lost the override copying needs: message.timestamp.type=%q", topic, tsType)
+			}
+			done = done && got == want[topic]
+		}
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mirror topic configs did not follow the source within 30 s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// The stored source configs follow too: a failover of the first gives it the source's new retention.
+	d.alter(t, linkName, adminapi.OpFailover, topics[0])
+	d.waitMirror(t, linkName, topics[0], "STOPPED", statusIs("STOPPED"))
+	rcs, err := dstAdm.DescribeTopicConfigs(ctx, topics[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, _ := rcs.On(topics[0], nil)
+	for _, c := range rc.Configs {
+		if c.Key == "retention.ms" && c.MaybeValue() != "3600000" {
+			t.Fatalf("failed-over topic retention.ms = %s, want the source's 3600000", c.MaybeValue())
+		}
+	}
 }

@@ -3,7 +3,6 @@ package replicator
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -211,22 +210,6 @@ func (r *Replicator) SourceTopicConfigs(ctx context.Context, sourceTopic string)
 	return out, nil
 }
 
-// SyncTopicConfigs gives a mirror topic the source's current topic configs, keeping the overrides byte-for-byte
-// copying needs while it is a mirror. It changes only what differs and reports what it changed.
-func (r *Replicator) SyncTopicConfigs(ctx context.Context, sourceTopic, mirrorTopic string) ([]string, error) {
-	src, err := r.describeSourceTopic(ctx, sourceTopic)
-	if err != nil {
-		return nil, err
-	}
-	r.mu.Lock()
-	if m, ok := r.mirrors[mirrorTopic]; ok {
-		m.compacted = strings.Contains(src.configs["cleanup.policy"], "compact")
-	}
-	r.mu.Unlock()
-	want := mirrorTopicConfigs(src)
-	return alterTopicConfigs(ctx, r.dstAdm, mirrorTopic, want)
-}
-
 // RestoreTopicConfigs gives a promoted topic its source's real configs in place of the mirror overrides: the keys
 // the source sets take the source's values, the others go back to the destination's defaults. src are the source
 // configs as SourceTopicConfigs returned them (read before a failover, when the source may be gone).
@@ -261,6 +244,27 @@ func alterTopicConfigs(ctx context.Context, dstAdm *kadm.Client, topic string, w
 	if err != nil {
 		return nil, fmt.Errorf("describe mirror topic %s configs: %w", topic, err)
 	}
+	alters, changed := configChanges(rc, want)
+	if len(alters) == 0 {
+		return nil, nil
+	}
+	resps, err := dstAdm.AlterTopicConfigs(ctx, alters, topic)
+	if err == nil {
+		var resp kadm.AlterConfigsResponse
+		resp, err = resps.On(topic, nil)
+		if err == nil {
+			err = resp.Err
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("alter mirror topic %s configs %v: %w", topic, changed, err)
+	}
+	return changed, nil
+}
+
+// configChanges are the alterations that give a topic described as rc the configs of want (see alterTopicConfigs),
+// and the keys they change.
+func configChanges(rc kadm.ResourceConfig, want map[string]*string) ([]kadm.AlterConfig, []string) {
 	have := map[string]string{}
 	for _, c := range rc.Configs {
 		if c.Value != nil && c.Source == 1 { // DYNAMIC_TOPIC_CONFIG
@@ -287,19 +291,5 @@ func alterTopicConfigs(ctx context.Context, dstAdm *kadm.Client, topic string, w
 			changed = append(changed, k)
 		}
 	}
-	if len(alters) == 0 {
-		return nil, nil
-	}
-	resps, err := dstAdm.AlterTopicConfigs(ctx, alters, topic)
-	if err == nil {
-		var resp kadm.AlterConfigsResponse
-		resp, err = resps.On(topic, nil)
-		if err == nil {
-			err = resp.Err
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("alter mirror topic %s configs %v: %w", topic, changed, err)
-	}
-	return changed, nil
+	return alters, changed
 }

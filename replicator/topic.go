@@ -57,11 +57,16 @@ func (r *Replicator) describeSourceTopic(ctx context.Context, topic string) (*so
 		}
 		return nil, fmt.Errorf("describe source topic %s: %w", topic, err)
 	}
-	st := &sourceTopic{partitions: int32(len(d.Partitions)), topicID: d.ID, configs: map[string]string{}, maxMessageBytes: 1048588}
 	rc, err := topicConfigs(ctx, r.srcAdm, topic)
 	if err != nil {
 		return nil, fmt.Errorf("describe source topic %s configs: %w", topic, err)
 	}
+	return sourceTopicOf(d, rc), nil
+}
+
+// sourceTopicOf reads a source topic's partitions, id and configs from its metadata and its described configs.
+func sourceTopicOf(d kadm.TopicDetail, rc kadm.ResourceConfig) *sourceTopic {
+	st := &sourceTopic{partitions: int32(len(d.Partitions)), topicID: d.ID, configs: map[string]string{}, maxMessageBytes: 1048588}
 	for _, c := range rc.Configs {
 		if c.Value == nil {
 			continue
@@ -75,7 +80,7 @@ func (r *Replicator) describeSourceTopic(ctx context.Context, topic string) (*so
 			st.configs[c.Key] = *c.Value
 		}
 	}
-	return st, nil
+	return st
 }
 
 // mirrorTopicConfigs are the configs a new mirror topic is created with: the source's explicit topic configs, less

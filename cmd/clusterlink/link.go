@@ -52,13 +52,15 @@ func newLinkListCommand(f *clientFlags) *cobra.Command {
 				}
 			}
 			return f.print(cmd.OutOrStdout(), orEmpty(out), func() error {
-				header := []string{"Link Name", "Source Cluster", "Destination Cluster", "State", "Error", "Error Message"}
+				// Confluent's columns, then the tasks in error: a link can be ACTIVE and copy while a loop of it
+				// (ACL sync without an authorizer, say) fails, and link describe shows why.
+				header := []string{"Link Name", "Source Cluster", "Destination Cluster", "State", "Error", "Error Message", "Tasks In Error"}
 				if includeTopics {
 					header = slices.Insert(header, 1, "Topic Name")
 				}
 				t := table{header: header}
 				for _, l := range out {
-					row := []any{l.Name, l.SourceCluster, l.DestinationCluster, l.State, l.Error, l.ErrorMessage}
+					row := []any{l.Name, l.SourceCluster, l.DestinationCluster, l.State, l.Error, l.ErrorMessage, l.TasksInError}
 					if includeTopics {
 						row = slices.Insert(row, 1, any(l.TopicName))
 					}
@@ -77,6 +79,22 @@ func orEmpty[T any](s []T) []T {
 		return []T{}
 	}
 	return s
+}
+
+// tasksInError names the tasks IN_ERROR with their codes, "AclSync(AUTHORIZATION_ERROR)", or "" for none.
+func tasksInError(tasks []adminapi.Task) string {
+	var out []string
+	for _, t := range tasks {
+		if t.State != "IN_ERROR" {
+			continue
+		}
+		var codes []string
+		for _, e := range t.Errors {
+			codes = append(codes, e.ErrorCode)
+		}
+		out = append(out, t.TaskName+"("+strings.Join(codes, ",")+")")
+	}
+	return strings.Join(out, ",")
 }
 
 func printConfigs(cmd *cobra.Command, f *clientFlags, configs []adminapi.Config, tasks []adminapi.Task) error {

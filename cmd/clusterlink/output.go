@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/clusterlink/clusterlink/config"
 	"github.com/clusterlink/clusterlink/controlplane/adminapi"
@@ -157,11 +157,14 @@ type linkOut struct {
 	State              string `json:"state" yaml:"state"`
 	Error              string `json:"error,omitempty" yaml:"error,omitempty"`
 	ErrorMessage       string `json:"error_message,omitempty" yaml:"error_message,omitempty"`
+	// TasksInError is clusterlink's: the link's tasks IN_ERROR with their codes, "AclSync(AUTHORIZATION_ERROR)".
+	TasksInError string `json:"tasks_in_error,omitempty" yaml:"tasks_in_error,omitempty"`
 }
 
 func newLinkOut(l adminapi.Link, topic string) linkOut {
 	out := linkOut{Name: l.LinkName, ID: l.ClusterLinkID, TopicName: topic, SourceCluster: l.SourceClusterID,
-		DestinationCluster: l.DestinationClusterID, State: l.LinkState, ErrorMessage: l.LinkErrorMessage}
+		DestinationCluster: l.DestinationClusterID, State: l.LinkState, ErrorMessage: l.LinkErrorMessage,
+		TasksInError: tasksInError(l.Tasks)}
 	if l.LinkError != "NO_ERROR" {
 		out.Error = l.LinkError
 	}

@@ -35,10 +35,10 @@ the other commands use. SIGINT or SIGTERM stop it cleanly: produces in flight ar
 			if err != nil {
 				return fmt.Errorf("config file %s:\n%w", configPath, err)
 			}
-			log.Info("connecting to the destination cluster", zap.Strings("bootstrap_servers", cfg.Destination.BootstrapServers),
+			log.Info("connecting to the destination cluster", zap.String("version", version), zap.Strings("bootstrap_servers", cfg.Destination.BootstrapServers),
 				zap.String("state_topic", cfg.State.Topic))
 			startCtx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
-			d, err := daemon.New(startCtx, cfg, daemon.Options{Logger: log, Pprof: pprof, AdoptUnsealedState: adopt})
+			d, err := daemon.New(startCtx, cfg, daemon.Options{Logger: log, Pprof: pprof, AdoptUnsealedState: adopt, Build: buildInfo()})
 			cancel()
 			if err != nil {
 				return err

@@ -14,7 +14,7 @@ import (
 	"testing"
 
 	"go.uber.org/zap"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // This file is what the OpenAPI tests share: an OpenAPI document read as plain maps, a validator of JSON answers

@@ -38,6 +38,8 @@ type Options struct {
 	// AdoptUnsealedState seals, once, the state records found in clear text (written before state.encryption.key
 	// was set) instead of rejecting them. Only for an operator who knows no one else wrote the topic.
 	AdoptUnsealedState bool
+	// Build is the binary's version, commit and Go version, exported as clusterlink_build_info.
+	Build BuildInfo
 }
 
 // Daemon runs the links of one destination cluster.
@@ -67,6 +69,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 	if log == nil {
 		log = zap.NewNop()
 	}
+	log = quietStart(log, time.Now().Add(StartupGrace))
 	dstOpts, err := cfg.Destination.KgoOpts()
 	if err != nil {
 		return nil, fmt.Errorf("destination client settings: %w", err)
@@ -182,6 +185,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.mu.Lock()
 	d.ready = true
 	d.mu.Unlock()
+	d.log.Info("ready: every link started", zap.String("address", ln.Addr().String()))
 
 	select {
 	case <-ctx.Done():

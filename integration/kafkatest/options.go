@@ -11,6 +11,7 @@ type options struct {
 	listeners    []ExtraListener
 	heap         string
 	logf         func(format string, args ...any)
+	clientPorts  []int
 }
 
 func defaultOptions() options {
@@ -64,6 +65,10 @@ func Listener(name, protocol string, configs map[string]string) Opt {
 
 // Heap sets the JVM heap of each node (-Xmx and -Xms). Default 768m.
 func Heap(size string) Opt { return func(o *options) { o.heap = size } }
+
+// ClientPorts fixes the client listener ports of the first nodes (make brokers serves the README's
+// localhost:9092 and localhost:9093). Default: free ports picked at start.
+func ClientPorts(ports ...int) Opt { return func(o *options) { o.clientPorts = ports } }
 
 // Logf receives the harness's progress lines (node started, stopped). Default: none.
 func Logf(f func(format string, args ...any)) Opt { return func(o *options) { o.logf = f } }
