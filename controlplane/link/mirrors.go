@@ -126,6 +126,9 @@ func (l *Link) autoCreate(ctx context.Context) error {
 			continue // already a mirror, or promoted: never recreated
 		}
 		if err := l.createMirror(ctx, name, mirror, state.OriginAuto, false); err != nil {
+			if _, exists := l.storedMirror(mirror); exists && IsConflict(err) {
+				continue // created meanwhile (the daemon file's mirrors, an API call): nothing to report
+			}
 			if IsInvalid(err) || IsConflict(err) {
 				l.mu.Lock()
 				first := !l.warned[mirror]
