@@ -231,9 +231,9 @@ func PipelineMaxAge(d time.Duration) Opt { return func(o *options) { o.pipelineM
 // message shows the cause at once). Default 1 minute.
 func ResolveErrorAfter(d time.Duration) Opt { return func(o *options) { o.resolveErrorAfter = d } }
 
-// VerifySample sets the background verifier: every interval, each copying partition compares one window of offsets
-// offsets (at a random place) with the source; a difference fails the partition as diverged. 0 offsets turns it
-// off. Default every minute, 1000 offsets.
+// VerifySample sets the background verifier: every interval, up to 8 copying partitions (taken in turn) each compare
+// one window of offsets offsets (at a random place) with the source; a difference fails the partition as diverged.
+// 0 offsets turns it off. Default every minute, 1000 offsets.
 func VerifySample(interval time.Duration, offsets int64) Opt {
 	return func(o *options) { o.verifyInterval, o.verifySample = interval, offsets }
 }

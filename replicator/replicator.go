@@ -38,6 +38,8 @@ type Replicator struct {
 	txn          txnClient
 	conns        produceClients
 	decompressor kgo.Decompressor
+	// sampleNext is where the background verifier's next round starts among the copying partitions.
+	sampleNext int
 	// pipelineAge is PipelineMaxAge bounded by the destination's producer.id.expiration.ms (nanoseconds).
 	pipelineAge atomic.Int64
 }

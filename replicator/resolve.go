@@ -14,6 +14,7 @@ import (
 
 	"github.com/clusterlink/clusterlink/replicator/compare"
 	"github.com/clusterlink/clusterlink/replicator/kafkaapi"
+	"github.com/clusterlink/clusterlink/replicator/recordbatch"
 )
 
 // resolve reads a partition's position from the destination — the mirror's log end offset is the next source offset
@@ -141,10 +142,14 @@ func (r *Replicator) resolveOnce(ctx context.Context, p *partition, gen uint64) 
 
 	r.mu.Lock()
 	srcLeader, srcTopicID, checkTail, compacted := p.srcLeader, p.m.sourceTopicID, p.checkTail, p.m.compacted
+	dstLeader, dstTopicID := p.dstLeader, p.m.mirrorTopicID
 	r.mu.Unlock()
 	// Before copying on after a start or a pause, the mirror's last offset must still be the source's: another
-	// client may have written to the mirror while the link was not copying it.
-	if checkTail && dstLEO > max(dstStart, srcStart) {
+	// client may have written to the mirror while the link was not copying it. The batches holding it are compared
+	// by their bytes first (one fetch on each side, through the replicator's own clients); only a batch the link
+	// rewrote (a replayed transaction, a marker) is compared record by record.
+	if checkTail && dstLEO > max(dstStart, srcStart) &&
+		!r.sameBatchAt(ctx, srcTopic, srcTopicID, srcLeader, topic, dstTopicID, dstLeader, id, dstLEO-1) {
 		c, err := compare.Range(ctx, r.src, r.dst, srcTopic, topic, id, dstLEO-1, dstLEO, compacted)
 		if err != nil {
 			return fmt.Errorf("mirror %s[%d] compare the last offset with the source: %w", topic, id, err)
@@ -244,4 +249,45 @@ func resolveErrorCode(err error) string {
 		return "REQUEST_TIMED_OUT"
 	}
 	return "UNKNOWN_SERVER_ERROR"
+}
+
+// sameBatchAt reports whether the batch holding offset is the same batch on both sides: same base and last offset,
+// equal bytes but for the broker-owned header fields. false means "not shown equal by bytes", not "different".
+func (r *Replicator) sameBatchAt(ctx context.Context, srcTopic string, srcID [16]byte, srcLeader int32,
+	dstTopic string, dstID [16]byte, dstLeader int32, partition int32, offset int64) bool {
+	if srcLeader < 0 || dstLeader < 0 || dstID == ([16]byte{}) {
+		return false
+	}
+	s, ok := fetchBatchAt(ctx, r.src, srcTopic, srcID, srcLeader, partition, offset)
+	if !ok {
+		return false
+	}
+	d, ok := fetchBatchAt(ctx, r.dst, dstTopic, dstID, dstLeader, partition, offset)
+	return ok && s.Header.BaseOffset == d.Header.BaseOffset && s.Header.LastOffset() == d.Header.LastOffset() &&
+		recordbatch.PayloadEqual(s.Bytes, d.Bytes)
+}
+
+// fetchBatchAt fetches the batch holding offset from a partition's leader.
+func fetchBatchAt(ctx context.Context, cl *kgo.Client, topic string, topicID [16]byte, leader, partition int32, offset int64) (recordbatch.Batch, bool) {
+	kresp, err := cl.Broker(int(leader)).Request(ctx, kafkaapi.NewFetchOne(topic, topicID, partition, offset, 1<<20))
+	if err != nil {
+		return recordbatch.Batch{}, false
+	}
+	for _, t := range kresp.(*kmsg.FetchResponse).Topics {
+		for _, fp := range t.Partitions {
+			if fp.ErrorCode != 0 {
+				return recordbatch.Batch{}, false
+			}
+			batches, _, err := recordbatch.Split(fp.RecordBatches)
+			if err != nil {
+				return recordbatch.Batch{}, false
+			}
+			for _, b := range batches {
+				if b.Header.BaseOffset <= offset && offset <= b.Header.LastOffset() {
+					return b, true
+				}
+			}
+		}
+	}
+	return recordbatch.Batch{}, false
 }

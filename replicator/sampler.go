@@ -3,7 +3,9 @@ package replicator
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -11,10 +13,11 @@ import (
 	"github.com/clusterlink/clusterlink/replicator/compare"
 )
 
-// This file is the background verifier: every VerifyInterval it compares, for each copying partition, one window
-// of VerifySampleOffsets offsets at a random place between the mirror's log start and its end with the source,
-// record by record (compare.Range). The cost is bounded (one window per partition per interval, two short reads);
-// over time the whole mirror is sampled. A difference fails the partition with ILLEGAL_STATE as diverged: it is
+// This file is the background verifier: every VerifyInterval it compares, for up to samplePartitionsPerRound
+// copying partitions taken in turn, one window of VerifySampleOffsets offsets at a random place between the
+// mirror's log start and its end with the source, record by record (compare.Range). The cost is bounded whatever
+// the partition count (a few short reads per interval); over time every partition, and the whole of each, is
+// sampled. A difference fails the partition with ILLEGAL_STATE as diverged: it is
 // what the status audit cannot see (a foreign write that replaced a record at the same offset, a broker that
 // corrupted one).
 
@@ -35,6 +38,9 @@ func (r *Replicator) sampleLoop(ctx context.Context) error {
 	}
 }
 
+// samplePartitionsPerRound bounds one round's reads: each window costs two consumer reads.
+const samplePartitionsPerRound = 8
+
 type sampleWindow struct {
 	p                  *partition
 	gen                uint64
@@ -45,8 +51,9 @@ type sampleWindow struct {
 
 func (r *Replicator) sampleOnce(ctx context.Context) {
 	r.mu.Lock()
-	var windows []sampleWindow
-	for _, m := range r.mirrors {
+	var candidates []sampleWindow
+	for _, topic := range slices.Sorted(maps.Keys(r.mirrors)) {
+		m := r.mirrors[topic]
 		for _, p := range m.partitions {
 			lo := max(p.mirrorLogStart, p.srcLogStart, p.fillBelow)
 			if p.phase != phaseCopy || !p.everResolved || p.nextOffset <= lo {
@@ -54,9 +61,16 @@ func (r *Replicator) sampleOnce(ctx context.Context) {
 			}
 			n := min(r.opts.verifySample, p.nextOffset-lo)
 			from := lo + rand.Int64N(p.nextOffset-lo-n+1)
-			windows = append(windows, sampleWindow{p: p, gen: p.gen, topic: m.topic, sourceTopic: m.sourceTopic,
+			candidates = append(candidates, sampleWindow{p: p, gen: p.gen, topic: m.topic, sourceTopic: m.sourceTopic,
 				compacted: m.compacted, from: from, to: from + n})
 		}
+	}
+	var windows []sampleWindow
+	for i := 0; i < min(samplePartitionsPerRound, len(candidates)); i++ {
+		windows = append(windows, candidates[(r.sampleNext+i)%len(candidates)])
+	}
+	if len(candidates) > 0 {
+		r.sampleNext = (r.sampleNext + len(windows)) % len(candidates)
 	}
 	r.mu.Unlock()
 	for _, w := range windows {
