@@ -258,36 +258,37 @@ func (r *Replicator) sameBatchAt(ctx context.Context, srcTopic string, srcID [16
 	if srcLeader < 0 || dstLeader < 0 || dstID == ([16]byte{}) {
 		return false
 	}
-	s, ok := fetchBatchAt(ctx, r.src, srcTopic, srcID, srcLeader, partition, offset)
-	if !ok {
+	s, err := fetchBatchAt(ctx, r.src, srcTopic, srcID, srcLeader, partition, offset)
+	if err != nil {
 		return false
 	}
-	d, ok := fetchBatchAt(ctx, r.dst, dstTopic, dstID, dstLeader, partition, offset)
-	return ok && s.Header.BaseOffset == d.Header.BaseOffset && s.Header.LastOffset() == d.Header.LastOffset() &&
+	d, err := fetchBatchAt(ctx, r.dst, dstTopic, dstID, dstLeader, partition, offset)
+	return err == nil && s.Header.BaseOffset == d.Header.BaseOffset && s.Header.LastOffset() == d.Header.LastOffset() &&
 		recordbatch.PayloadEqual(s.Bytes, d.Bytes)
 }
 
-// fetchBatchAt fetches the batch holding offset from a partition's leader.
-func fetchBatchAt(ctx context.Context, cl *kgo.Client, topic string, topicID [16]byte, leader, partition int32, offset int64) (recordbatch.Batch, bool) {
+// fetchBatchAt fetches the batch holding offset from a partition's leader. A partition error (OFFSET_OUT_OF_RANGE:
+// the offset is below the log start) is returned as its kerr error.
+func fetchBatchAt(ctx context.Context, cl *kgo.Client, topic string, topicID [16]byte, leader, partition int32, offset int64) (recordbatch.Batch, error) {
 	kresp, err := cl.Broker(int(leader)).Request(ctx, kafkaapi.NewFetchOne(topic, topicID, partition, offset, 1<<20))
 	if err != nil {
-		return recordbatch.Batch{}, false
+		return recordbatch.Batch{}, err
 	}
 	for _, t := range kresp.(*kmsg.FetchResponse).Topics {
 		for _, fp := range t.Partitions {
-			if fp.ErrorCode != 0 {
-				return recordbatch.Batch{}, false
+			if err := kerr.ErrorForCode(fp.ErrorCode); err != nil {
+				return recordbatch.Batch{}, err
 			}
 			batches, _, err := recordbatch.Split(fp.RecordBatches)
 			if err != nil {
-				return recordbatch.Batch{}, false
+				return recordbatch.Batch{}, err
 			}
 			for _, b := range batches {
 				if b.Header.BaseOffset <= offset && offset <= b.Header.LastOffset() {
-					return b, true
+					return b, nil
 				}
 			}
 		}
 	}
-	return recordbatch.Batch{}, false
+	return recordbatch.Batch{}, fmt.Errorf("no batch holds offset %d", offset)
 }

@@ -378,27 +378,11 @@ func (r *Replicator) reattachTransactions(ctx context.Context, p *partition, top
 
 // sourceProducerAt returns the producer id of the source batch holding offset.
 func (r *Replicator) sourceProducerAt(ctx context.Context, topic string, topicID [16]byte, partition, leader int32, offset int64) (int64, error) {
-	kresp, err := r.src.Broker(int(leader)).Request(ctx, kafkaapi.NewFetchOne(topic, topicID, partition, offset, 1<<20))
+	b, err := fetchBatchAt(ctx, r.src, topic, topicID, leader, partition, offset)
 	if err != nil {
 		return 0, fmt.Errorf("read the source batch at %s[%d] offset %d: %w", topic, partition, offset, err)
 	}
-	for _, t := range kresp.(*kmsg.FetchResponse).Topics {
-		for _, fp := range t.Partitions {
-			if err := kerr.ErrorForCode(fp.ErrorCode); err != nil {
-				return 0, fmt.Errorf("read the source batch at %s[%d] offset %d: %w", topic, partition, offset, err)
-			}
-			batches, _, err := recordbatch.Split(fp.RecordBatches)
-			if err != nil {
-				return 0, err
-			}
-			for _, b := range batches {
-				if b.Header.BaseOffset <= offset && offset <= b.Header.LastOffset() {
-					return b.Header.ProducerID, nil
-				}
-			}
-		}
-	}
-	return 0, fmt.Errorf("the source has no batch at %s[%d] offset %d", topic, partition, offset)
+	return b.Header.ProducerID, nil
 }
 
 func slotIndex(txnID, prefix, topic string, partition int32) (int, error) {
