@@ -23,8 +23,11 @@ const (
 var secureUsers = map[string]string{"alice": "alice-secret", "bob": "bob-secret"}
 
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) == "replicate" {
+	switch os.Getenv(childEnv) {
+	case "replicate":
 		os.Exit(runChild())
+	case "daemon":
+		os.Exit(runDaemonChild())
 	}
 	os.Exit(kafkatest.Main(m, &shared,
 		nil,
