@@ -88,6 +88,9 @@ func (r *Replicator) audit(ctx context.Context) error {
 		srcTopics = append(srcTopics, m.sourceTopic)
 		dstTopics = append(dstTopics, m.topic)
 		for _, p := range m.partitions {
+			if p.unowned {
+				continue // its owner audits it: here its log end moves under writes of another daemon
+			}
 			snaps = append(snaps, auditSnapshot{p: p, gen: p.gen, nextOffset: p.nextOffset,
 				quiet: p.phase == phaseCopy && !p.busy})
 		}

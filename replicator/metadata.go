@@ -163,7 +163,7 @@ func (r *Replicator) refreshMetadata(ctx context.Context) error {
 		}
 		r.mu.Lock()
 		for p := int32(len(g.m.partitions)); p < g.count; p++ {
-			g.m.partitions = append(g.m.partitions, g.m.newPartition(p))
+			g.m.partitions = append(g.m.partitions, g.m.newPartition(p, r.ownedAtStartLocked(g.m.topic, p)))
 		}
 		r.mu.Unlock()
 		r.log.Info("mirror partitions added", zap.String("mirror_topic", g.m.topic), zap.Int32("partitions", g.count))

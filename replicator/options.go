@@ -39,6 +39,8 @@ type options struct {
 	observer                Observer
 	transactionalIDPrefix   string
 	onFailure               func(PartitionFailure)
+	ownedOnly               bool
+	writeGuard              func() error
 }
 
 // Observer is told about every fetch and produce request the replicator makes (for latency metrics). Its methods

@@ -22,6 +22,8 @@ const (
 	phaseFailed
 	// phaseParked: the mirror is paused; ResumeMirror sends it back to phaseResolve.
 	phaseParked
+	// phaseUnowned: another daemon of the link copies it (see ownership.go); SetOwned sends it back to phaseResolve.
+	phaseUnowned
 )
 
 type mirror struct {
@@ -101,6 +103,12 @@ type partition struct {
 	rateAt     time.Time
 	rateOffset int64
 	rate       float64
+	// unowned: another daemon sharing the link owns it (OwnedPartitionsOnly); its phase is phaseUnowned unless it
+	// failed. The byte rate is sampled for the group's load-aware assignment.
+	unowned       bool
+	byteRateAt    time.Time
+	byteRateBytes int64
+	byteRate      float64
 }
 
 // copyRateLocked updates and returns the partition's copy rate in offsets per second.
@@ -120,11 +128,15 @@ func newPartition(m *mirror, id int32) *partition {
 	return &partition{m: m, id: id, srcLeader: -1, dstLeader: -1, checkTail: true}
 }
 
-// newPartition returns a new partition of m (the caller adds it), parked when m is paused.
-func (m *mirror) newPartition(id int32) *partition {
+// newPartition returns a new partition of m (the caller adds it), parked when m is paused, unowned when another
+// daemon copies it (owned is ownedAtStartLocked).
+func (m *mirror) newPartition(id int32, owned bool) *partition {
 	p := newPartition(m, id)
 	if m.paused {
 		p.phase = phaseParked
+	}
+	if !owned {
+		p.phase, p.unowned = phaseUnowned, true
 	}
 	return p
 }
@@ -198,6 +210,8 @@ func (m *mirror) statusLocked() MirrorStatus {
 			}
 		case p.phase == phaseParked:
 			ps.Status = StatusPaused
+		case p.unowned:
+			ps.Status, ps.NotOwned = StatusActive, true // another daemon's: what it copies is its status to say
 		case !p.everResolved:
 			ps.Status = StatusPendingMirror
 			if status == StatusActive {

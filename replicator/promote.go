@@ -62,7 +62,7 @@ func (r *Replicator) ResumeMirror(topic string) error {
 // parkLocked takes a partition out of copying: work in flight under its generation is dropped. A failed partition
 // stays failed. r.mu must be held.
 func (r *Replicator) parkLocked(p *partition) {
-	if p.phase == phaseFailed || p.phase == phaseParked {
+	if p.phase == phaseFailed || p.phase == phaseParked || p.phase == phaseUnowned {
 		return
 	}
 	p.phase = phaseParked

@@ -24,8 +24,10 @@ type Replicator struct {
 	opts           options
 	log            *zap.Logger
 
-	mu       sync.Mutex
-	mirrors  map[string]*mirror // by mirror topic name
+	mu      sync.Mutex
+	mirrors map[string]*mirror // by mirror topic name
+	// owned are the partitions this replicator copies, by mirror topic, with OwnedPartitionsOnly (see ownership.go).
+	owned    map[string]map[int32]bool
 	fetchers map[int32]*fetcher
 	writers  map[int32]*writer
 	running  bool
@@ -117,9 +119,11 @@ func (r *Replicator) AddMirror(ctx context.Context, spec MirrorSpec) error {
 	m.topicHash = topicHash(m.topic)
 	m.paused = spec.Paused
 	m.compacted = strings.Contains(src.configs["cleanup.policy"], "compact")
+	r.mu.Lock()
 	for p := int32(0); p < src.partitions; p++ {
-		m.partitions = append(m.partitions, m.newPartition(p))
+		m.partitions = append(m.partitions, m.newPartition(p, r.ownedAtStartLocked(m.topic, p)))
 	}
+	r.mu.Unlock()
 	for _, f := range spec.Failed {
 		if f.Partition >= 0 && int(f.Partition) < len(m.partitions) {
 			p := m.partitions[f.Partition]

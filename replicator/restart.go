@@ -93,6 +93,9 @@ func (r *Replicator) RestartMirror(topic string) error {
 		if m.paused {
 			p.phase = phaseParked
 		}
+		if p.unowned {
+			p.phase = phaseUnowned
+		}
 		p.gen++
 		p.errCode, p.errMsg, p.diverged, p.checkTail = "", "", false, true
 		p.resolveFailures, p.resolveFailingSince = 0, time.Time{}

@@ -63,6 +63,8 @@ type PartitionStatus struct {
 	// Diverged: the partition is FAILED because the mirror no longer equals its source (a foreign write or
 	// DeleteRecords, a recreated mirror topic): promote and failover refuse it unless forced.
 	Diverged bool
+	// NotOwned: another daemon sharing the link copies the partition; the other fields are this daemon's last view.
+	NotOwned bool
 	Counters Counters
 }
 

@@ -36,7 +36,7 @@ func (r *Replicator) measureTimeLags(ctx context.Context) {
 	for _, m := range r.mirrors {
 		for _, p := range m.partitions {
 			off := p.fetchOffset()
-			if !p.everResolved || !p.srcKnown || p.phase == phaseFailed || off >= p.srcHWM || p.srcLeader < 0 {
+			if !p.everResolved || !p.srcKnown || p.phase == phaseFailed || p.unowned || off >= p.srcHWM || p.srcLeader < 0 {
 				p.missingSince = time.Time{}
 				continue
 			}

@@ -33,6 +33,8 @@ type writer struct {
 	queues map[*partition]*writeQueue
 	pipes  map[*partition]*partitionPipe
 	signal chan struct{}
+	// guardLogged is when a refusal of the WriteGuard was last logged (the run loop's own).
+	guardLogged time.Time
 }
 
 func newWriter(r *Replicator, broker int32) *writer {
@@ -100,6 +102,13 @@ func (w *writer) run(ctx context.Context) error {
 			case slots <- struct{}{}:
 			case <-ctx.Done():
 				return nil
+			}
+			if err := w.writeAllowed(); err != nil {
+				<-slots
+				if sleep(ctx, w.r.opts.retryBackoff) != nil {
+					return nil
+				}
+				continue
 			}
 			parts := w.nextRequest()
 			if len(parts) == 0 {

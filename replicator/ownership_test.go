@@ -1,0 +1,127 @@
+package replicator
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func destinationEnd(t *testing.T, cl *kgo.Client, topic string, p int32) int64 {
+	t.Helper()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(context.Background(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, _ := ends.Lookup(topic, p)
+	return o.Offset
+}
+
+// TestReplicator_TwoOwnersHandOverAPartition runs two replicators of one link on the same clusters, as two daemons
+// sharing it: each copies only what it owns; a partition released by one (nothing in flight once SetOwned returns)
+// and taken by the other continues from the mirror's log end, without a FAILED partition, a gap or a duplicate.
+func TestReplicator_TwoOwnersHandOverAPartition(t *testing.T) {
+	srcCluster, dstCluster := fakeClusters(t)
+	if err := srcCluster.CreateTopic("orders", 3, nil); err != nil {
+		t.Fatal(err)
+	}
+	src := fakeClient(t, srcCluster, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	dst := fakeClient(t, dstCluster)
+	a := runReplicator(t, src, dst, OwnedPartitionsOnly())
+	b := runReplicator(t, src, dst, OwnedPartitionsOnly())
+	ctx := context.Background()
+	for p := int32(0); p < 3; p++ {
+		produce(t, src, "orders", p, 100)
+	}
+	if err := a.SetOwned(ctx, map[string][]int32{"orders": {0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []*Replicator{a, b} {
+		if err := r.AddMirror(ctx, MirrorSpec{MirrorTopic: "orders"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "a copies partitions 0 and 1", func() bool {
+		return destinationEnd(t, dst, "orders", 0) == 100 && destinationEnd(t, dst, "orders", 1) == 100
+	})
+	time.Sleep(300 * time.Millisecond)
+	if n := destinationEnd(t, dst, "orders", 2); n != 0 {
+		t.Fatalf("partition 2, owned by nobody, has %d records on the mirror", n)
+	}
+	if err := b.SetOwned(ctx, map[string][]int32{"orders": {2}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "b copies partition 2", func() bool { return destinationEnd(t, dst, "orders", 2) == 100 })
+
+	// Partition 1 moves from a to b while data flows.
+	stop := make(chan struct{})
+	produced := make(chan struct{})
+	go func() {
+		defer close(produced)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			produce(t, src, "orders", 1, 10)
+		}
+	}()
+	time.Sleep(200 * time.Millisecond)
+	if err := a.SetOwned(ctx, map[string][]int32{"orders": {0}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.SetOwned(ctx, map[string][]int32{"orders": {1, 2}}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	close(stop)
+	<-produced
+	srcEnd := destinationEnd(t, src, "orders", 1)
+	waitFor(t, "b copies partition 1 to the end", func() bool { return destinationEnd(t, dst, "orders", 1) == srcEnd })
+	for _, r := range []*Replicator{a, b} {
+		st, _ := r.MirrorStatus("orders")
+		for _, ps := range st.Partitions {
+			if ps.Status == StatusFailed {
+				t.Fatalf("partition %d FAILED: %s %s", ps.Partition, ps.ErrorCode, ps.ErrorMessage)
+			}
+		}
+	}
+	if got := a.OwnedPartitions()["orders"]; len(got) != 1 || got[0] != 0 {
+		t.Errorf("a owns %v, want [0]", got)
+	}
+	requireSameRecords(t, src, dst, "orders", 1, int(srcEnd))
+}
+
+// TestReplicator_WriteGuardHoldsWritesBack: while the guard refuses, nothing is written; once it allows, copying
+// continues from where it was.
+func TestReplicator_WriteGuardHoldsWritesBack(t *testing.T) {
+	var allowed atomic.Bool
+	srcCluster, dstCluster := fakeClusters(t)
+	if err := srcCluster.CreateTopic("held", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	src := fakeClient(t, srcCluster, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	dst := fakeClient(t, dstCluster)
+	r := runReplicator(t, src, dst, WriteGuard(func() error {
+		if !allowed.Load() {
+			return errors.New("not the owner")
+		}
+		return nil
+	}))
+	produce(t, src, "held", 0, 50)
+	if err := r.AddMirror(context.Background(), MirrorSpec{MirrorTopic: "held"}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n := destinationEnd(t, dst, "held", 0); n != 0 {
+		t.Fatalf("%d records written while the guard refused", n)
+	}
+	allowed.Store(true)
+	waitFor(t, "copied after the guard allows", func() bool { return destinationEnd(t, dst, "held", 0) == 50 })
+	requireSameRecords(t, src, dst, "held", 0, 50)
+}
