@@ -40,6 +40,9 @@ type Options struct {
 	AdoptUnsealedState bool
 	// Build is the binary's version, commit and Go version, exported as clusterlink_build_info.
 	Build BuildInfo
+	// GroupSessionTimeout and GroupHeartbeatInterval tune the group membership of the links (default 10 s and 3 s,
+	// as Kafka Connect's).
+	GroupSessionTimeout, GroupHeartbeatInterval time.Duration
 }
 
 // Daemon runs the links of one destination cluster.

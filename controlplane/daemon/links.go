@@ -132,7 +132,7 @@ func (d *Daemon) startLocked(s *slot) {
 	ropts := append([]replicator.Opt{replicator.WithObserver(observer{d.metrics, s.name})}, d.opts.ReplicatorOpts...)
 	l := link.New(link.Options{
 		Name: s.name, ID: s.rec.ID, Config: cfg, Broken: err, Destination: d.dst, DestinationID: d.dstID,
-		Store: d.store, Logger: d.log, ReplicatorOpts: ropts,
+		Store: d.store, Logger: d.log, ReplicatorOpts: ropts, Group: d.groupOptions(s.name),
 	})
 	ctx, cancel := context.WithCancel(d.runCtx)
 	rt := &runtime{l: l, cancel: cancel, done: make(chan struct{})}

@@ -121,7 +121,9 @@ func (g *mirrorGuard) restoredCount() int64 {
 func (l *Link) guardLoop(ctx context.Context) error {
 	for {
 		cctx, cancel := context.WithTimeout(ctx, l.requestTimeout())
-		if _, err := l.guard.restoreRemoved(cctx); err != nil && ctx.Err() == nil {
+		if !l.runsLinkLoops() {
+			// another daemon of the link's group runs it
+		} else if _, err := l.guard.restoreRemoved(cctx); err != nil && ctx.Err() == nil {
 			l.log.Warn("check the read-only guards of the mirror topics", zap.Error(err))
 		}
 		cancel()

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/clusterlink/clusterlink/config"
+	"github.com/clusterlink/clusterlink/controlplane/group"
 	"github.com/clusterlink/clusterlink/controlplane/state"
 	"github.com/clusterlink/clusterlink/controlplane/task"
 	"github.com/clusterlink/clusterlink/replicator"
@@ -59,6 +60,8 @@ type Options struct {
 	// ReplicatorOpts are appended to those the link derives from its config (tests shorten intervals with them; the
 	// daemon adds its metrics observer).
 	ReplicatorOpts []replicator.Opt
+	// Group makes the daemon share the link with the other daemons of the group (shared.go); nil: it runs all of it.
+	Group *GroupOptions
 }
 
 // Link is one cluster link.
@@ -76,6 +79,10 @@ type Link struct {
 	srcAdm *kadm.Client
 	rep    *replicator.Replicator // nil when broken
 	guard  *mirrorGuard
+	// member is the daemon's membership of the group sharing the link (nil: none); leading: the loops unit is here.
+	member      *group.Member
+	groupClient *kgo.Client
+	leading     atomic.Bool
 
 	autoCreateTask, configSyncTask, availabilityTask, offsetSyncTask, aclSyncTask *task.Tracker
 
@@ -155,8 +162,12 @@ func (l *Link) buildClients(o Options) error {
 		kgo.ConnIdleTimeout(cfg.ConnectionsMaxIdle),
 		kgo.RetryBackoffFn(func(int) time.Duration { return cfg.RetryBackoff }),
 	)
+	if err := l.buildMember(o); err != nil {
+		return err
+	}
 	src, err := kgo.NewClient(srcOpts...)
 	if err != nil {
+		l.closeGroup()
 		return fmt.Errorf("source client: %w", err)
 	}
 	ropts := append([]replicator.Opt{
@@ -174,9 +185,11 @@ func (l *Link) buildClients(o Options) error {
 		replicator.TransactionalIDPrefix(TransactionalIDPrefix(o.Name)),
 		replicator.OnPartitionFailed(l.partitionFailed),
 	}, o.ReplicatorOpts...)
+	ropts = append(ropts, l.replicatorGroupOpts()...)
 	rep, err := replicator.New(src, o.Destination, ropts...)
 	if err != nil {
 		src.Close()
+		l.closeGroup()
 		return err
 	}
 	l.src, l.srcAdm, l.rep = src, kadm.NewClient(src), rep
@@ -219,6 +232,7 @@ func (l *Link) Close() {
 	if l.src != nil {
 		l.src.Close()
 	}
+	l.closeGroup()
 }
 
 // Run runs the link until ctx ends: the replicator and every loop. It returns nil on a clean stop, when every
@@ -246,6 +260,7 @@ func (l *Link) Run(ctx context.Context) error {
 		return g.Wait()
 	}
 	g.Go(func() error { return l.rep.Run(gctx) })
+	g.Go(func() error { return l.groupLoop(gctx) })
 	g.Go(func() error { return l.mirrorLoop(gctx) })
 	g.Go(func() error { return l.progressLoop(gctx) })
 	g.Go(func() error { return l.guardLoop(gctx) })

@@ -59,6 +59,9 @@ func (l *Link) syncLoops() syncLoops {
 // startSyncLoopsLocked runs the current sync loops under the link's run context until stopSyncLoopsLocked. loopMu
 // is held.
 func (l *Link) startSyncLoopsLocked() {
+	if !l.runsLinkLoops() {
+		return // another daemon of the link's group runs them (shared.go)
+	}
 	ctx, cancel := context.WithCancel(l.runCtx)
 	done := make(chan struct{})
 	l.syncStop, l.syncDone = cancel, done

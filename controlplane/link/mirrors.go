@@ -46,13 +46,16 @@ func (l *Link) requestTimeout() time.Duration {
 func (l *Link) mirrorLoop(ctx context.Context) error {
 	for {
 		l.addStoredMirrors(ctx)
-		if l.config().AutoCreateMirrorTopicsEnable {
+		// In a group of daemons only the one holding the loops unit auto-creates and syncs configs (shared.go).
+		if l.config().AutoCreateMirrorTopicsEnable && l.runsLinkLoops() {
 			if err := l.autoCreate(ctx); ctx.Err() == nil {
 				l.autoCreateTask.Record(err)
 			}
 		}
-		if err := l.syncTopicConfigs(ctx); ctx.Err() == nil {
-			l.configSyncTask.Record(err)
+		if l.runsLinkLoops() {
+			if err := l.syncTopicConfigs(ctx); ctx.Err() == nil {
+				l.configSyncTask.Record(err)
+			}
 		}
 		if l.sleepOrChange(ctx, l.config().TopicConfigSyncInterval) != nil {
 			return nil

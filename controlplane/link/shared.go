@@ -1,0 +1,182 @@
+package link
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/clusterlink/clusterlink/controlplane/group"
+	"github.com/clusterlink/clusterlink/replicator"
+)
+
+// This file is the link's part in a group of daemons sharing it (controlplane/group): the units it offers (every
+// mirror partition, and the run-once loops as one unit), what it does with an assignment (the replicator copies the
+// owned partitions; the loops run only where the loops unit is), and the lease every write checks.
+
+// loopsUnit is the unit of the link's run-once loops: auto-create, topic config sync, consumer offset sync, ACL
+// sync and the read-only guard. They run together on one member (they decide from the same state).
+var loopsUnit = group.LoopUnit("link")
+
+// GroupOptions make the link's daemon a member of the group of the daemons sharing it.
+type GroupOptions struct {
+	// ID is the group id: the same for every daemon of one destination, state topic and link.
+	ID string
+	// MemberName is how this daemon is shown (host and process id).
+	MemberName string
+	// SessionTimeout and HeartbeatInterval: group.DefaultSessionTimeout and group.DefaultHeartbeatInterval when 0.
+	SessionTimeout, HeartbeatInterval time.Duration
+}
+
+// GroupID is the group id of a link's daemons: one group per state topic and link.
+func GroupID(stateTopic, link string) string { return "clusterlink." + stateTopic + "." + link }
+
+// replicatorGroupOpts are the replicator's options in a group: only owned partitions, and no write without the lease.
+func (l *Link) replicatorGroupOpts() []replicator.Opt {
+	if l.member == nil {
+		return nil
+	}
+	return []replicator.Opt{replicator.OwnedPartitionsOnly(), replicator.WriteGuard(l.member.Lease)}
+}
+
+// buildMember makes the link's group member with a destination client of its own (heartbeats must not wait behind
+// produces).
+func (l *Link) buildMember(o Options) error {
+	if o.Group == nil {
+		return nil
+	}
+	cl, err := kgo.NewClient(append(o.Destination.Opts(), kgo.ClientID("clusterlink-group-"+o.Name))...)
+	if err != nil {
+		return fmt.Errorf("group client: %w", err)
+	}
+	m, err := group.New(group.Options{Client: cl, Group: o.Group.ID, Name: o.Group.MemberName, Logger: l.log,
+		SessionTimeout: o.Group.SessionTimeout, HeartbeatInterval: o.Group.HeartbeatInterval,
+		Work: l.groupWork, Load: l.groupLoad, Apply: l.applyAssignment})
+	if err != nil {
+		cl.Close()
+		return err
+	}
+	l.member, l.groupClient = m, cl
+	return nil
+}
+
+// groupWork is every unit this daemon knows of: the partitions of the mirrors its replicator has, and the loops.
+func (l *Link) groupWork() []group.Unit {
+	units := []group.Unit{loopsUnit}
+	for topic, n := range l.rep.Partitions() {
+		for p := int32(0); p < n; p++ {
+			units = append(units, group.PartitionUnit(topic, p))
+		}
+	}
+	return units
+}
+
+func (l *Link) groupLoad() map[group.Unit]float64 {
+	out := map[group.Unit]float64{}
+	for topic, ps := range l.rep.CopyRates() {
+		for p, rate := range ps {
+			out[group.PartitionUnit(topic, p)] = rate
+		}
+	}
+	return out
+}
+
+// applyAssignment makes this daemon run exactly the assigned units; what it loses is stopped with nothing in flight
+// before it returns.
+func (l *Link) applyAssignment(ctx context.Context, units []group.Unit) error {
+	owned := map[string][]int32{}
+	loops := false
+	for _, u := range units {
+		if topic, p, ok := u.Partition(); ok {
+			owned[topic] = append(owned[topic], p)
+		} else if u == loopsUnit {
+			loops = true
+		}
+	}
+	if !loops {
+		l.setRunsLinkLoops(false)
+	}
+	if err := l.rep.SetOwned(ctx, owned); err != nil {
+		return err
+	}
+	if loops {
+		l.setRunsLinkLoops(true)
+	}
+	return nil
+}
+
+// runsLinkLoops says whether the run-once loops run here: always for a link without a group, else while this daemon
+// holds the loops unit and its lease.
+func (l *Link) runsLinkLoops() bool {
+	if l.member == nil {
+		return true
+	}
+	return l.leading.Load() && l.member.Lease() == nil
+}
+
+// setRunsLinkLoops starts or stops the sync loops (offset sync, ACL sync) as the loops unit comes or goes; the
+// mirror loop's and the guard's steps check runsLinkLoops each round.
+func (l *Link) setRunsLinkLoops(on bool) {
+	l.loopMu.Lock()
+	defer l.loopMu.Unlock()
+	if l.leading.Load() == on {
+		return
+	}
+	l.leading.Store(on)
+	if !on {
+		l.stopSyncLoopsLocked()
+		l.log.Info("the link's loops run on another daemon now")
+		return
+	}
+	if l.runCtx != nil && l.runCtx.Err() == nil && !l.config().ClusterLinkPaused {
+		l.stopSyncLoopsLocked()
+		l.startSyncLoopsLocked()
+	}
+	l.log.Info("the link's loops run on this daemon")
+}
+
+// groupLoop runs the member, and asks for a rebalance whenever the work changes (a mirror added, stopped or grown).
+func (l *Link) groupLoop(ctx context.Context) error {
+	if l.member == nil {
+		return nil
+	}
+	done := make(chan error, 1)
+	go func() { done <- l.member.Run(ctx) }()
+	last := workKey(l.groupWork())
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-t.C:
+		}
+		if k := workKey(l.groupWork()); k != last {
+			last = k
+			l.member.Rejoin()
+		}
+	}
+}
+
+func workKey(us []group.Unit) string {
+	sort.Slice(us, func(i, j int) bool { return us[i] < us[j] })
+	return fmt.Sprint(us)
+}
+
+// Group returns the group of the daemons sharing the link as this daemon sees it; false when the link has none.
+func (l *Link) Group() (group.View, bool) {
+	if l.member == nil {
+		return group.View{}, false
+	}
+	return l.member.View(), true
+}
+
+// closeGroup releases the group's client.
+func (l *Link) closeGroup() {
+	if l.groupClient != nil {
+		l.groupClient.Close()
+	}
+
+}
