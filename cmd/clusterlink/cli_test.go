@@ -242,6 +242,7 @@ func TestCLI_Golden(t *testing.T) {
 		{"mirror-verify", []string{"mirror", "verify", "orders", "--link", "my-link", "--sample", "1000", "--partitions", "0"}},
 		{"acl-list-every-link", []string{"acl", "list"}},
 		{"acl-list-json", []string{"acl", "list", "-o", "json"}},
+		{"daemon-list", []string{"daemon", "list", "--link", "my-link"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := run(t, &fakeBackend{}, tc.args...)
@@ -261,6 +262,7 @@ func TestCLI_HelpGolden(t *testing.T) {
 		{"mirror"}, {"mirror", "list"}, {"mirror", "describe"}, {"mirror", "create"}, {"mirror", "promote"},
 		{"mirror", "failover"}, {"mirror", "pause"}, {"mirror", "resume"}, {"mirror", "restart"}, {"mirror", "verify"},
 		{"mirror", "state-transition-error"}, {"mirror", "state-transition-error", "list"}, {"acl"}, {"acl", "list"},
+		{"daemon"}, {"daemon", "list"},
 	}
 	for _, c := range commands {
 		name := "help-" + strings.Join(append([]string{"clusterlink"}, c...), "-")
@@ -445,4 +447,15 @@ func TestCLI_ConfigFlagsAsTheConfluentCLITakesThem(t *testing.T) {
 	if _, err := run(t, b, "link", "delete", "my-link", "--force", "--dry-run"); err != nil || !b.validate || b.lastOp != "delete my-link" {
 		t.Errorf("link delete --dry-run: validate %v, %v", b.validate, err)
 	}
+}
+
+func (*fakeBackend) LinkDaemons(_ context.Context, link string) (adminapi.LinkDaemons, error) {
+	return adminapi.LinkDaemons{Kind: "ClusterLinkDaemons", LinkName: link, GroupID: "clusterlink._clusterlink-state." + link,
+		Generation: 4, LeaderID: "m-1", MemberID: "m-2", Stable: true, Rebalances: 3,
+		Members: []adminapi.DaemonMember{
+			{MemberID: "m-1", Name: "host-a/41", RunsLinkLoops: true, PartitionCount: 2,
+				Mirrors: []adminapi.MirrorPartitions{{MirrorTopicName: "orders", Partitions: []int32{0, 1}}}},
+			{MemberID: "m-2", Name: "host-b/42", PartitionCount: 2,
+				Mirrors: []adminapi.MirrorPartitions{{MirrorTopicName: "clicks", Partitions: []int32{0}}, {MirrorTopicName: "orders", Partitions: []int32{2}}}},
+		}}, nil
 }

@@ -37,7 +37,7 @@ copied into a read-only mirror topic on the destination at the same offsets, as 
 	root.SuggestionsMinimumDistance = 2
 	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(newRunCommand(), newDemoCommand(), newVersionCommand(),
-		newLinkCommand(&f), newMirrorCommand(&f), newACLCommand(&f))
+		newLinkCommand(&f), newMirrorCommand(&f), newACLCommand(&f), newDaemonCommand(&f))
 	return root
 }
 

@@ -268,3 +268,19 @@ func (f *fakeBackend) LinkACLs(_ context.Context, link string) ([]ACL, error) {
 		{Principal: "User:*", Host: "*", Permission: "DENY", Operation: "WRITE", ResourceType: "TOPIC", ResourceName: "orders", PatternType: "LITERAL", Reason: "MIRROR_READ_ONLY"},
 	}, nil
 }
+
+func (f *fakeBackend) LinkDaemons(_ context.Context, link string) (LinkDaemons, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.links[link]; !ok {
+		return LinkDaemons{}, NotFound("link %s not found", link)
+	}
+	return LinkDaemons{Kind: "ClusterLinkDaemons", LinkName: link, GroupID: "clusterlink._clusterlink-state." + link,
+		Generation: 3, LeaderID: "m1", MemberID: "m1", Stable: true, Rebalances: 2,
+		Members: []DaemonMember{
+			{MemberID: "m1", Name: "host-a/41", RunsLinkLoops: true, PartitionCount: 2,
+				Mirrors: []MirrorPartitions{{MirrorTopicName: "orders", Partitions: []int32{0, 1}}}},
+			{MemberID: "m2", Name: "host-b/42", PartitionCount: 1,
+				Mirrors: []MirrorPartitions{{MirrorTopicName: "orders", Partitions: []int32{2}}}},
+		}}, nil
+}

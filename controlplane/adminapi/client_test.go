@@ -95,6 +95,8 @@ func TestClient_EveryCallIsDocumented(t *testing.T) {
 	}
 	_, err = c.LinkACLs(ctx, "")
 	must("LinkACLs", err)
+	_, err = c.LinkDaemons(ctx, "my-link")
+	must("LinkDaemons", err)
 	must("DeleteLink", c.DeleteLink(ctx, "my-link", true, false))
 	var missing []string
 	for _, op := range doc.operations() {

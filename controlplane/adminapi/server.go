@@ -94,6 +94,7 @@ func Handler(b Backend, log *zap.Logger) http.Handler {
 		})
 	}
 	r.handle("GET", link+"/acls", s.linkACLs)
+	r.handle("GET", link+"/daemons", s.linkDaemons)
 	return s.checkCluster(r.done())
 }
 

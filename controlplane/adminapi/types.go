@@ -30,6 +30,7 @@
 //	POST   /kafka/v3/clusters/{cluster_id}/links/{link}/mirrors:restart?validate_only=   AlterMirrorsRequest (out of FAILED)
 //	GET    /kafka/v3/clusters/{cluster_id}/links/-/mirrors?mirror_status=  every link's mirror topics
 //	GET    /kafka/v3/clusters/{cluster_id}/links/{link}/acls               the destination ACLs the link manages ("-": every link's)
+//	GET    /kafka/v3/clusters/{cluster_id}/links/{link}/daemons            the daemons sharing the link: members, generation, partitions
 //
 // Errors are answered with a non-2xx status and Confluent's Error body, also for unknown paths (404) and methods
 // (405). Request bodies may carry fields clusterlink does not know: they are ignored, as Confluent's contract says.

@@ -167,7 +167,7 @@ var allDescs = []*prometheus.Desc{descBuildInfo, descRequestErrors, descLinkLag,
 type collector struct{ d *Daemon }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range allDescs {
+	for _, d := range append(allDescs, groupDescs...) {
 		ch <- d
 	}
 }
@@ -194,6 +194,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		for _, t := range l.Tasks() {
 			gauge(descTaskState, 1, name, t.Name, t.State, t.ErrorCode)
 		}
+		collectGroup(ch, l)
 		var linkLag, linkFailed int64
 		for _, m := range l.Mirrors() {
 			gauge(descMirrorStatus, 1, name, m.Topic, string(m.Status), m.ErrorCode)

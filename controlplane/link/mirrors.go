@@ -339,11 +339,11 @@ func (l *Link) mirrorView(m state.Mirror) Mirror {
 		return v
 	}
 	if rs, ok := l.rep.MirrorStatus(m.Topic); ok {
-		v.Partitions = rs.Partitions
 		v.NumPartitions = int32(len(rs.Partitions))
 		if m.Status == replicator.StatusActive {
 			v.Status, v.StatusTime, v.ErrorCode, v.ErrorMessage = rs.Status, rs.StatusTime, rs.ErrorCode, rs.ErrorMessage
 		}
+		v.Partitions = l.sharedPartitions(&v, rs.Partitions)
 	} else if m.Status != replicator.StatusStopped && v.Status != replicator.StatusFailed {
 		l.mu.Lock()
 		msg := l.addErrors[m.Topic]

@@ -180,3 +180,37 @@ func (l *Link) closeGroup() {
 	}
 
 }
+
+// sharedPartitions are the partitions a daemon of a group reports: those it copies, and those nobody in the group
+// copies yet (PENDING_MIRROR, lag unknown, which makes an ACTIVE mirror PENDING_MIRROR). The partitions another
+// member copies are that member's to report: their positions here are stale, so lags, counters and failures shown
+// by a daemon are always of what it runs (or of what nobody runs).
+func (l *Link) sharedPartitions(v *Mirror, ps []replicator.PartitionStatus) []replicator.PartitionStatus {
+	if l.member == nil {
+		return ps
+	}
+	elsewhere := map[group.Unit]bool{}
+	view := l.member.View()
+	for _, m := range view.Members {
+		if m.ID == view.MemberID {
+			continue
+		}
+		for _, u := range m.Units {
+			elsewhere[u] = true
+		}
+	}
+	out := ps[:0:0]
+	for _, p := range ps {
+		switch {
+		case !p.NotOwned:
+			out = append(out, p)
+		case !elsewhere[group.PartitionUnit(v.Topic, p.Partition)]:
+			p.Status, p.Lag, p.TimeLag = replicator.StatusPendingMirror, -1, -1
+			out = append(out, p)
+			if v.Status == replicator.StatusActive {
+				v.Status = replicator.StatusPendingMirror
+			}
+		}
+	}
+	return out
+}
