@@ -13,12 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
 	"github.com/clusterlink/clusterlink/config"
 	"github.com/clusterlink/clusterlink/controlplane/adminapi"
 	"github.com/clusterlink/clusterlink/controlplane/daemon"
+	"github.com/clusterlink/clusterlink/controlplane/group"
 	"github.com/clusterlink/clusterlink/integration/kafkatest"
 	"github.com/clusterlink/clusterlink/replicator"
 )
@@ -278,6 +280,310 @@ func TestHA_RollingUpdateOverlapEndsIdenticalWithNoFailedPartition(t *testing.T)
 		t.Fatalf("partitions FAILED on the daemon that stayed:\n%s", strings.Join(failed, "\n"))
 	}
 	for _, topic := range c.topics {
+		requireMirrorEqual(t, src, dst, topic, topic)
+	}
+}
+
+// daemons reads the group of the link as a daemon sees it.
+func (d *daemonChild) daemons(t *testing.T, linkName string) (adminapi.LinkDaemons, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	return d.client.LinkDaemons(ctx, linkName)
+}
+
+// waitGroup waits until the daemon sees a stable group of n members sharing all the partitions, each exactly once,
+// every member with some, and returns it.
+func (d *daemonChild) waitGroup(t *testing.T, linkName string, n, partitions int, within time.Duration) adminapi.LinkDaemons {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	var last adminapi.LinkDaemons
+	var err error
+	for time.Now().Before(deadline) {
+		last, err = d.daemons(t, linkName)
+		if err == nil && last.Stable && len(last.Members) == n && groupCovers(last, partitions) == "" {
+			return last
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("daemon %s: no stable group of %d members sharing %d partitions within %s; last %+v (%s), err %v",
+		d.name, n, partitions, within, last, groupCovers(last, partitions), err)
+	return last
+}
+
+// groupCovers says what is wrong with a group's plan: a partition owned twice or by nobody, a member with none, or
+// the loops on no member or several ("" when nothing).
+func groupCovers(g adminapi.LinkDaemons, partitions int) string {
+	owner := map[string]string{}
+	loops := 0
+	for _, m := range g.Members {
+		if m.PartitionCount == 0 {
+			return "member " + m.Name + " copies no partition"
+		}
+		if m.RunsLinkLoops {
+			loops++
+		}
+		for _, mp := range m.Mirrors {
+			for _, p := range mp.Partitions {
+				k := fmt.Sprintf("%s[%d]", mp.MirrorTopicName, p)
+				if o, dup := owner[k]; dup {
+					return k + " owned by " + o + " and " + m.Name
+				}
+				owner[k] = m.Name
+			}
+		}
+	}
+	if len(owner) != partitions {
+		return fmt.Sprintf("%d of %d partitions owned", len(owner), partitions)
+	}
+	if loops != 1 {
+		return fmt.Sprintf("the link's loops run on %d members", loops)
+	}
+	return ""
+}
+
+// transactionalProducer commits and aborts (one in three) transactions over the topic's partitions until stop.
+func transactionalProducer(t *testing.T, c *kafkatest.Cluster, topic string) (stop func() (committed, aborted int)) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var committed, aborted int
+	go func() {
+		p, err := kgo.NewClient(append(c.ClientOpts(), kgo.TransactionalID("ha-txn-"+topic), kgo.DefaultProduceTopic(topic),
+			kgo.ProducerLinger(2*time.Millisecond))...)
+		if err != nil {
+			done <- err
+			return
+		}
+		defer p.Close()
+		for i := 0; ctx.Err() == nil; i++ {
+			if err := p.BeginTransaction(); err != nil {
+				done <- err
+				return
+			}
+			for j := 0; j < 5+i%20; j++ {
+				p.Produce(context.Background(), &kgo.Record{Key: []byte(fmt.Sprint("t", i, "-", j)), Value: []byte(fmt.Sprint("txn ", i, " record ", j))}, nil)
+			}
+			commit := kgo.TryCommit
+			if i%3 == 2 {
+				commit = kgo.TryAbort
+			}
+			if err := p.Flush(context.Background()); err != nil {
+				done <- err
+				return
+			}
+			if err := p.EndTransaction(context.Background(), commit); err != nil {
+				done <- err
+				return
+			}
+			if commit == kgo.TryCommit {
+				committed++
+			} else {
+				aborted++
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		done <- nil
+	}()
+	return func() (int, int) {
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("transactional source producer: %v", err)
+		}
+		return committed, aborted
+	}
+}
+
+// ownedBy lists a member's partitions.
+func ownedBy(g adminapi.LinkDaemons, name string) map[string][]int32 {
+	out := map[string][]int32{}
+	for _, m := range g.Members {
+		if m.Name == name || m.MemberID == name {
+			for _, mp := range m.Mirrors {
+				out[mp.MirrorTopicName] = mp.Partitions
+			}
+		}
+	}
+	return out
+}
+
+// TestHA_ThreeDaemonsSurviveKillPauseAndRollingRestart is the proof on real brokers: three daemons share a
+// link of 3 topics x 12 partitions while a non-idempotent and a transactional producer write the source; one is
+// killed with SIGKILL, another stopped with SIGSTOP past its session timeout and continued after the takeover, then
+// all are restarted one by one. At the end no partition is FAILED, every partition is owned by exactly one member,
+// and the mirrors equal their source record by record (both isolation levels for the transactional topic) and
+// batch by batch.
+func TestHA_ThreeDaemonsSurviveKillPauseAndRollingRestart(t *testing.T) {
+	src, dst := source(t), destination(t)
+	c := haConfig{src: src, dst: dst, stateTopic: uniqueTopic(t, "_clusterlink-state"), linkName: "ha-three"}
+	const partitionsPerTopic, topics = 12, 3
+	for i := 0; i < topics; i++ {
+		topic := uniqueTopic(t, fmt.Sprintf("ha-three-%d", i))
+		createTopic(t, src, topic, partitionsPerTopic, nil)
+		c.topics = append(c.topics, topic)
+	}
+	const all = partitionsPerTopic * topics
+	txnTopic := c.topics[2]
+	stopPlain := nonIdempotentProducer(t, src, c.topics)
+	stopTxn := transactionalProducer(t, src, txnTopic)
+
+	d1 := startDaemonChild(t, c, "d1")
+	d2 := startDaemonChild(t, c, "d2")
+	d3 := startDaemonChild(t, c, "d3")
+	g := d3.waitGroup(t, c.linkName, 3, all, 90*time.Second)
+	t.Logf("three daemons share the link in generation %d", g.Generation)
+
+	// kill -9 one daemon; measure the takeover: from the kill to the first write of another owner to one of its
+	// partitions.
+	var killedName string
+	for _, m := range g.Members {
+		if m.MemberID != g.MemberID && strings.HasSuffix(m.Name, fmt.Sprintf("/%d", d1.cmd.Process.Pid)) {
+			killedName = m.Name
+		}
+	}
+	if killedName == "" {
+		t.Fatalf("d1 (pid %d) not among the members %+v", d1.cmd.Process.Pid, g.Members)
+	}
+	lost := ownedBy(g, killedName)
+	before := map[string]int64{}
+	dstCl := newClient(t, dst)
+	for topic, ps := range lost {
+		b := endOffsetsOf(t, dstCl, topic)
+		for _, p := range ps {
+			before[fmt.Sprintf("%s/%d", topic, p)] = b[p]
+		}
+	}
+	if err := d1.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killedAt := time.Now()
+	<-d1.done
+	// Writes the killed daemon had in flight may still land at first: a takeover is a write after a second.
+	var takeover time.Duration
+	for takeover == 0 {
+		if time.Since(killedAt) > 2*time.Minute {
+			t.Fatal("no other daemon wrote to the killed daemon's partitions within 2 minutes")
+		}
+		for topic, ps := range lost {
+			b := endOffsetsOf(t, dstCl, topic)
+			for _, p := range ps {
+				k := fmt.Sprintf("%s/%d", topic, p)
+				if time.Since(killedAt) > time.Second && b[p] > before[k] && takeover == 0 {
+					takeover = time.Since(killedAt)
+				}
+				if time.Since(killedAt) <= time.Second {
+					before[k] = b[p]
+				}
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("takeover after kill -9: %s (session timeout %s)", takeover.Round(100*time.Millisecond), group.DefaultSessionTimeout)
+	d3.waitGroup(t, c.linkName, 2, all, 90*time.Second)
+
+	// SIGSTOP another past its session timeout; the last one takes everything over; then SIGCONT.
+	if err := d2.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	d3.waitGroup(t, c.linkName, 1, all, 90*time.Second)
+	time.Sleep(3 * time.Second) // the survivor writes the paused daemon's partitions meanwhile
+	if err := d2.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	d3.waitGroup(t, c.linkName, 2, all, 90*time.Second)
+
+	// Rolling restart: a new daemon joins, then an old one stops, until all are new.
+	live := []*daemonChild{d2, d3}
+	var fresh []*daemonChild
+	for i, old := range live {
+		n := startDaemonChild(t, c, fmt.Sprintf("r%d", i+1))
+		fresh = append(fresh, n)
+		n.waitGroup(t, c.linkName, 3, all, 90*time.Second)
+		old.stop(t)
+		n.waitGroup(t, c.linkName, 2, all, 90*time.Second)
+	}
+	n := startDaemonChild(t, c, "r3")
+	fresh = append(fresh, n)
+	final := n.waitGroup(t, c.linkName, 3, all, 90*time.Second)
+
+	committed, aborted := stopTxn()
+	records := stopPlain()
+	t.Logf("the source producers wrote %d records and %d committed, %d aborted transactions", records, committed, aborted)
+	waitDestinationEnds(t, src, dst, c.topics, 2*time.Minute)
+	for _, d := range fresh {
+		if failed := d.failedPartitions(t, c.linkName, c.topics); len(failed) > 0 {
+			t.Fatalf("partitions FAILED on daemon %s:\n%s", d.name, strings.Join(failed, "\n"))
+		}
+	}
+	if bad := groupCovers(final, all); bad != "" {
+		t.Fatalf("final group: %s", bad)
+	}
+	t.Logf("final group: generation %d, %d members", final.Generation, len(final.Members))
+	for _, topic := range c.topics[:2] {
+		requireMirrorEqual(t, src, dst, topic, topic)
+	}
+	srcLSO, dstLSO := lastStableOffsets(t, src, txnTopic), lastStableOffsets(t, dst, txnTopic)
+	if fmt.Sprint(srcLSO) != fmt.Sprint(dstLSO) {
+		t.Fatalf("%s last stable offsets: source %v, mirror %v", txnTopic, srcLSO, dstLSO)
+	}
+	requireVerified(t, src, dst, txnTopic, txnTopic, false)
+	ends := sourceEnds(t, src, txnTopic)
+	for p := int32(0); p < partitionsPerTopic; p++ {
+		for _, level := range []kgo.IsolationLevel{kgo.ReadCommitted(), kgo.ReadUncommitted()} {
+			compareRecords(t, p, readIsolated(t, src, txnTopic, p, ends[p], level), readIsolated(t, dst, txnTopic, p, ends[p], level))
+		}
+	}
+}
+
+// endOffsetsOf reads a topic's log end offsets by partition (a partition the answer lacks reads as -1).
+func endOffsetsOf(t *testing.T, cl *kgo.Client, topic string) map[int32]int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatalf("list end offsets of %s: %v", topic, err)
+	}
+	out := map[int32]int64{}
+	for p := int32(0); p < 100; p++ {
+		out[p] = -1
+	}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err == nil {
+			out[o.Partition] = o.Offset
+		}
+	})
+	return out
+}
+
+// TestHA_TwoUnfencedWritersOfOnePartitionNeverWriteTwice is the zombie at its worst: two replicators with no group
+// at all copy the same mirror partitions at the same time (what a daemon paused past its session does against the
+// member that took its partitions over, for as long as it takes to notice) while a non-idempotent producer writes
+// the source. The link's own producer id and sequences on batches that had none make the destination broker
+// de-duplicate every second copy: the mirror ends equal to its source record by record and batch by batch, and
+// neither writer saw a batch land at another offset.
+func TestHA_TwoUnfencedWritersOfOnePartitionNeverWriteTwice(t *testing.T) {
+	src, dst := source(t), destination(t)
+	topics := []string{uniqueTopic(t, "unfenced-a"), uniqueTopic(t, "unfenced-b")}
+	for _, topic := range topics {
+		createTopic(t, src, topic, 3, nil)
+	}
+	stop := nonIdempotentProducer(t, src, topics)
+	a := startChild(t, src, dst, topics...)
+	time.Sleep(2 * time.Second)
+	b := startChild(t, src, dst, topics...)
+	time.Sleep(15 * time.Second)
+	n := stop()
+	t.Logf("the source producer wrote %d records", n)
+	waitDestinationEnds(t, src, dst, topics, 90*time.Second)
+	for _, child := range []*exec.Cmd{a, b} {
+		log, _ := os.ReadFile(child.Stdout.(*os.File).Name())
+		if i := strings.Index(string(log), "mirror partition failed"); i >= 0 {
+			end := min(len(log), i+600)
+			t.Fatalf("a writer failed a partition: %s", log[i:end])
+		}
+	}
+	for _, topic := range topics {
 		requireMirrorEqual(t, src, dst, topic, topic)
 	}
 }

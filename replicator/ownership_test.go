@@ -125,3 +125,51 @@ func TestReplicator_WriteGuardHoldsWritesBack(t *testing.T) {
 	waitFor(t, "copied after the guard allows", func() bool { return destinationEnd(t, dst, "held", 0) == 50 })
 	requireSameRecords(t, src, dst, "held", 0, 50)
 }
+
+// TestReplicator_TwoUnfencedWritersAreDeduplicated: two replicators copy the same partition at once with no
+// ownership at all (a zombie and the new owner), from a source written without idempotence. The batches go out under
+// the link's own producer id and sequences, so the destination de-duplicates every second copy: the mirror equals
+// the source and no partition fails.
+func TestReplicator_TwoUnfencedWritersAreDeduplicated(t *testing.T) {
+	srcCluster, dstCluster := fakeClusters(t)
+	if err := srcCluster.CreateTopic("plain", 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	src := fakeClient(t, srcCluster, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.DisableIdempotentWrite(),
+		kgo.ProducerLinger(0))
+	dst := fakeClient(t, dstCluster)
+	ctx := context.Background()
+	a := runReplicator(t, src, dst)
+	b := runReplicator(t, src, dst)
+	for _, r := range []*Replicator{a, b} {
+		if err := r.AddMirror(ctx, MirrorSpec{MirrorTopic: "plain"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 40; i++ {
+		produce(t, src, "plain", int32(i%2), 5)
+	}
+	for p := int32(0); p < 2; p++ {
+		waitFor(t, "both partitions copied", func() bool { return destinationEnd(t, dst, "plain", p) == 100 })
+		requireSameRecords(t, src, dst, "plain", p, 100)
+	}
+	time.Sleep(300 * time.Millisecond) // a late duplicate would land now
+	var linkBatches int64
+	for _, r := range []*Replicator{a, b} {
+		st, _ := r.MirrorStatus("plain")
+		for _, ps := range st.Partitions {
+			if ps.Status == StatusFailed {
+				t.Fatalf("partition %d FAILED: %s %s", ps.Partition, ps.ErrorCode, ps.ErrorMessage)
+			}
+			linkBatches += ps.Counters.BatchesLinkProducer
+		}
+	}
+	for p := int32(0); p < 2; p++ {
+		if n := destinationEnd(t, dst, "plain", p); n != 100 {
+			t.Fatalf("partition %d holds %d offsets, the source 100: a copy landed twice", p, n)
+		}
+	}
+	if linkBatches == 0 {
+		t.Error("no batch was written under the link's producer")
+	}
+}

@@ -105,7 +105,11 @@ type partition struct {
 	rate       float64
 	// unowned: another daemon sharing the link owns it (OwnedPartitionsOnly); its phase is phaseUnowned unless it
 	// failed. The byte rate is sampled for the group's load-aware assignment.
-	unowned       bool
+	unowned bool
+	// linkSeq is the next sequence of the link's own producer on the mirror partition (linkproducer.go), read at each
+	// resolve; linkSeqKnown is false until then, or when the destination cannot tell it.
+	linkSeq       int32
+	linkSeqKnown  bool
 	byteRateAt    time.Time
 	byteRateBytes int64
 	byteRate      float64

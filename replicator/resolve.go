@@ -70,6 +70,10 @@ func (r *Replicator) resolveOnce(ctx context.Context, p *partition, gen uint64) 
 	topic, srcTopic, id := p.m.topic, p.m.sourceTopic, p.id
 	dstEpoch, start := p.dstLeaderEpoch, p.m.start
 	r.mu.Unlock()
+	// Before the log end: a batch another writer adds in between then fails this writer's sequence, never lands twice.
+	if err := r.readLinkSequence(ctx, p, gen, topic, id); err != nil {
+		return err
+	}
 
 	dstStart, dstHWM, err := offsetBounds(ctx, r.dst, topic, id)
 	if err != nil {

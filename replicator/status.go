@@ -85,6 +85,10 @@ type Counters struct {
 	// TransactionsCommitted and TransactionsAborted count source transactions replayed on the destination.
 	TransactionsCommitted int64
 	TransactionsAborted   int64
+	// BatchesLinkProducer are batches that had no producer id (or whose source producer's sequence the destination
+	// refused) written under the link's own producer id and sequence (records untouched; see linkproducer.go); they
+	// are counted in the other counters too.
+	BatchesLinkProducer int64
 	// BatchesReencoded are contiguous runs of compacted source batches, re-encoded (same records, same codec).
 	BatchesReencoded int64
 	// BatchesPipelined are raw batches sent while earlier batches of the partition were still in flight (see

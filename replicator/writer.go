@@ -85,6 +85,8 @@ type producePart struct {
 	firstSeq  int32
 	chainable bool
 	pipelined bool // sent behind other produces of the partition still in flight
+	// linkProducer: written under the link's own producer (linkproducer.go); its sequence advances when it lands.
+	linkProducer bool
 }
 
 func (w *writer) run(ctx context.Context) error {
@@ -239,6 +241,11 @@ func (w *writer) rawPartLocked(pp producePart, k rawWrite) producePart {
 	if k.strip {
 		pp.payload = recordbatch.WithoutProducer(k.batch.Bytes)
 	}
+	if (h.ProducerID < 0 || k.strip) && !k.reencoded {
+		if b, ok := w.r.withLinkProducerLocked(pp.p, k.batch.Bytes); ok {
+			pp.payload, pp.linkProducer = b, true
+		}
+	}
 	if h.ProducerID >= 0 && !k.strip && !k.reencoded && w.recentEnough(h) {
 		pp.run = producerRun{id: h.ProducerID, epoch: h.ProducerEpoch, lastSeq: lastSequence(h.BaseSequence, h.LastOffsetDelta)}
 		pp.firstSeq, pp.chainable = h.BaseSequence, true
@@ -258,6 +265,9 @@ func (w *writer) fillerPart(pp producePart, to int64) producePart {
 	maxCount := int64(recordbatch.MaxFillerRecords(w.r.opts.fillerBatchBytes))
 	n = min(n, maxCount)
 	pp.payload = recordbatch.BuildFiller(int32(n), time.Now().UnixMilli())
+	if b, ok := w.r.withLinkProducerLocked(pp.p, pp.payload); ok {
+		pp.payload, pp.linkProducer = b, true
+	}
 	pp.expected, pp.records = pp.p.nextOffset, n
 	return pp
 }
@@ -486,6 +496,10 @@ func (w *writer) settle(ctx context.Context, parts []producePart, results map[*p
 func (w *writer) advanceLocked(pp producePart) {
 	p := pp.p
 	p.nextOffset = max(p.nextOffset, pp.expected+pp.records)
+	if pp.linkProducer {
+		p.linkSeq = nextSequence(p.linkSeq, pp.records)
+		p.counters.BatchesLinkProducer++
+	}
 	switch k := pp.kind.(type) {
 	case txnEndWrite:
 		pp.slot.open = false

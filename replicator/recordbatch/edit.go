@@ -13,16 +13,31 @@ import (
 func SetBaseOffset(b []byte, off int64) { binary.BigEndian.PutUint64(b[offBaseOffset:], uint64(off)) }
 
 // PayloadEqual reports whether two batches are byte-for-byte equal but for the header fields the broker owns:
-// the base offset (bytes 0-7), the partition leader epoch (12-15) and the CRC (17-20). The CRC covers neither of
-// the other two, so it is equal whenever the rest is; it is skipped all the same.
+// the base offset (bytes 0-7), the partition leader epoch (12-15) and the CRC (17-20), and but for the producer
+// fields a link set on a batch that had none (one of the two has no producer id, the other a link's: at or above
+// LinkProducerIDBase). The CRC covers neither of the other two, so it is equal whenever the rest is; it is skipped
+// all the same.
 func PayloadEqual(a, b []byte) bool {
 	if len(a) != len(b) || len(a) < HeaderSize {
 		return false
 	}
-	return string(a[offBatchLength:offPartitionLeaderEpoch]) == string(b[offBatchLength:offPartitionLeaderEpoch]) &&
-		a[offMagic] == b[offMagic] &&
-		string(a[offAttributes:]) == string(b[offAttributes:])
+	if string(a[offBatchLength:offPartitionLeaderEpoch]) != string(b[offBatchLength:offPartitionLeaderEpoch]) || a[offMagic] != b[offMagic] {
+		return false
+	}
+	if string(a[offAttributes:]) == string(b[offAttributes:]) {
+		return true
+	}
+	pa, pb := int64(binary.BigEndian.Uint64(a[offProducerID:])), int64(binary.BigEndian.Uint64(b[offProducerID:]))
+	if !(pa == -1 && pb >= LinkProducerIDBase || pb == -1 && pa >= LinkProducerIDBase) {
+		return false
+	}
+	return string(a[offAttributes:offProducerID]) == string(b[offAttributes:offProducerID]) &&
+		string(a[offBaseSequence+4:]) == string(b[offBaseSequence+4:])
 }
+
+// LinkProducerIDBase is where the producer ids a link writes batches without one under start (2^62): a broker
+// allocates producer ids upwards from 0 in blocks of 1000, so no cluster hands one of these out.
+const LinkProducerIDBase = int64(1) << 62
 
 // WithoutProducer returns a copy of an idempotent, non-transactional batch with its producer id, epoch and base
 // sequence cleared (-1) and its CRC recomputed; the records are unchanged. The writer sends a source producer's

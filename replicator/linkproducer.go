@@ -1,0 +1,82 @@
+package replicator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/clusterlink/clusterlink/replicator/recordbatch"
+)
+
+// This file is the link's own producer for the batches that have none (written by a non-idempotent source producer,
+// or an idempotent one whose sequence the destination refused): each such batch is written with the link's producer
+// id, epoch 0 and the next sequence of that producer on the mirror partition, its records byte for byte. Two
+// writers of the same source batch at the same position (a daemon paused past its session and the member that took
+// its partition over) send the same producer id, epoch and sequence, so the destination broker de-duplicates the
+// second copy (it answers with the first copy's offset) or refuses it as out of sequence: it can never land twice or
+// at another offset. Each resolve reads the sequence back from the destination (DescribeProducers) before it reads
+// the log end offset, so a writer that resumes after another wrote starts from what the destination holds.
+
+// linkProducerID is the producer id of a link's batches: recordbatch.LinkProducerIDBase plus 40 bits of a hash of
+// the link's transactional id prefix (stable across restarts, the same on every daemon of the link).
+func linkProducerID(prefix string) int64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(prefix))
+	return recordbatch.LinkProducerIDBase | int64(h.Sum64()&(1<<40-1))
+}
+
+// readLinkSequence reads the sequence the link's producer continues with on a mirror partition: one past the last
+// sequence the destination holds of it, 0 when it holds none (never written, or expired after
+// producer.id.expiration.ms). An answer without producer state (a broker before 2.8) turns the link's producer off
+// for the partition: its batches without a producer id are written as they are.
+func (r *Replicator) readLinkSequence(ctx context.Context, p *partition, gen uint64, topic string, id int32) error {
+	described, err := r.dstAdm.DescribeProducers(ctx, kadm.TopicsSet{topic: {id: {}}})
+	if err != nil {
+		return fmt.Errorf("mirror %s[%d] producer state: %w", topic, id, err)
+	}
+	dp, ok := described[topic].Partitions[id]
+	if !ok {
+		return fmt.Errorf("mirror %s[%d] producer state: no answer for the partition", topic, id)
+	}
+	seq, known := int32(0), true
+	if dp.Err != nil {
+		if !isUnsupported(dp.Err) {
+			return fmt.Errorf("mirror %s[%d] producer state: %w", topic, id, dp.Err)
+		}
+		known = false
+	}
+	pid := linkProducerID(r.opts.transactionalIDPrefix)
+	if ap, ok := dp.ActiveProducers[pid]; ok && ap.ProducerEpoch == 0 && ap.LastSequence >= 0 {
+		seq = nextSequence(ap.LastSequence, 1)
+	}
+	r.mu.Lock()
+	if p.gen == gen {
+		p.linkSeq, p.linkSeqKnown = seq, known
+	}
+	r.mu.Unlock()
+	return nil
+}
+
+// nextSequence is the sequence after last plus n-1 more: sequences wrap from MaxInt32 to 0, as the broker's do.
+func nextSequence(last int32, n int64) int32 {
+	return int32((int64(last) + n) % (int64(math.MaxInt32) + 1))
+}
+
+// withLinkProducerLocked gives a batch without producer fields the link's producer and the partition's next
+// sequence; false when the partition has no sequence to continue (see readLinkSequence). r.mu is held.
+func (r *Replicator) withLinkProducerLocked(p *partition, batch []byte) ([]byte, bool) {
+	if !p.linkSeqKnown {
+		return batch, false
+	}
+	return recordbatch.WithProducer(batch, linkProducerID(r.opts.transactionalIDPrefix), 0, p.linkSeq), true
+}
+
+// isUnsupported: the destination broker does not know the request (DescribeProducers needs Kafka 2.8).
+func isUnsupported(err error) bool {
+	return errors.Is(err, kerr.UnsupportedVersion)
+}
