@@ -19,8 +19,11 @@ import (
 // writers of the same source batch at the same position (a daemon paused past its session and the member that took
 // its partition over) send the same producer id, epoch and sequence, so the destination broker de-duplicates the
 // second copy (it answers with the first copy's offset) or refuses it as out of sequence: it can never land twice or
-// at another offset. Each resolve reads the sequence back from the destination (DescribeProducers) before it reads
-// the log end offset, so a writer that resumes after another wrote starts from what the destination holds.
+// at another offset. Each resolve reads the sequence back from the destination (DescribeProducers) between two
+// reads of the log end offset that must agree, so the sequence is the one at that position: a writer that resumes
+// after another wrote starts from what the destination holds. (The broker de-duplicates by producer, epoch and
+// first and last sequence only, so a sequence read after another writer's batch but used at the offset before it
+// would make a different batch of the same size look like a duplicate.)
 
 // linkProducerID is the producer id of a link's batches: recordbatch.LinkProducerIDBase plus 40 bits of a hash of
 // the link's transactional id prefix (stable across restarts, the same on every daemon of the link).
@@ -34,7 +37,7 @@ func linkProducerID(prefix string) int64 {
 // sequence the destination holds of it, 0 when it holds none (never written, or expired after
 // producer.id.expiration.ms). An answer without producer state (a broker before 2.8) turns the link's producer off
 // for the partition: its batches without a producer id are written as they are.
-func (r *Replicator) readLinkSequence(ctx context.Context, p *partition, gen uint64, topic string, id int32) error {
+func (r *Replicator) readLinkSequence(ctx context.Context, p *partition, gen uint64, topic string, id int32, dstEpoch int32, logEnd int64) error {
 	described, err := r.dstAdm.DescribeProducers(ctx, kadm.TopicsSet{topic: {id: {}}})
 	if err != nil {
 		return fmt.Errorf("mirror %s[%d] producer state: %w", topic, id, err)
@@ -49,6 +52,15 @@ func (r *Replicator) readLinkSequence(ctx context.Context, p *partition, gen uin
 			return fmt.Errorf("mirror %s[%d] producer state: %w", topic, id, dp.Err)
 		}
 		known = false
+	}
+	// Nothing may have been written since logEnd was read, or the sequence belongs to a later position.
+	again, err := r.destinationLogEnd(ctx, topic, id, dstEpoch)
+	if err != nil {
+		return err
+	}
+	if again != logEnd {
+		return fmt.Errorf("mirror %s[%d] was written while its position was read (log end %d, then %d): reading it again",
+			topic, id, logEnd, again)
 	}
 	pid := linkProducerID(r.opts.transactionalIDPrefix)
 	if ap, ok := dp.ActiveProducers[pid]; ok && ap.ProducerEpoch == 0 && ap.LastSequence >= 0 {
@@ -79,4 +91,21 @@ func (r *Replicator) withLinkProducerLocked(p *partition, batch []byte) ([]byte,
 // isUnsupported: the destination broker does not know the request (DescribeProducers needs Kafka 2.8).
 func isUnsupported(err error) bool {
 	return errors.Is(err, kerr.UnsupportedVersion)
+}
+
+// destinationLogEnd reads a mirror partition's log end offset from its leader (as resolve does: by leader epoch when
+// it is known, else the high watermark).
+func (r *Replicator) destinationLogEnd(ctx context.Context, topic string, id int32, dstEpoch int32) (int64, error) {
+	if dstEpoch >= 0 {
+		leo, err := logEndOffset(ctx, r.dst.Request, topic, id, dstEpoch)
+		if err != nil {
+			return 0, fmt.Errorf("mirror %s[%d] log end offset: %w", topic, id, err)
+		}
+		return leo, nil
+	}
+	_, hwm, err := offsetBounds(ctx, r.dst, topic, id)
+	if err != nil {
+		return 0, fmt.Errorf("mirror %s[%d] offsets: %w", topic, id, err)
+	}
+	return hwm, nil
 }

@@ -70,10 +70,6 @@ func (r *Replicator) resolveOnce(ctx context.Context, p *partition, gen uint64) 
 	topic, srcTopic, id := p.m.topic, p.m.sourceTopic, p.id
 	dstEpoch, start := p.dstLeaderEpoch, p.m.start
 	r.mu.Unlock()
-	// Before the log end: a batch another writer adds in between then fails this writer's sequence, never lands twice.
-	if err := r.readLinkSequence(ctx, p, gen, topic, id); err != nil {
-		return err
-	}
 
 	dstStart, dstHWM, err := offsetBounds(ctx, r.dst, topic, id)
 	if err != nil {
@@ -92,6 +88,10 @@ func (r *Replicator) resolveOnce(ctx context.Context, p *partition, gen uint64) 
 		// Records on the leader that are not replicated yet may still be truncated: wait until they settle, so the
 		// position we copy from is the one the log keeps.
 		return fmt.Errorf("mirror %s[%d] not settled: log end offset %d, high watermark %d", topic, id, dstLEO, dstHWM)
+	}
+	// The link's producer's sequence at exactly that log end (linkproducer.go).
+	if err := r.readLinkSequence(ctx, p, gen, topic, id, dstEpoch, dstLEO); err != nil {
+		return err
 	}
 	srcStart, srcHWM, err := offsetBounds(ctx, r.src, srcTopic, id)
 	if err != nil {

@@ -173,6 +173,9 @@ func (d *Daemon) DeleteLink(ctx context.Context, name string, force, validateOnl
 	if s.rec.Origin == state.OriginFile {
 		return adminapi.BadRequest("link %s is declared in the daemon's config file: remove it there and restart the daemon", name)
 	}
+	if err := refuseWhenShared(s.rt.Load().l, "delete"); err != nil {
+		return err
+	}
 	if err := s.rt.Load().l.CheckDelete(force); err != nil {
 		return apiError(err)
 	}
@@ -380,6 +383,9 @@ func (d *Daemon) AlterMirrors(ctx context.Context, linkName, op string, topics [
 	}
 	defer unlock()
 	l := s.rt.Load().l
+	if err := refuseWhenShared(l, "mirrors:"+op); err != nil {
+		return nil, err
+	}
 	stopOpts := link.StopOptions{ValidateOnly: o.ValidateOnly, Force: o.Force}
 	stop := func(fn func(context.Context, string, link.StopOptions) (link.Mirror, error)) func(context.Context, string, bool) (link.Mirror, error) {
 		return func(ctx context.Context, topic string, _ bool) (link.Mirror, error) { return fn(ctx, topic, stopOpts) }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -118,4 +119,28 @@ func collectGroup(ch chan<- prometheus.Metric, l *link.Link) {
 	gauge(descGroupStable, stable)
 	counter(descGroupRebalances, v.Rebalances)
 	counter(descGroupMoves, v.Moves)
+}
+
+// refuseWhenShared refuses an operation that changes what every daemon of a shared link must do (promote,
+// failover, pause, resume, delete) while other daemons run the link: each daemon reads the state topic at start
+// only, so the others would go on copying their partitions (into a topic just made writable, for a promote). A
+// restart of FAILED partitions is this daemon's own and is allowed.
+func refuseWhenShared(l *link.Link, op string) error {
+	if op == "mirrors:"+adminapi.OpRestart {
+		return nil
+	}
+	v, ok := l.Group()
+	if !ok || len(v.Members) <= 1 {
+		return nil
+	}
+	var names []string
+	for _, m := range v.Members {
+		if m.ID != v.MemberID {
+			names = append(names, m.Name)
+		}
+	}
+	sort.Strings(names)
+	return adminapi.Conflict("%s on link %s: the link is shared by %d daemons (the others: %s), which would not see it and "+
+		"would go on copying their partitions; stop the other daemons first (clusterlink daemon list --link %s shows "+
+		"them), then run it on the one left", op, l.Name(), len(v.Members), strings.Join(names, ", "), l.Name())
 }

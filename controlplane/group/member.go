@@ -199,7 +199,8 @@ type memberAssignment struct {
 	Members []MemberView `json:"members"`
 }
 
-// Run joins the group and keeps the member in it until ctx ends, then stops every unit and leaves the group.
+// Run joins the group and keeps the member in it until ctx ends, then stops every unit and leaves the group. It
+// returns a CannotJoinError when the daemon can never be a member; other failures are retried.
 func (m *Member) Run(ctx context.Context) error {
 	defer m.leave()
 	backoff := 100 * time.Millisecond
@@ -208,6 +209,11 @@ func (m *Member) Run(ctx context.Context) error {
 		if err != nil {
 			if ctx.Err() != nil {
 				break
+			}
+			var cannot *CannotJoinError
+			if errors.As(err, &cannot) {
+				m.releaseAll(ctx, err.Error())
+				return err
 			}
 			m.log.Warn("join the group", zap.Error(err), zap.Duration("retry_in", backoff))
 			if m.Lease() != nil {
@@ -271,7 +277,11 @@ func (m *Member) joinAndSync(ctx context.Context) (rejoinNow bool, err error) {
 			m.mu.Unlock()
 			return false, fmt.Errorf("JoinGroup %s: %w", m.o.Group, jerr)
 		case errors.Is(jerr, kerr.InconsistentGroupProtocol):
-			return false, &ForeignGroupError{Group: m.o.Group}
+			return false, &CannotJoinError{Group: m.o.Group, Reason: "it is used by something other than clusterlink (another protocol type)",
+				Fix: "give this daemon a state topic of its own, or delete that group"}
+		case errors.Is(jerr, kerr.GroupAuthorizationFailed):
+			return false, &CannotJoinError{Group: m.o.Group, Reason: "the destination refuses this daemon's principal the group (GROUP_AUTHORIZATION_FAILED)",
+				Fix: "allow READ on GROUP " + m.o.Group + " (or on the PREFIXED group clusterlink.) for the daemon's destination principal"}
 		case jerr != nil:
 			return false, fmt.Errorf("JoinGroup %s: %w", m.o.Group, jerr)
 		}
@@ -503,12 +513,12 @@ func (m *Member) leave() {
 	m.mu.Unlock()
 }
 
-// ForeignGroupError: the group id is used by a group of another protocol type.
-type ForeignGroupError struct{ Group string }
+// CannotJoinError: the daemon cannot be a member of its group, and so must not run the link: the group id is used
+// by a group of another protocol type, or the destination does not authorize the daemon for it. Run returns it.
+type CannotJoinError struct{ Group, Reason, Fix string }
 
-func (e *ForeignGroupError) Error() string {
-	return fmt.Sprintf("group %s on the destination is used by something other than clusterlink (another protocol type): "+
-		"give this daemon a state topic of its own, or delete that group", e.Group)
+func (e *CannotJoinError) Error() string {
+	return fmt.Sprintf("this daemon cannot join group %s on the destination: %s; %s", e.Group, e.Reason, e.Fix)
 }
 
 // diff counts the units in exactly one of a and b.

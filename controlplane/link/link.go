@@ -83,6 +83,7 @@ type Link struct {
 	member      *group.Member
 	groupClient *kgo.Client
 	leading     atomic.Bool
+	groupErr    atomic.Pointer[error] // why the daemon cannot join the group: the link is FAILED with it
 
 	autoCreateTask, configSyncTask, availabilityTask, offsetSyncTask, aclSyncTask *task.Tracker
 
@@ -322,6 +323,9 @@ func (l *Link) State() (state, code, msg string) {
 			code = task.CodeMisconfiguration
 		}
 		return StateFailed, code, l.broken.Error()
+	}
+	if err := l.groupRefused(); err != nil {
+		return StateFailed, task.CodeMisconfiguration, err.Error()
 	}
 	if l.config().ClusterLinkPaused {
 		return StatePaused, "NO_ERROR", ""

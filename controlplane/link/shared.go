@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
 
 	"github.com/clusterlink/clusterlink/controlplane/group"
 	"github.com/clusterlink/clusterlink/replicator"
@@ -143,14 +144,22 @@ func (l *Link) groupLoop(ctx context.Context) error {
 		return nil
 	}
 	done := make(chan error, 1)
-	go func() { done <- l.member.Run(ctx) }()
+	go func() {
+		err := l.member.Run(ctx)
+		if err != nil {
+			// The daemon can never be a member: the link stays FAILED with why (it copies and syncs nothing).
+			l.groupErr.Store(&err)
+			l.log.Error("link refused: it cannot run", zap.Error(err))
+		}
+		done <- nil
+	}()
 	last := workKey(l.groupWork())
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
 		select {
-		case err := <-done:
-			return err
+		case <-done:
+			return nil
 		case <-t.C:
 		}
 		if k := workKey(l.groupWork()); k != last {
@@ -163,6 +172,14 @@ func (l *Link) groupLoop(ctx context.Context) error {
 func workKey(us []group.Unit) string {
 	sort.Slice(us, func(i, j int) bool { return us[i] < us[j] })
 	return fmt.Sprint(us)
+}
+
+// groupRefused is why the daemon can never join the link's group (nil while it can).
+func (l *Link) groupRefused() error {
+	if p := l.groupErr.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Group returns the group of the daemons sharing the link as this daemon sees it; false when the link has none.
