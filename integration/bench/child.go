@@ -57,6 +57,8 @@ func runChild(mode string) int {
 			}
 			return copied >= total
 		})
+	case "member":
+		return runMember()
 	case "steady":
 		return mirrorUntil(ctx, srcCl, dstCl, topic, func(replicator.MirrorStatus) bool { return false })
 	default:

@@ -87,6 +87,7 @@ func main() {
 	flag.BoolVar(&o.steadyIdempotent, "steady-idempotent", true, "the steady-state producer is idempotent (false: no producer ids, no pipelining)")
 	flag.IntVar(&o.txns, "txns", 200, "source transactions over every partition that clusterlink replays (0 to skip)")
 	flag.Float64Var(&o.rate, "rate", 0, "steady-state produce rate in MB/s (default: half the measured ingest limit)")
+	haMembers := flag.String("ha", "", "only the ceiling run shared by groups of 1, 2, ... members (for example 1,2,3): no brokers")
 	flag.Parse()
 	if *quick {
 		o.size, o.latency, o.ceiling = 128<<20, 5*time.Second, 1<<30
@@ -106,6 +107,28 @@ func main() {
 			os.Exit(2)
 		}
 		o.codecs = append(o.codecs, strings.TrimSpace(c))
+	}
+	if *haMembers != "" {
+		var ns []int
+		for _, s := range strings.Split(*haMembers, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil || n <= 0 {
+				fmt.Fprintf(os.Stderr, "bench: -ha %q: a list of member counts such as 1,2,3\n", *haMembers)
+				os.Exit(2)
+			}
+			ns = append(ns, n)
+		}
+		fmt.Printf("== clusterlink ceiling shared by a group: %v members, %d partitions, %d MiB\n", ns, o.partitions, o.ceiling>>20)
+		res, err := haCeiling(o.ceiling, o.recordSizes[0], o.codecs[0], o.partitions, ns)
+		for i := range res {
+			res[i].Scenario = fmt.Sprintf("%s %s", sizeName(o.recordSizes[0]), o.codecs[0])
+		}
+		printTable(res)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)

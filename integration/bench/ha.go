@@ -1,0 +1,248 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/clusterlink/clusterlink/controlplane/group"
+	"github.com/clusterlink/clusterlink/replicator"
+)
+
+// haCeiling is the ceiling run (kfake source serving a canned batch, kfake destination discarding writes, no
+// brokers) with the mirror shared by 1, 2, ... members of one group, each a child process with its own replicator
+// and group member (controlplane/group on kfake's coordinator): it shows the work splitting. The clock starts when
+// every member holds a stable assignment (writes are held back until then) and stops when the last member has
+// copied its partitions to the target.
+func haCeiling(bytes int64, recordSize int, codecName string, partitions int32, members []int) ([]result, error) {
+	c, err := codec(codecName)
+	if err != nil {
+		return nil, err
+	}
+	var out []result
+	for _, n := range members {
+		src, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SyntheticFetch(kfake.SyntheticBatch{
+			RecordBytes: recordSize, RandomFrac: 0.5, Compression: c,
+		}))
+		if err != nil {
+			return out, err
+		}
+		dst, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.BlackholeProduce())
+		if err != nil {
+			src.Close()
+			return out, err
+		}
+		const topic = "ceiling"
+		if err := src.CreateTopic(topic, partitions, nil); err != nil {
+			return out, err
+		}
+		records := bytes / int64(recordSize)
+		perPartition := (records + int64(partitions) - 1) / int64(partitions)
+		r, err := runMembers(n, src.ListenAddrs(), dst.ListenAddrs(), topic, perPartition)
+		src.Close()
+		dst.Close()
+		if err != nil {
+			return out, fmt.Errorf("%d members: %w", n, err)
+		}
+		r.Name = fmt.Sprintf("clusterlink ceiling, %d member(s)", n)
+		r.Bytes, r.Records = perPartition*int64(partitions)*int64(recordSize), perPartition*int64(partitions)
+		r.MBps = float64(r.Bytes) / 1e6 / r.Seconds
+		r.RecordsPerS = float64(r.Records) / r.Seconds
+		fmt.Printf("  %d member(s): %.1f s, %.0f MB/s\n", n, r.Seconds, r.MBps)
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// runMembers runs n member children until each has copied its partitions to perPartition offsets, and measures
+// from the first "ready" to the last "done" they print.
+func runMembers(n int, src, dst []string, topic string, perPartition int64) (result, error) {
+	type event struct {
+		ready bool
+		at    time.Time
+		err   error
+	}
+	events := make(chan event, 4*n)
+	var cmds []*exec.Cmd
+	defer func() {
+		for _, cmd := range cmds {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			_ = cmd.Wait()
+		}
+	}()
+	for i := 0; i < n; i++ {
+		cmd := childCommand("member", src, dst, topic, perPartition)
+		cmd.Env = append(cmd.Env, "BENCH_MEMBERS="+strconv.Itoa(n))
+		cmd.Stdout = nil
+		pipe, err := cmd.StdoutPipe()
+		if err != nil {
+			return result{}, err
+		}
+		if err := cmd.Start(); err != nil {
+			return result{}, err
+		}
+		cmds = append(cmds, cmd)
+		go func() {
+			sc := bufio.NewScanner(pipe)
+			for sc.Scan() {
+				f := strings.Fields(sc.Text())
+				if len(f) != 2 || (f[0] != "ready" && f[0] != "done") {
+					continue
+				}
+				ns, _ := strconv.ParseInt(f[1], 10, 64)
+				events <- event{ready: f[0] == "ready", at: time.Unix(0, ns)}
+			}
+			events <- event{err: fmt.Errorf("member exited: %v", cmd.Wait())}
+		}()
+	}
+	var first, last time.Time
+	done := 0
+	timeout := time.After(10 * time.Minute)
+	for done < n {
+		select {
+		case e := <-events:
+			switch {
+			case e.err != nil:
+				return result{}, e.err
+			case e.ready && (first.IsZero() || e.at.Before(first)):
+				first = e.at
+			case !e.ready:
+				done++
+				if e.at.After(last) {
+					last = e.at
+				}
+			}
+		case <-timeout:
+			return result{}, fmt.Errorf("%d of %d members done after 10 minutes", done, n)
+		}
+	}
+	return result{Seconds: last.Sub(first).Seconds()}, nil
+}
+
+// runMember is one member child: it joins the group of BENCH_MEMBERS members, holds its writes back until the group
+// is stable with all of them, copies its partitions to BENCH_TARGET offsets each, prints "ready" and "done" with the
+// times, and stays in the group until SIGTERM (leaving earlier would move its finished partitions to the others).
+func runMember() int {
+	topic := os.Getenv("BENCH_TOPIC")
+	want, _ := strconv.Atoi(os.Getenv("BENCH_MEMBERS"))
+	target, _ := strconv.ParseInt(os.Getenv("BENCH_TARGET"), 10, 64)
+	srcCl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(os.Getenv("BENCH_SRC"), ",")...))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	defer srcCl.Close()
+	dstCl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(os.Getenv("BENCH_DST"), ",")...))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	defer dstCl.Close()
+	groupCl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(os.Getenv("BENCH_DST"), ",")...))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	defer groupCl.Close()
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer cancel()
+
+	var member *group.Member
+	var started atomic.Bool
+	guard := func() error {
+		if started.Load() {
+			return member.Lease()
+		}
+		v := member.View()
+		if !v.Stable || len(v.Members) != want {
+			return fmt.Errorf("waiting for %d members", want)
+		}
+		started.Store(true)
+		fmt.Printf("ready %d\n", time.Now().UnixNano())
+		return nil
+	}
+	r, err := replicator.New(srcCl, dstCl, replicator.Logger(zap.NewNop()), replicator.OwnedPartitionsOnly(), replicator.WriteGuard(guard))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	member, err = group.New(group.Options{Client: groupCl, Group: "clusterlink-bench", Name: strconv.Itoa(os.Getpid()),
+		SessionTimeout: 6 * time.Second, HeartbeatInterval: time.Second,
+		Work: func() []group.Unit {
+			var us []group.Unit
+			for t, n := range r.Partitions() {
+				for p := int32(0); p < n; p++ {
+					us = append(us, group.PartitionUnit(t, p))
+				}
+			}
+			return us
+		},
+		Apply: func(ctx context.Context, units []group.Unit) error {
+			owned := map[string][]int32{}
+			for _, u := range units {
+				if t, p, ok := u.Partition(); ok {
+					owned[t] = append(owned[t], p)
+				}
+			}
+			return r.SetOwned(ctx, owned)
+		}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	if err := r.AddMirror(ctx, replicator.MirrorSpec{MirrorTopic: topic}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	go func() { _ = member.Run(ctx) }()
+	finished := make(chan error, 1)
+	go func() { finished <- r.Run(ctx) }()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	reported := false
+	for {
+		select {
+		case <-ctx.Done():
+			<-finished
+			return 0
+		case err := <-finished:
+			fmt.Fprintln(os.Stderr, "replicator stopped:", err)
+			return 1
+		case <-tick.C:
+		}
+		if reported || !started.Load() {
+			continue
+		}
+		st, _ := r.MirrorStatus(topic)
+		owned, doneParts := 0, 0
+		for _, p := range st.Partitions {
+			if p.Status == replicator.StatusFailed {
+				fmt.Fprintln(os.Stderr, "mirror failed:", p.ErrorCode, p.ErrorMessage)
+				return 1
+			}
+			if p.NotOwned {
+				continue
+			}
+			owned++
+			if p.MirrorLogEndOffset >= target {
+				doneParts++
+			}
+		}
+		if owned > 0 && doneParts == owned {
+			reported = true
+			fmt.Printf("done %d\n", time.Now().UnixNano())
+		}
+	}
+}
