@@ -45,6 +45,9 @@ type claim struct {
 	member string
 	owned  []Unit
 	load   map[Unit]float64 // bytes/s
+	// knows are the units the member can run (its own view of the work: a mirror created through another
+	// daemon's API is not in it until it restarts); nil means every unit (tests).
+	knows []Unit
 }
 
 // plan is the leader's answer to a rebalance.
@@ -88,6 +91,16 @@ func assign(claims []claim, work []Unit, lastLoad map[Unit]float64) plan {
 		load[u] = l
 	}
 	owner := map[Unit]string{}
+	knows := map[string]map[Unit]bool{}
+	for _, c := range claims {
+		if c.knows != nil {
+			knows[c.member] = map[Unit]bool{}
+			for _, u := range c.knows {
+				knows[c.member][u] = true
+			}
+		}
+	}
+	canRun := func(m string, u Unit) bool { return knows[m] == nil || knows[m][u] }
 	for _, c := range claims {
 		out.assigned[c.member] = nil
 		for _, u := range c.owned {
@@ -130,11 +143,12 @@ func assign(claims []claim, work []Unit, lastLoad map[Unit]float64) plan {
 	mean := all / float64(len(claims))
 	// Within one plan a member either gives units up or receives them, never both (that would be moves for nothing).
 	giving, receiving := map[string]bool{}, map[string]bool{}
-	lightest := func() string {
+	// lightest is the lightest member that can run u (any unit when u is "").
+	lightest := func(u Unit) string {
 		best := ""
 		for _, c := range claims {
 			m := c.member
-			if giving[m] {
+			if giving[m] || u != "" && !canRun(m, u) {
 				continue
 			}
 			if best == "" || total[m] < total[best] || total[m] == total[best] && len(held[m]) < len(held[best]) {
@@ -162,7 +176,10 @@ func assign(claims []claim, work []Unit, lastLoad map[Unit]float64) plan {
 	}
 	sort.SliceStable(free, func(i, j int) bool { return weight(free[i]) > weight(free[j]) })
 	for _, u := range free {
-		m := lightest()
+		m := lightest(u)
+		if m == "" {
+			continue // no member can run it yet: it waits for one that can
+		}
 		held[m] = append(held[m], u)
 		total[m] += weight(u)
 	}
@@ -171,7 +188,7 @@ func assign(claims []claim, work []Unit, lastLoad map[Unit]float64) plan {
 	// the heaviest and the lightest member closer. The planned receiver counts them already, so one rebalance
 	// revokes no more than the next one can place.
 	for {
-		from, to := heaviest(), lightest()
+		from, to := heaviest(), lightest("")
 		if from == "" || to == "" || from == to {
 			break
 		}
@@ -182,8 +199,8 @@ func assign(claims []claim, work []Unit, lastLoad map[Unit]float64) plan {
 		best, bestAt := -1, 0.0
 		for i, u := range held[from] {
 			w := weight(u)
-			if w >= gap || owner[u] != from {
-				continue // would not make the pair closer, or was free: a free unit never bounces within a plan
+			if w >= gap || owner[u] != from || !canRun(to, u) {
+				continue // would not make the pair closer, was free (a free unit never bounces within a plan), or to cannot run it
 			}
 			// The closer the move brings the pair to equal, the better.
 			if at := abs(gap - 2*w); best < 0 || at < bestAt {

@@ -126,6 +126,22 @@ func TestAssign(t *testing.T) {
 			assigned: map[string]int{"a": 6, "b": 6},
 		},
 		{
+			name: "a unit goes only to a member that knows it (a mirror another daemon's API created)",
+			claims: []claim{
+				{member: "a", knows: append(partitions("t", 0, 4), partitions("new", 0, 4)...)},
+				{member: "b", knows: partitions("t", 0, 4)},
+			},
+			work:     append(partitions("t", 0, 4), partitions("new", 0, 4)...),
+			assigned: map[string]int{"a": 4, "b": 4},
+			check: func(t *testing.T, p plan) {
+				for _, u := range partitions("new", 0, 4) {
+					if !contains(p.assigned["a"], u) {
+						t.Errorf("%s not assigned to a, the only member that knows it", u)
+					}
+				}
+			},
+		},
+		{
 			name:     "the loops unit is one unit like a partition",
 			claims:   []claim{{member: "a"}, {member: "b"}},
 			work:     append(partitions("t", 0, 3), LoopUnit("link")),

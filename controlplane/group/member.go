@@ -310,7 +310,7 @@ func (m *Member) lead(members []kmsg.JoinGroupResponseMember) ([]kmsg.SyncGroupR
 		if err := json.Unmarshal(mb.ProtocolMetadata, &meta); err != nil {
 			return nil, fmt.Errorf("member %s of group %s sent metadata this version cannot read: %w", mb.MemberID, m.o.Group, err)
 		}
-		claims = append(claims, claim{member: mb.MemberID, owned: meta.Owned, load: meta.Load})
+		claims = append(claims, claim{member: mb.MemberID, owned: meta.Owned, load: meta.Load, knows: append([]Unit{}, meta.Work...)})
 		names[mb.MemberID] = meta.Name
 		for _, u := range meta.Work {
 			workSet[u] = true
