@@ -114,6 +114,10 @@ func (r *Replicator) audit(ctx context.Context) error {
 	var moves []logStartMove
 	var checks []deletionCheck
 	r.mu.Lock()
+	if !r.leaseHolds() {
+		r.mu.Unlock()
+		return nil // a daemon that may have lost its partitions judges none of them (ownership.go)
+	}
 	for _, s := range snaps {
 		p := s.p
 		m := p.m

