@@ -19,7 +19,7 @@ import (
 )
 
 func newDemoCommand() *cobra.Command {
-	var records int
+	var records, daemons int
 	var verbose, keep bool
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -37,12 +37,16 @@ installed. With --keep the daemon stays up for you to explore with the other com
 			if verbose {
 				log, _ = zap.NewDevelopment()
 			}
+			if daemons > 1 {
+				return runDemoShared(cmd.Context(), cmd.OutOrStdout(), log, records, daemons)
+			}
 			return runDemo(cmd.Context(), cmd.OutOrStdout(), log, records, keep)
 		},
 	}
 	cmd.Flags().IntVar(&records, "records", 20000, "records to produce to each source topic")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log what the daemon does")
 	cmd.Flags().BoolVar(&keep, "keep", false, "keep the clusters and the daemon running after the walkthrough, until Ctrl-C")
+	cmd.Flags().IntVar(&daemons, "daemons", 1, "run this many daemons sharing the link: shows the group, stops one while data flows, shows its partitions moved")
 	return cmd
 }
 

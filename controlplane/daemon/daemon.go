@@ -43,6 +43,9 @@ type Options struct {
 	// GroupSessionTimeout and GroupHeartbeatInterval tune the group membership of the links (default 10 s and 3 s,
 	// as Kafka Connect's).
 	GroupSessionTimeout, GroupHeartbeatInterval time.Duration
+	// MemberName is how the daemon is shown in its links' groups (default host/pid; the demo runs several in one
+	// process).
+	MemberName string
 }
 
 // Daemon runs the links of one destination cluster.

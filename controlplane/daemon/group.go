@@ -16,10 +16,14 @@ import (
 // groupOptions make every link of the daemon a member of the group of the daemons with the same state topic and
 // link: one daemon is a group of one (zero config); several share the link's partitions and loops.
 func (d *Daemon) groupOptions(linkName string) *link.GroupOptions {
-	host, _ := os.Hostname()
+	name := d.opts.MemberName
+	if name == "" {
+		host, _ := os.Hostname()
+		name = fmt.Sprintf("%s/%d", host, os.Getpid())
+	}
 	return &link.GroupOptions{
 		ID:                link.GroupID(d.store.Topic(), linkName),
-		MemberName:        fmt.Sprintf("%s/%d", host, os.Getpid()),
+		MemberName:        name,
 		SessionTimeout:    d.opts.GroupSessionTimeout,
 		HeartbeatInterval: d.opts.GroupHeartbeatInterval,
 	}
