@@ -83,6 +83,9 @@ var (
 		"Rebalances this daemon took part in for the link.", []string{"link"}, nil)
 	descGroupMoves = prometheus.NewDesc("clusterlink_link_group_moves_total",
 		"Units of the link (mirror partitions, the loops) this daemon started or stopped because of an assignment.", []string{"link"}, nil)
+	descMirrorBatchesLinkProducer = prometheus.NewDesc("clusterlink_mirror_batches_link_producer_total",
+		"Batches that had no producer id written under the link's own producer id and sequence (records untouched), so that a second writer of one is de-duplicated by the broker.",
+		mirrorLabels, nil)
 	groupDescs = []*prometheus.Desc{descGroupGeneration, descGroupMembers, descGroupOwned, descGroupLoops, descGroupStable,
 		descGroupRebalances, descGroupMoves}
 )

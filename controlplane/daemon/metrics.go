@@ -167,7 +167,7 @@ var allDescs = []*prometheus.Desc{descBuildInfo, descRequestErrors, descLinkLag,
 type collector struct{ d *Daemon }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range append(allDescs, groupDescs...) {
+	for _, d := range append(allDescs, append(groupDescs, descMirrorBatchesLinkProducer)...) {
 		ch <- d
 	}
 }
@@ -280,6 +280,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			counter(descMirrorBatchesRaw, sum.BatchesRaw, name, m.Topic)
 			counter(descMirrorBatchesPipelined, sum.BatchesPipelined, name, m.Topic)
 			counter(descMirrorBatchesRewritten, sum.BatchesRewritten, name, m.Topic)
+			counter(descMirrorBatchesLinkProducer, sum.BatchesLinkProducer, name, m.Topic)
 			counter(descMirrorBatchesReencoded, sum.BatchesReencoded, name, m.Topic)
 			counter(descMirrorFillerOffsets, sum.FillerOffsets, name, m.Topic)
 			counter(descMirrorMarkerOffsets, sum.MarkerOffsets, name, m.Topic)
@@ -325,6 +326,7 @@ func addCounters(sum *replicator.Counters, c replicator.Counters) {
 	sum.FillerBatches += c.FillerBatches
 	sum.MarkerOffsets += c.MarkerOffsets
 	sum.BatchesRewritten += c.BatchesRewritten
+	sum.BatchesLinkProducer += c.BatchesLinkProducer
 	sum.TransactionsCommitted += c.TransactionsCommitted
 	sum.TransactionsAborted += c.TransactionsAborted
 	sum.BatchesReencoded += c.BatchesReencoded
