@@ -320,6 +320,9 @@ type VerifyOptions struct {
 type AlterOptions struct {
 	ValidateOnly bool
 	Force        bool
+	// IncludePartitionLevelTruncationData (Confluent's, for the failback operations) fills each result's
+	// PartitionLevelTruncationData.
+	IncludePartitionLevelTruncationData bool
 }
 
 // AlterMirrorsRequest is the body of the promote, failover, pause, resume and restart operations: the mirror topics
@@ -332,8 +335,9 @@ type AlterMirrorsRequest struct {
 
 // AlterMirrorResult is one mirror's outcome of an operation (Confluent's AlterMirrorsData). ErrorCode and
 // ErrorMessage are null on success; ErrorCode is the HTTP status class of the refusal (400, 404, 409, 500), as
-// Confluent's. MessagesTruncated and PartitionLevelTruncationData are Confluent's truncate-and-restore results: null
-// and empty here.
+// Confluent's. MessagesTruncated and PartitionLevelTruncationData are Confluent's failback results (null and empty
+// for the other operations): the old source's records beyond each partition's truncation point, which clusterlink
+// saves to DivergedTopicName (its own field) instead of discarding them.
 type AlterMirrorResult struct {
 	Kind                         string                `json:"kind" yaml:"kind"` // AlterMirrorsData
 	Metadata                     Metadata              `json:"metadata" yaml:"metadata"`
@@ -343,9 +347,11 @@ type AlterMirrorResult struct {
 	MirrorLags                   []MirrorLag           `json:"mirror_lags" yaml:"mirror_lags"`
 	MessagesTruncated            *int64                `json:"messages_truncated" yaml:"messages_truncated"`
 	PartitionLevelTruncationData []PartitionTruncation `json:"partition_level_truncation_data" yaml:"partition_level_truncation_data"`
+	DivergedTopicName            string                `json:"diverged_topic_name,omitempty" yaml:"diverged_topic_name,omitempty"`
 }
 
-// PartitionTruncation is Confluent's PartitionLevelTruncationData; clusterlink never truncates a mirror.
+// PartitionTruncation is Confluent's PartitionLevelTruncationData: the old source's partition restored from
+// OffsetTruncatedTo, with MessagesTruncated of its committed records beyond it (saved, not discarded).
 type PartitionTruncation struct {
 	PartitionID       int32 `json:"partition_id" yaml:"partition_id"`
 	OffsetTruncatedTo int64 `json:"offset_truncated_to" yaml:"offset_truncated_to"`

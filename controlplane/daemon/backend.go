@@ -380,6 +380,9 @@ func (d *Daemon) AlterMirrors(ctx context.Context, linkName, op string, topics [
 	}
 	defer unlock()
 	l := s.rt.Load().l
+	if slices.Contains(adminapi.FailbackOps, op) {
+		return failback(ctx, l, op, topics, o)
+	}
 	stopOpts := link.StopOptions{ValidateOnly: o.ValidateOnly, Force: o.Force}
 	stop := func(fn func(context.Context, string, link.StopOptions) (link.Mirror, error)) func(context.Context, string, bool) (link.Mirror, error) {
 		return func(ctx context.Context, topic string, _ bool) (link.Mirror, error) { return fn(ctx, topic, stopOpts) }

@@ -59,6 +59,9 @@ type Options struct {
 	// ReplicatorOpts are appended to those the link derives from its config (tests shorten intervals with them; the
 	// daemon adds its metrics observer).
 	ReplicatorOpts []replicator.Opt
+	// SourceClient, when set, is the source client instead of one built from Config (the reversed mirrors of a
+	// BIDIRECTIONAL link read the destination); the link does not close it.
+	SourceClient *kgo.Client
 }
 
 // Link is one cluster link.
@@ -73,9 +76,12 @@ type Link struct {
 	log      *zap.Logger
 
 	src    *kgo.Client // nil when broken
+	ownSrc bool        // Close closes src
 	srcAdm *kadm.Client
-	rep    *replicator.Replicator // nil when broken
-	guard  *mirrorGuard
+	// rev runs the link's reversed mirrors (destination to source) when link.mode=BIDIRECTIONAL; nil otherwise.
+	rev   *Link
+	rep   *replicator.Replicator // nil when broken
+	guard *mirrorGuard
 
 	autoCreateTask, configSyncTask, availabilityTask, offsetSyncTask, aclSyncTask *task.Tracker
 
@@ -98,6 +104,7 @@ type Link struct {
 	final     map[string][]replicator.PartitionStatus // positions of stopped mirrors at their stop
 
 	opMu  sync.Mutex // serialises mirror operations and creation
+	fbMu  sync.Mutex // serialises failbacks (both sides of a BIDIRECTIONAL link: taken on the outer link only)
 	recMu sync.Mutex // serialises read-modify-write of mirror records (see updateMirror)
 
 	failed failedPartitions // partition failures not stored yet
@@ -139,25 +146,31 @@ func New(o Options) *Link {
 		l.autoCreateTask.Set(task.NotConfigured)
 	}
 	l.loops = l.buildSyncLoops(cfg)
+	if cfg.LinkMode == config.LinkModeBidirectional {
+		l.rev = l.newReverse(o)
+	}
 	return l
 }
 
 // buildClients makes the source client and the replicator of a link whose config parsed.
 func (l *Link) buildClients(o Options) error {
 	cfg := o.Config
-	srcOpts, err := cfg.Source().KgoOpts()
-	if err != nil {
-		return fmt.Errorf("source client settings: %w", err)
-	}
-	srcOpts = append(srcOpts,
-		kgo.ClientID(ClientID(o.Name)),
-		kgo.RetryTimeout(cfg.RequestTimeout),
-		kgo.ConnIdleTimeout(cfg.ConnectionsMaxIdle),
-		kgo.RetryBackoffFn(func(int) time.Duration { return cfg.RetryBackoff }),
-	)
-	src, err := kgo.NewClient(srcOpts...)
-	if err != nil {
-		return fmt.Errorf("source client: %w", err)
+	src := o.SourceClient
+	if src == nil {
+		srcOpts, err := cfg.Source().KgoOpts()
+		if err != nil {
+			return fmt.Errorf("source client settings: %w", err)
+		}
+		srcOpts = append(srcOpts,
+			kgo.ClientID(ClientID(o.Name)),
+			kgo.RetryTimeout(cfg.RequestTimeout),
+			kgo.ConnIdleTimeout(cfg.ConnectionsMaxIdle),
+			kgo.RetryBackoffFn(func(int) time.Duration { return cfg.RetryBackoff }),
+		)
+		if src, err = kgo.NewClient(srcOpts...); err != nil {
+			return fmt.Errorf("source client: %w", err)
+		}
+		l.ownSrc = true
 	}
 	ropts := append([]replicator.Opt{
 		replicator.Logger(l.log),
@@ -176,7 +189,9 @@ func (l *Link) buildClients(o Options) error {
 	}, o.ReplicatorOpts...)
 	rep, err := replicator.New(src, o.Destination, ropts...)
 	if err != nil {
-		src.Close()
+		if l.ownSrc {
+			src.Close()
+		}
 		return err
 	}
 	l.src, l.srcAdm, l.rep = src, kadm.NewClient(src), rep
@@ -216,7 +231,10 @@ func (l *Link) Broken() error { return l.broken }
 
 // Close releases the source client. Call it after Run returned.
 func (l *Link) Close() {
-	if l.src != nil {
+	if l.rev != nil {
+		l.rev.Close()
+	}
+	if l.src != nil && l.ownSrc {
 		l.src.Close()
 	}
 }
@@ -239,6 +257,10 @@ func (l *Link) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return l.availabilityLoop(gctx) })
 	g.Go(func() error { return l.failureLoop(gctx) })
+	if l.rev != nil {
+		g.Go(func() error { return l.rev.Run(gctx) })
+		g.Go(func() error { return l.resumeFailbacks(gctx) })
+	}
 	if l.config().ClusterLinkPaused {
 		l.log.Info("link is paused (cluster.link.paused=true): nothing is copied or synced")
 		l.autoCreateTask.Set(task.LinkPaused)

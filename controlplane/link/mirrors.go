@@ -304,17 +304,23 @@ func (l *Link) syncTopicConfigs(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Mirrors returns the link's mirror topics with their status, sorted by topic.
+// Mirrors returns the link's mirror topics with their status, sorted by topic, then its reversed mirrors.
 func (l *Link) Mirrors() []Mirror {
 	var out []Mirror
 	for _, m := range l.store.Mirrors(l.name) {
 		out = append(out, l.mirrorView(m))
+	}
+	if l.rev != nil {
+		out = append(out, l.rev.Mirrors()...)
 	}
 	return out
 }
 
 // Mirror returns one mirror topic.
 func (l *Link) Mirror(topic string) (Mirror, error) {
+	if h := l.holder(topic); h != l {
+		return h.Mirror(topic)
+	}
 	m, ok := l.storedMirror(topic)
 	if !ok {
 		return Mirror{}, notFound("mirror topic %s on link %s not found", topic, l.name)
@@ -349,6 +355,9 @@ func (l *Link) mirrorView(m state.Mirror) Mirror {
 		v.ErrorMessage = msg
 	}
 	if v.Status == replicator.StatusStopped {
+		if s, ok := failbackStatus(m); ok {
+			v.Status = s
+		}
 		return v
 	}
 	st, code, msg := l.State()
