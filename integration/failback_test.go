@@ -1,10 +1,14 @@
 package integration
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/clusterlink/clusterlink/controlplane/adminapi"
@@ -175,4 +179,338 @@ func TestFailback_PlannedRoundTripCopiesNothingTwice(t *testing.T) {
 	if err := newClient(t, a).ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte("back on A")}).FirstErr(); err != nil {
 		t.Fatalf("produce to A's topic after the promote back: %v", err)
 	}
+}
+
+// writeTransactions writes n transactions of size records each to every partition of topic on c with one
+// transactional producer, committing all but the aborted ones (every abortEvery-th; 0: none).
+func writeTransactions(t *testing.T, c *kafkatest.Cluster, topic, txnID string, n, size, abortEvery int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p, err := kgo.NewClient(append(c.ClientOpts(), kgo.TransactionalID(txnID), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for i := range n {
+		if err := p.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		var recs []*kgo.Record
+		for j := range size {
+			recs = append(recs, &kgo.Record{Topic: topic, Key: []byte(fmt.Sprintf("txn-%s-%d-%d", txnID, i, j)),
+				Value: []byte(fmt.Sprintf("value %d/%d", i, j)), Headers: []kgo.RecordHeader{{Key: "txn", Value: []byte(txnID)}}})
+		}
+		if err := p.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatalf("transactional produce to %s: %v", topic, err)
+		}
+		commit := kgo.TryCommit
+		if abortEvery > 0 && i%abortEvery == abortEvery-1 {
+			commit = kgo.TryAbort
+		}
+		if err := p.EndTransaction(ctx, commit); err != nil {
+			t.Fatalf("end transaction on %s: %v", topic, err)
+		}
+	}
+}
+
+// produceKeyed writes n records with keys from a small set (a compacted topic's overwrites) to topic on c.
+func produceKeyed(t *testing.T, c *kafkatest.Cluster, topic, tag string, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var recs []*kgo.Record
+	for i := range n {
+		recs = append(recs, &kgo.Record{Topic: topic, Key: []byte(fmt.Sprintf("key-%d", i%40)), Value: []byte(fmt.Sprintf("%s-%d", tag, i))})
+	}
+	if err := newClient(t, c).ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatalf("produce to %s: %v", topic, err)
+	}
+}
+
+// committedFrom reads the committed records of each partition of topic on c from the given offsets to its end:
+// what truncate-and-restore must save.
+func committedFrom(t *testing.T, c *kafkatest.Cluster, topic string, from map[int32]int64) map[string]*kgo.Record {
+	t.Helper()
+	out := map[string]*kgo.Record{}
+	ends := sourceEnds(t, c, topic)
+	for p, start := range from {
+		for _, r := range readIsolated(t, c, topic, p, ends[p], kgo.ReadCommitted()) {
+			if r.Offset >= start {
+				out[fmt.Sprintf("%d/%d", p, r.Offset)] = r
+			}
+		}
+	}
+	return out
+}
+
+// requireSaved checks that the diverged topic holds each expected record exactly once, with its key, value,
+// timestamp and headers, and headers naming its original topic, partition, offset and timestamp.
+func requireSaved(t *testing.T, c *kafkatest.Cluster, topic, divergedTopic string, want map[string]*kgo.Record) {
+	t.Helper()
+	seen := map[string]bool{}
+	for p, b := range partitionBounds(t, context.Background(), newClient(t, c), divergedTopic) {
+		for _, r := range readIsolated(t, c, divergedTopic, int32(p), b.end, kgo.ReadCommitted()) {
+			h := map[string]string{}
+			var own []kgo.RecordHeader
+			for _, hd := range r.Headers {
+				if strings.HasPrefix(hd.Key, "clusterlink.diverged.") {
+					h[hd.Key] = string(hd.Value)
+				} else {
+					own = append(own, hd)
+				}
+			}
+			if h["clusterlink.diverged.topic"] != topic {
+				continue // saved by another test's restore
+			}
+			key := h["clusterlink.diverged.partition"] + "/" + h["clusterlink.diverged.offset"]
+			w, ok := want[key]
+			switch {
+			case !ok:
+				t.Fatalf("%s holds %s partition/offset %s, which is not a divergent record", divergedTopic, topic, key)
+			case seen[key]:
+				t.Fatalf("%s holds %s partition/offset %s twice", divergedTopic, topic, key)
+			case !bytes.Equal(w.Key, r.Key) || !bytes.Equal(w.Value, r.Value) || !w.Timestamp.Equal(r.Timestamp) ||
+				fmt.Sprint(w.Headers) != fmt.Sprint(own) || int32(p) != w.Partition ||
+				h["clusterlink.diverged.timestamp"] != fmt.Sprint(w.Timestamp.UnixMilli()):
+				t.Fatalf("%s: the saved record of %s differs: saved %q=%q at %v %v, was %q=%q at %v %v", divergedTopic, key,
+					r.Key, r.Value, r.Timestamp, r.Headers, w.Key, w.Value, w.Timestamp, w.Headers)
+			}
+			seen[key] = true
+		}
+	}
+	if len(seen) != len(want) {
+		t.Fatalf("%s holds %d of the %d divergent records of %s", divergedTopic, len(seen), len(want), topic)
+	}
+}
+
+// requireTransactionalEqual compares a transactional topic on both clusters at both isolation levels, record by
+// record, and with `mirror verify`.
+func requireTransactionalEqual(t *testing.T, src, dst *kafkatest.Cluster, topic string) {
+	t.Helper()
+	se, de := sourceEnds(t, src, topic), sourceEnds(t, dst, topic)
+	if fmt.Sprint(se) != fmt.Sprint(de) {
+		t.Fatalf("%s ends at %v on the source, %v on the mirror", topic, se, de)
+	}
+	if s, d := lastStableOffsets(t, src, topic), lastStableOffsets(t, dst, topic); fmt.Sprint(s) != fmt.Sprint(d) {
+		t.Fatalf("%s last stable offsets %v on the source, %v on the mirror", topic, s, d)
+	}
+	for p, end := range se {
+		for _, level := range []kgo.IsolationLevel{kgo.ReadCommitted(), kgo.ReadUncommitted()} {
+			compareRecords(t, p, readIsolated(t, src, topic, p, end, level), readIsolated(t, dst, topic, p, end, level))
+		}
+	}
+	requireVerified(t, src, dst, topic, topic, false)
+}
+
+// TestFailback_DivergedOldSourceIsSavedAndRestored: failover on B while A still takes writes (A's extra records
+// are the divergence, in a plain, a transactional and a compacted topic), writes on B, then truncate-and-restore:
+// the dry run and the operation report each partition's truncation point and divergent count, A's divergent
+// records are all in <topic>.diverged with their original partition, offset and timestamp, and A equals B record
+// by record afterwards.
+func TestFailback_DivergedOldSourceIsSavedAndRestored(t *testing.T) {
+	ctx := context.Background()
+	a, b := source(t), destination(t)
+	plain, txn, compacted := uniqueTopic(t, "dr-plain"), uniqueTopic(t, "dr-txn"), uniqueTopic(t, "dr-compacted")
+	createTopic(t, a, plain, 3, nil)
+	createTopic(t, a, txn, 2, nil)
+	createTopic(t, a, compacted, 2, map[string]*string{"cleanup.policy": ptr("compact")})
+	produceMix(t, a, plain, 900, kgo.ZstdCompression(), 41)
+	writeTransactions(t, a, txn, txn+"-a", 12, 5, 4)
+	produceKeyed(t, a, compacted, "a", 300)
+	const linkName = "failback-dr"
+	d := startDaemon(t, writeDaemonConfig(t, a, b, linkName, bidirectionalConfigs("none")))
+	topics := []string{plain, txn, compacted}
+	for _, topic := range topics {
+		if err := d.client.CreateMirror(ctx, linkName, adminapi.CreateMirrorRequest{SourceTopicName: topic}, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, topic := range topics {
+		d.waitMirror(t, linkName, topic, "caught up", mirrorCaughtUpTo(sourceEnds(t, a, topic)))
+	}
+
+	// Disaster: fail over on B; A keeps taking writes nobody will copy (the divergence), B takes its own.
+	d.alter(t, linkName, adminapi.OpFailover, topics...)
+	atFailover := map[string]map[int32]int64{}
+	for _, topic := range topics {
+		d.waitMirror(t, linkName, topic, "STOPPED", statusIs("STOPPED"))
+		atFailover[topic] = sourceEnds(t, b, topic)
+	}
+	produceMix(t, a, plain, 400, kgo.SnappyCompression(), 42)
+	writeTransactions(t, a, txn, txn+"-a", 6, 3, 3)
+	produceKeyed(t, a, compacted, "a-late", 90)
+	produceMix(t, b, plain, 250, kgo.Lz4Compression(), 43)
+	writeTransactions(t, b, txn, txn+"-b", 4, 4, 0)
+	produceKeyed(t, b, compacted, "b", 70)
+	divergent := map[string]map[string]*kgo.Record{}
+	for _, topic := range topics {
+		divergent[topic] = committedFrom(t, a, topic, atFailover[topic])
+	}
+
+	// A reverse-and-start is refused: A is not a prefix of B.
+	res, err := d.client.AlterMirrors(ctx, linkName, opReverseAndStart, []string{plain}, adminapi.AlterOptions{})
+	if err != nil || len(res) != 1 || !res[0].Failed() || !strings.Contains(res[0].Message(), "truncate-and-restore") {
+		t.Fatalf("reverse-and-start of a diverged topic must be refused naming truncate-and-restore: %+v %v", res, err)
+	}
+
+	check := func(what string, rs []adminapi.AlterMirrorResult) {
+		t.Helper()
+		for _, r := range rs {
+			if r.Failed() {
+				t.Fatalf("%s %s: %s", what, r.MirrorTopicName, r.Message())
+			}
+			want := divergent[r.MirrorTopicName]
+			if r.MessagesTruncated == nil || *r.MessagesTruncated != int64(len(want)) {
+				t.Fatalf("%s %s: messages_truncated %v, want %d", what, r.MirrorTopicName, r.MessagesTruncated, len(want))
+			}
+			if r.DivergedTopicName != r.MirrorTopicName+".diverged" {
+				t.Fatalf("%s %s: diverged topic %q", what, r.MirrorTopicName, r.DivergedTopicName)
+			}
+			for _, p := range r.PartitionLevelTruncationData {
+				if p.OffsetTruncatedTo != atFailover[r.MirrorTopicName][p.PartitionID] {
+					t.Fatalf("%s %s[%d]: truncated to %d, the failover was at %d", what, r.MirrorTopicName, p.PartitionID,
+						p.OffsetTruncatedTo, atFailover[r.MirrorTopicName][p.PartitionID])
+				}
+			}
+			t.Logf("%s %s: %d divergent records, %+v", what, r.MirrorTopicName, *r.MessagesTruncated, r.PartitionLevelTruncationData)
+		}
+	}
+	opts := adminapi.AlterOptions{ValidateOnly: true, IncludePartitionLevelTruncationData: true}
+	dry, err := d.client.AlterMirrors(ctx, linkName, opTruncateAndRestore, topics, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("dry run", dry)
+	for _, topic := range topics {
+		if m, err := d.client.Mirror(ctx, linkName, topic); err != nil || m.MirrorStatus != "STOPPED" {
+			t.Fatalf("the dry run changed %s: %+v %v", topic, m, err)
+		}
+	}
+	opts.ValidateOnly = false
+	done, err := d.client.AlterMirrors(ctx, linkName, opTruncateAndRestore, topics, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("truncate-and-restore", done)
+
+	// B writes on; A follows as its mirror and equals it.
+	produceMix(t, b, plain, 100, kgo.ZstdCompression(), 44)
+	for _, topic := range topics {
+		d.waitMirror(t, linkName, topic, "restored and caught up", mirrorCaughtUpTo(sourceEnds(t, b, topic)))
+		requireSaved(t, a, topic, topic+".diverged", divergent[topic])
+	}
+	requireMirrorEqual(t, b, a, plain, plain)
+	requireTransactionalEqual(t, b, a, txn)
+	requireCompactedMirrorEqual(t, b, a, compacted, 2)
+	requireVerified(t, b, a, compacted, compacted, false)
+}
+
+// TestFailback_CrashInTheMiddleFinishesAfterRestart kills the daemon (SIGKILL, the real binary) while
+// truncate-and-restore saves a large divergent tail, and again while the restored topic copies; the restarted daemon
+// finishes the operation by itself: every divergent record saved exactly once, and A equal to B record by record.
+func TestFailback_CrashInTheMiddleFinishesAfterRestart(t *testing.T) {
+	ctx := context.Background()
+	a, b := source(t), destination(t)
+	topic := uniqueTopic(t, "failback-crash")
+	createTopic(t, a, topic, 2, nil)
+	produceMix(t, a, topic, 2000, kgo.ZstdCompression(), 51)
+	const linkName = "failback-crash"
+	path := writeDaemonConfig(t, a, b, linkName, bidirectionalConfigs("none"))
+	address, err := freeAddress()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startDaemonProcess(t, path, address)
+	client := adminapi.NewClient(p.address, "")
+	if err := client.CreateMirror(ctx, linkName, adminapi.CreateMirrorRequest{SourceTopicName: topic}, false); err != nil {
+		t.Fatal(err)
+	}
+	waitFor := func(what string, cond func(adminapi.Mirror) bool) adminapi.Mirror {
+		t.Helper()
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			m, err := client.Mirror(ctx, linkName, topic)
+			if err == nil && cond(m) {
+				return m
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("mirror %s not %s: %+v %v\n%s", topic, what, m, err, p.log())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitFor("caught up", mirrorCaughtUpTo(sourceEnds(t, a, topic)))
+	if res, err := client.AlterMirrors(ctx, linkName, adminapi.OpFailover, []string{topic}, adminapi.AlterOptions{}); err != nil || res[0].Failed() {
+		t.Fatalf("failover: %+v %v", res, err)
+	}
+	atFailover := sourceEnds(t, b, topic)
+	// A large divergent tail on A, so that the save takes long enough to be cut.
+	produceMix(t, a, topic, 60000, kgo.NoCompression(), 52)
+	produceMix(t, b, topic, 3000, kgo.Lz4Compression(), 53)
+	divergent := committedFrom(t, a, topic, atFailover)
+	diverged := topic + ".diverged"
+
+	go func() {
+		_, _ = client.AlterMirrors(ctx, linkName, opTruncateAndRestore, []string{topic}, adminapi.AlterOptions{})
+	}()
+	// Kill once some, not all, divergent records are saved.
+	deadline := time.Now().Add(2 * time.Minute)
+	saved := int64(0)
+	for {
+		if ends, err := kadmEnds(ctx, newClient(t, a), diverged); err == nil {
+			saved = sumEnds(ends)
+		}
+		if saved > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing saved to %s within 2 minutes\n%s", diverged, p.log())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	killProcess(t, p)
+	ends, _ := kadmEnds(ctx, newClient(t, a), diverged)
+	t.Logf("killed the daemon with %d of %d divergent records saved", sumEnds(ends), len(divergent))
+	if sumEnds(ends) >= int64(len(divergent)) {
+		t.Fatalf("the save finished before the kill (%d records): the test did not cut it", sumEnds(ends))
+	}
+
+	// Restarted, the daemon finishes the save, recreates A's topic and copies it; kill it again mid-copy.
+	p = startDaemonProcess(t, path, address)
+	client = adminapi.NewClient(p.address, "")
+	waitFor("copying the restored topic", func(m adminapi.Mirror) bool {
+		return m.MirrorStatus == "ACTIVE" && len(m.MirrorLags) > 0 && m.MirrorLags[0].MirrorLogEndOffset > 0
+	})
+	killProcess(t, p)
+	p = startDaemonProcess(t, path, address)
+	client = adminapi.NewClient(p.address, "")
+	waitFor("restored and caught up", mirrorCaughtUpTo(sourceEnds(t, b, topic)))
+	requireSaved(t, a, topic, diverged, divergent)
+	requireMirrorEqual(t, b, a, topic, topic)
+	if !strings.Contains(p.log(), "failback") && !strings.Contains(p.log(), "restore") {
+		t.Logf("daemon log:\n%s", p.log())
+	}
+	p.terminate(t)
+}
+
+func killProcess(t *testing.T, p *daemonProcess) {
+	t.Helper()
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-p.exited
+}
+
+func kadmEnds(ctx context.Context, cl *kgo.Client, topic string) (map[int32]int64, error) {
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
+	return out, nil
 }

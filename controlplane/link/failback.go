@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -188,7 +189,7 @@ func (l *Link) failback(ctx context.Context, topic, op string, o FailbackOptions
 	}
 	parts, err := x.checkPrefix(ctx, m, op == OpTruncateAndRestore)
 	if err != nil {
-		return FailbackResult{Mirror: x.mirrorView(m)}, fmt.Errorf("%s %s: %w", op, topic, err)
+		return FailbackResult{Mirror: x.mirrorView(m)}, refusal(fmt.Errorf("%s %s: %w", op, topic, err))
 	}
 	res := FailbackResult{Mirror: x.mirrorView(m), Partitions: parts}
 	var diverged []string
@@ -326,7 +327,7 @@ func (x *Link) finishFailback(ctx context.Context, y *Link, m state.Mirror) (Fai
 	if fb.Step == stepSave {
 		partitions, err := x.saveDivergent(ctx, y, m, log)
 		if err != nil {
-			return failbackResultOf(x, m), err
+			return failbackResultOf(x, m), refusal(err)
 		}
 		if err := x.updateMirror(ctx, m.Topic, func(r *state.Mirror) bool {
 			r.Failback.Step, r.Failback.Partitions = stepRecreate, partitions
@@ -558,6 +559,16 @@ func failbackStatus(m state.Mirror) (replicator.Status, bool) {
 		return StatusPendingRestore, true
 	}
 	return StatusPendingSetupForRestore, true
+}
+
+// refusal makes an open transaction on the old source a refusal the caller can act on (wait, run again), not a
+// failure of the daemon.
+func refusal(err error) error {
+	var open *replicator.ErrOpenTransaction
+	if errors.As(err, &open) {
+		return conflict("%v", err)
+	}
+	return err
 }
 
 func newFailbackID() string {
