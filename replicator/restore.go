@@ -105,11 +105,11 @@ func (r *committedReader) close() {
 	}
 }
 
-// next returns the next committed record below the end, nil once there is none. It reads until the end offset is
-// passed, or the partition gave nothing for idleRounds polls (the end is reached: the remaining offsets are aborted
-// records or markers).
+// next returns the next committed record below the end, nil once there is none. It reads until the record before
+// the end offset was read, or the partition gave nothing for idleRounds polls (the end is reached: the remaining
+// offsets are aborted records or markers, which a read_committed consumer is never given).
 func (r *committedReader) next(ctx context.Context) (*kgo.Record, error) {
-	const idleRounds = 5
+	const idleRounds = 3
 	for idle := 0; len(r.buf) == 0 && !r.drained; {
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
 		fs := r.cl.PollFetches(pctx)
@@ -134,6 +134,7 @@ func (r *committedReader) next(ctx context.Context) (*kgo.Record, error) {
 				return
 			}
 			r.buf = append(r.buf, rec)
+			r.drained = r.drained || rec.Offset == r.to-1
 		})
 		if got {
 			idle = 0

@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/clusterlink/clusterlink/config"
 	"github.com/clusterlink/clusterlink/controlplane/state"
 	"github.com/clusterlink/clusterlink/replicator"
 	"github.com/clusterlink/clusterlink/replicator/compare"
@@ -80,7 +81,15 @@ type PartitionFailback struct {
 // newReverse builds the runtime of the link's reversed mirrors: source the daemon's destination, destination the
 // link's source (with the link's credentials, which link.mode=BIDIRECTIONAL says may write there).
 func (l *Link) newReverse(o Options) *Link {
-	cfg := *o.Config
+	return New(Options{
+		Name: state.ReverseLink(o.Name), ID: o.ID, Config: reverseConfig(o.Config), Destination: l.src, Store: o.Store,
+		Logger: o.Logger, ReplicatorOpts: o.ReplicatorOpts, SourceClient: o.Destination,
+	})
+}
+
+// reverseConfig is the config of a link's reverse: the link's, without what only the forward direction does.
+func reverseConfig(c *config.Link) *config.Link {
+	cfg := *c
 	cfg.LinkMode = "DESTINATION"
 	cfg.AutoCreateMirrorTopicsEnable = false
 	cfg.ClusterLinkPrefix = "" // a reversed mirror keeps the names of the pair it reverses
@@ -88,10 +97,7 @@ func (l *Link) newReverse(o Options) *Link {
 	// ACL sync copies every ACL the filters admit; run back to the source it would copy the destination's
 	// read-only guards of forward mirrors onto their sources. The reverse guards its own mirrors only.
 	cfg.ACLSyncEnable = false
-	return New(Options{
-		Name: state.ReverseLink(o.Name), ID: o.ID, Config: &cfg, Destination: l.src, Store: o.Store,
-		Logger: o.Logger, ReplicatorOpts: o.ReplicatorOpts, SourceClient: o.Destination,
-	})
+	return &cfg
 }
 
 // holder is the link holding topic's mirror record: l, or the runtime of its reversed mirrors when only that has
@@ -509,6 +515,13 @@ func (l *Link) resumeFailbacks(ctx context.Context) error {
 					_, err = side.finishFailback(ctx, other, cur)
 				}
 				l.fbMu.Unlock()
+				side.mu.Lock()
+				if err == nil {
+					delete(side.fbErrors, m.Topic)
+				} else {
+					side.fbErrors[m.Topic] = fmt.Sprintf("%s did not finish yet (retried every second): %v", m.Failback.Op, err)
+				}
+				side.mu.Unlock()
 				if err == nil {
 					break
 				}

@@ -102,6 +102,7 @@ type Link struct {
 	promoting map[string]bool                         // mirror topics with a promote or failover running
 	warned    map[string]bool                         // auto-create skips already logged
 	final     map[string][]replicator.PartitionStatus // positions of stopped mirrors at their stop
+	fbErrors  map[string]string                       // why a failback under way did not finish yet
 
 	opMu  sync.Mutex // serialises mirror operations and creation
 	fbMu  sync.Mutex // serialises failbacks (both sides of a BIDIRECTIONAL link: taken on the outer link only)
@@ -123,7 +124,7 @@ func New(o Options) *Link {
 		offsetSyncTask:   task.NewTracker(task.ConsumerOffsetSync, log), aclSyncTask: task.NewTracker(task.ACLSync, log),
 		changed: make(chan struct{}),
 		added:   map[string]bool{}, addErrors: map[string]string{}, promoting: map[string]bool{},
-		warned: map[string]bool{}, final: map[string][]replicator.PartitionStatus{},
+		warned: map[string]bool{}, final: map[string][]replicator.PartitionStatus{}, fbErrors: map[string]string{},
 		failed: failedPartitions{poke: make(chan struct{}, 1)},
 	}
 	if l.broken == nil {

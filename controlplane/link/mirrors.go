@@ -356,7 +356,9 @@ func (l *Link) mirrorView(m state.Mirror) Mirror {
 	}
 	if v.Status == replicator.StatusStopped {
 		if s, ok := failbackStatus(m); ok {
-			v.Status = s
+			l.mu.Lock()
+			v.Status, v.ErrorMessage = s, l.fbErrors[m.Topic]
+			l.mu.Unlock()
 		}
 		return v
 	}
