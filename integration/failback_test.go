@@ -153,7 +153,9 @@ func TestFailback_PlannedRoundTripCopiesNothingTwice(t *testing.T) {
 	}
 	produceMix(t, b, topic, 600, kgo.SnappyCompression(), 33)
 	bEnds := sourceEnds(t, b, topic)
-	d.waitMirror(t, linkName, topic, "caught up in reverse", mirrorCaughtUpTo(bEnds))
+	if m := d.waitMirror(t, linkName, topic, "caught up in reverse", mirrorCaughtUpTo(bEnds)); !m.Reversed {
+		t.Fatalf("the reversed mirror is not shown as reversed: %+v", m)
+	}
 	requireMirrorEqual(t, b, a, topic, topic)
 	// Nothing A had was copied again: each partition's records copied by the reverse mirror are exactly those
 	// beyond A's log end at the reverse (the identical offsets and high watermarks above leave no room for more).

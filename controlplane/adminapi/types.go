@@ -231,6 +231,10 @@ type Mirror struct {
 	MirrorStateTransitionErrors []TaskError `json:"mirror_state_transition_errors" yaml:"mirror_state_transition_errors"`
 
 	// What clusterlink adds to Confluent's fields goes below, each documented in docs/openapi.yaml as clusterlink's.
+
+	// Reversed: the mirror topic is on the link's source cluster, copying the destination's SourceTopicName (a
+	// failback on a link.mode=BIDIRECTIONAL link).
+	Reversed bool `json:"reversed,omitempty" yaml:"reversed,omitempty"`
 }
 
 // MaxLag is the largest partition lag ("Max Per Partition Mirror Lag"), -1 if a partition's lag is unknown.

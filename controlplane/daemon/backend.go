@@ -290,7 +290,7 @@ func (d *Daemon) mirrorData(linkName string, m link.Mirror) adminapi.Mirror {
 		LinkName:        linkName,
 		MirrorTopicName: m.Topic, SourceTopicName: m.SourceTopic, NumPartitions: m.NumPartitions,
 		MirrorStatus: string(m.Status), StateTimeMs: m.StatusTime.UnixMilli(), MirrorTopicError: m.ErrorCode,
-		MirrorLags: mirrorLags(m), MirrorStateTransitionErrors: []adminapi.TaskError{},
+		MirrorLags: mirrorLags(m), MirrorStateTransitionErrors: []adminapi.TaskError{}, Reversed: m.Reversed,
 	}
 	if m.ErrorCode != "" || m.ErrorMessage != "" {
 		out.MirrorStateTransitionErrors = append(out.MirrorStateTransitionErrors,

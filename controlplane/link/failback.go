@@ -81,10 +81,12 @@ type PartitionFailback struct {
 // newReverse builds the runtime of the link's reversed mirrors: source the daemon's destination, destination the
 // link's source (with the link's credentials, which link.mode=BIDIRECTIONAL says may write there).
 func (l *Link) newReverse(o Options) *Link {
-	return New(Options{
+	r := New(Options{
 		Name: state.ReverseLink(o.Name), ID: o.ID, Config: reverseConfig(o.Config), Destination: l.src, Store: o.Store,
 		Logger: o.Logger, ReplicatorOpts: o.ReplicatorOpts, SourceClient: o.Destination,
 	})
+	r.reversed = true
+	return r
 }
 
 // reverseConfig is the config of a link's reverse: the link's, without what only the forward direction does.

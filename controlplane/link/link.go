@@ -79,9 +79,11 @@ type Link struct {
 	ownSrc bool        // Close closes src
 	srcAdm *kadm.Client
 	// rev runs the link's reversed mirrors (destination to source) when link.mode=BIDIRECTIONAL; nil otherwise.
-	rev   *Link
-	rep   *replicator.Replicator // nil when broken
-	guard *mirrorGuard
+	rev *Link
+	// reversed: this is a link's rev.
+	reversed bool
+	rep      *replicator.Replicator // nil when broken
+	guard    *mirrorGuard
 
 	autoCreateTask, configSyncTask, availabilityTask, offsetSyncTask, aclSyncTask *task.Tracker
 

@@ -29,6 +29,8 @@ type Mirror struct {
 	ErrorCode          string
 	ErrorMessage       string
 	Partitions         []replicator.PartitionStatus
+	// Reversed: the mirror topic is on the link's source cluster and copies the destination (see failback.go).
+	Reversed bool
 }
 
 // defaultRequestTimeout bounds requests of a broken link (it has no config to read request.timeout.ms from).
@@ -330,7 +332,7 @@ func (l *Link) Mirror(topic string) (Mirror, error) {
 
 func (l *Link) mirrorView(m state.Mirror) Mirror {
 	v := Mirror{Topic: m.Topic, SourceTopic: m.SourceTopic, Status: m.Status, StatusTime: time.UnixMilli(m.StatusTimeMs),
-		NumPartitions: m.Partitions}
+		NumPartitions: m.Partitions, Reversed: l.reversed}
 	if len(m.Failures) > 0 && m.Status != replicator.StatusStopped {
 		v.Status, v.ErrorCode, v.ErrorMessage = replicator.StatusFailed, m.Failures[0].Code, m.Failures[0].Message
 	}
