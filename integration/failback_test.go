@@ -11,7 +11,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/clusterlink/clusterlink/config"
 	"github.com/clusterlink/clusterlink/controlplane/adminapi"
+	"github.com/clusterlink/clusterlink/controlplane/state"
 	"github.com/clusterlink/clusterlink/integration/kafkatest"
 )
 
@@ -306,7 +308,8 @@ func requireTransactionalEqual(t *testing.T, src, dst *kafkatest.Cluster, topic 
 }
 
 // TestFailback_DivergedOldSourceIsSavedAndRestored: failover on B while A still takes writes (A's extra records
-// are the divergence, in a plain, a transactional and a compacted topic), writes on B, then truncate-and-restore:
+// are the divergence, in a plain, a transactional and a compacted topic; in the transactional one also a
+// transaction open at the failover, aborted on B and committed on A), writes on B, then truncate-and-restore:
 // the dry run and the operation report each partition's truncation point and divergent count, A's divergent
 // records are all in <topic>.diverged with their original partition, offset and timestamp, and A equals B record
 // by record afterwards.
@@ -328,6 +331,22 @@ func TestFailback_DivergedOldSourceIsSavedAndRestored(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A transaction is open on A when the disaster strikes: B has its records in a replay the failover aborts; A
+	// commits it afterwards, so its records are divergent from their first offset, below B's end.
+	openAt := sourceEnds(t, a, txn)
+	open, err := kgo.NewClient(append(a.ClientOpts(), kgo.TransactionalID(txn+"-open"), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer open.Close()
+	if err := open.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 8 {
+		if err := open.ProduceSync(ctx, &kgo.Record{Topic: txn, Key: []byte(fmt.Sprint("open-", i)), Value: []byte("open at the failover")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, topic := range topics {
 		d.waitMirror(t, linkName, topic, "caught up", mirrorCaughtUpTo(sourceEnds(t, a, topic)))
 	}
@@ -339,6 +358,10 @@ func TestFailback_DivergedOldSourceIsSavedAndRestored(t *testing.T) {
 		d.waitMirror(t, linkName, topic, "STOPPED", statusIs("STOPPED"))
 		atFailover[topic] = sourceEnds(t, b, topic)
 	}
+	if err := open.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	truncatedTo := map[string]map[int32]int64{plain: atFailover[plain], compacted: atFailover[compacted], txn: openAt}
 	produceMix(t, a, plain, 400, kgo.SnappyCompression(), 42)
 	writeTransactions(t, a, txn, txn+"-a", 6, 3, 3)
 	produceKeyed(t, a, compacted, "a-late", 90)
@@ -347,7 +370,7 @@ func TestFailback_DivergedOldSourceIsSavedAndRestored(t *testing.T) {
 	produceKeyed(t, b, compacted, "b", 70)
 	divergent := map[string]map[string]*kgo.Record{}
 	for _, topic := range topics {
-		divergent[topic] = committedFrom(t, a, topic, atFailover[topic])
+		divergent[topic] = committedFrom(t, a, topic, truncatedTo[topic])
 	}
 
 	// A reverse-and-start is refused: A is not a prefix of B.
@@ -370,9 +393,9 @@ func TestFailback_DivergedOldSourceIsSavedAndRestored(t *testing.T) {
 				t.Fatalf("%s %s: diverged topic %q", what, r.MirrorTopicName, r.DivergedTopicName)
 			}
 			for _, p := range r.PartitionLevelTruncationData {
-				if p.OffsetTruncatedTo != atFailover[r.MirrorTopicName][p.PartitionID] {
-					t.Fatalf("%s %s[%d]: truncated to %d, the failover was at %d", what, r.MirrorTopicName, p.PartitionID,
-						p.OffsetTruncatedTo, atFailover[r.MirrorTopicName][p.PartitionID])
+				if want := truncatedTo[r.MirrorTopicName][p.PartitionID]; p.OffsetTruncatedTo != want {
+					t.Fatalf("%s %s[%d]: truncated to %d, want %d (the failover was at %d)", what, r.MirrorTopicName, p.PartitionID,
+						p.OffsetTruncatedTo, want, atFailover[r.MirrorTopicName][p.PartitionID])
 				}
 			}
 			t.Logf("%s %s: %d divergent records, %+v", what, r.MirrorTopicName, *r.MessagesTruncated, r.PartitionLevelTruncationData)
@@ -515,4 +538,73 @@ func kadmEnds(ctx context.Context, cl *kgo.Client, topic string) (map[int32]int6
 	out := map[int32]int64{}
 	ends.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
 	return out, nil
+}
+
+// TestFailback_ResumesFromEachStoredStep stops the daemon with a failback stored at the step a crash right after
+// storing it would leave (reverse-and-start at start; truncate-and-restore at save, nothing saved yet), as the state
+// topic holds it, and starts it again: it finishes both by itself, with the same result as uninterrupted.
+func TestFailback_ResumesFromEachStoredStep(t *testing.T) {
+	ctx := context.Background()
+	a, b := source(t), destination(t)
+	planned, diverged := uniqueTopic(t, "resume-reverse"), uniqueTopic(t, "resume-restore")
+	for _, topic := range []string{planned, diverged} {
+		createTopic(t, a, topic, 2, nil)
+		produceMix(t, a, topic, 600, kgo.ZstdCompression(), 61)
+	}
+	const linkName = "failback-resume"
+	path := writeDaemonConfig(t, a, b, linkName, bidirectionalConfigs("none"))
+	d := startDaemon(t, path)
+	for _, topic := range []string{planned, diverged} {
+		if err := d.client.CreateMirror(ctx, linkName, adminapi.CreateMirrorRequest{SourceTopicName: topic}, false); err != nil {
+			t.Fatal(err)
+		}
+		d.waitMirror(t, linkName, topic, "caught up", mirrorCaughtUpTo(sourceEnds(t, a, topic)))
+	}
+	d.alter(t, linkName, adminapi.OpPromote, planned)
+	d.alter(t, linkName, adminapi.OpFailover, diverged)
+	atFailover := sourceEnds(t, b, diverged)
+	produceMix(t, a, diverged, 300, kgo.SnappyCompression(), 62)
+	for _, topic := range []string{planned, diverged} {
+		produceMix(t, b, topic, 200, kgo.Lz4Compression(), 63)
+	}
+	divergent := committedFrom(t, a, diverged, atFailover)
+	d.stop()
+
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := state.Open(ctx, newClient(t, b), cfg.State.Topic, state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(topic string, fb *state.Failback) {
+		t.Helper()
+		m, ok := st.Mirror(linkName, topic)
+		if !ok || m.Status != "STOPPED" {
+			t.Fatalf("stored mirror %s: %+v", topic, m)
+		}
+		m.Failback = fb
+		if err := st.PutMirror(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(planned, &state.Failback{Op: opReverseAndStart, ID: "resume-test", Step: "start"})
+	id := topicID(t, ctx, newClient(t, a), diverged)
+	fb := &state.Failback{Op: opTruncateAndRestore, ID: "resume-test", Step: "save", DivergedTopic: diverged + ".diverged",
+		OldTopicID: kadm.TopicID(id).String()}
+	for p, end := range atFailover {
+		fb.Partitions = append(fb.Partitions, state.Truncation{Partition: p, TruncatedTo: end})
+	}
+	put(diverged, fb)
+
+	d = startDaemon(t, path)
+	for _, topic := range []string{planned, diverged} {
+		m := d.waitMirror(t, linkName, topic, "failed back and caught up", mirrorCaughtUpTo(sourceEnds(t, b, topic)))
+		if !m.Reversed {
+			t.Fatalf("%s is not reversed: %+v", topic, m)
+		}
+		requireMirrorEqual(t, b, a, topic, topic)
+	}
+	requireSaved(t, a, diverged, diverged+".diverged", divergent)
 }
