@@ -179,8 +179,13 @@ func (l *Link) failback(ctx context.Context, topic, op string, o FailbackOptions
 		return x.finishFailback(ctx, y, m)
 	}
 	if m.Status != replicator.StatusStopped {
-		if op == OpTruncateAndRestore || o.ValidateOnly {
+		if op == OpTruncateAndRestore {
 			return FailbackResult{Mirror: x.mirrorView(m)}, conflict("mirror topic %s is %s: %s runs on a STOPPED mirror; promote or fail it over first", topic, m.Status, op)
+		}
+		if o.ValidateOnly {
+			// It would be promoted first; the prefix check can only run once it is.
+			view, err := x.Promote(ctx, topic, StopOptions{ValidateOnly: true})
+			return FailbackResult{Mirror: view}, err
 		}
 		if _, err := x.Promote(ctx, topic, StopOptions{}); err != nil {
 			return FailbackResult{}, fmt.Errorf("%s %s: promote first: %w", op, topic, err)
