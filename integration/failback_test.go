@@ -608,3 +608,44 @@ func TestFailback_ResumesFromEachStoredStep(t *testing.T) {
 	}
 	requireSaved(t, a, diverged, diverged+".diverged", divergent)
 }
+
+// TestFailback_BackAndForthWithClusterLinkPrefix: with cluster.link.prefix the pair keeps its names in both
+// directions (T on A, east.T on B); reversed twice, each direction copies only what the other side lacks and ends
+// identical.
+func TestFailback_BackAndForthWithClusterLinkPrefix(t *testing.T) {
+	ctx := context.Background()
+	a, b := source(t), destination(t)
+	topic := uniqueTopic(t, "failback-prefix")
+	onB := "east." + topic
+	createTopic(t, a, topic, 2, nil)
+	produceMix(t, a, topic, 500, kgo.ZstdCompression(), 71)
+	const linkName = "failback-prefix"
+	configs := bidirectionalConfigs("none")
+	configs["cluster.link.prefix"] = "east."
+	d := startDaemon(t, writeDaemonConfig(t, a, b, linkName, configs))
+	if err := d.client.CreateMirror(ctx, linkName, adminapi.CreateMirrorRequest{SourceTopicName: topic}, false); err != nil {
+		t.Fatal(err)
+	}
+	d.waitMirror(t, linkName, onB, "caught up", mirrorCaughtUpTo(sourceEnds(t, a, topic)))
+	d.alter(t, linkName, adminapi.OpPromote, onB)
+	produceMix(t, b, onB, 300, kgo.Lz4Compression(), 72)
+
+	d.alter(t, linkName, opReverseAndStart, onB)
+	m := d.waitMirror(t, linkName, topic, "reversed and caught up", mirrorCaughtUpTo(sourceEnds(t, b, onB)))
+	if !m.Reversed || m.SourceTopicName != onB {
+		t.Fatalf("the reversed mirror of %s: %+v", onB, m)
+	}
+	requireMirrorEqual(t, b, a, onB, topic)
+
+	d.alter(t, linkName, adminapi.OpPromote, topic)
+	d.waitMirror(t, linkName, topic, "STOPPED on A", statusIs("STOPPED"))
+	produceMix(t, a, topic, 200, kgo.SnappyCompression(), 73)
+	d.alter(t, linkName, opReverseAndPause, topic)
+	m = d.waitMirror(t, linkName, onB, "forward again, paused", statusIs("PAUSED"))
+	if m.Reversed || m.SourceTopicName != topic {
+		t.Fatalf("the forward mirror of %s: %+v", topic, m)
+	}
+	d.alter(t, linkName, adminapi.OpResume, onB)
+	d.waitMirror(t, linkName, onB, "forward again, caught up", mirrorCaughtUpTo(sourceEnds(t, a, topic)))
+	requireMirrorEqual(t, a, b, topic, onB)
+}

@@ -380,9 +380,15 @@ func (l *Link) CheckDelete(force bool) error {
 		return nil
 	}
 	var active []string
-	for _, m := range l.store.Mirrors(l.name) {
-		if m.Status != replicator.StatusStopped {
-			active = append(active, m.Topic)
+	names := []string{l.name}
+	if l.rev != nil {
+		names = append(names, l.rev.name) // its reversed mirrors are deleted with it
+	}
+	for _, n := range names {
+		for _, m := range l.store.Mirrors(n) {
+			if m.Status != replicator.StatusStopped || m.Failback != nil {
+				active = append(active, m.Topic)
+			}
 		}
 	}
 	if len(active) > 0 {
