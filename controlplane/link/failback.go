@@ -96,9 +96,9 @@ func reverseConfig(c *config.Link) *config.Link {
 	cfg.AutoCreateMirrorTopicsEnable = false
 	cfg.ClusterLinkPrefix = "" // a reversed mirror keeps the names of the pair it reverses
 	cfg.ConsumerGroupPrefixEnable = false
-	// ACL sync copies every ACL the filters admit; run back to the source it would copy the destination's
-	// read-only guards of forward mirrors onto their sources. The reverse guards its own mirrors only.
-	cfg.ACLSyncEnable = false
+	// The reverse's ACL sync copies the destination's ACLs back to the source (never the guards: aclsync.IsGuard).
+	// Topic names of ACLs are copied as they are: with a prefix they would be the destination's, not the source's.
+	cfg.ACLSyncEnable = c.ACLSyncEnable && c.ClusterLinkPrefix == ""
 	return &cfg
 }
 

@@ -256,7 +256,8 @@ func (l *Link) createMirror(ctx context.Context, sourceTopic, mirrorTopic string
 	if err != nil {
 		return err
 	}
-	if err := l.addToReplicator(ctx, rec); err != nil {
+	// ensureAdded: the mirror loop may hand the stored record to the replicator first.
+	if err := l.ensureAdded(ctx, rec); err != nil {
 		return fmt.Errorf("start mirror %s (it is stored and will be retried): %w", mirrorTopic, err)
 	}
 	l.log.Info("mirror created", zap.String("mirror_topic", mirrorTopic), zap.String("source_topic", sourceTopic),
