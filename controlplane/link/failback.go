@@ -163,6 +163,9 @@ func (l *Link) failback(ctx context.Context, topic, op string, o FailbackOptions
 		}
 		return FailbackResult{}, l.refuseBroken(op)
 	}
+	if l.config().ClusterLinkPaused && !o.ValidateOnly {
+		return FailbackResult{}, conflict("link %s is paused (cluster.link.paused=true): nothing would copy the reversed mirror; unpause the link to fail back", l.name)
+	}
 	l.fbMu.Lock()
 	defer l.fbMu.Unlock()
 	x, y, m, ok := l.failbackSides(topic)

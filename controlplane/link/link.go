@@ -262,7 +262,6 @@ func (l *Link) Run(ctx context.Context) error {
 	g.Go(func() error { return l.failureLoop(gctx) })
 	if l.rev != nil {
 		g.Go(func() error { return l.rev.Run(gctx) })
-		g.Go(func() error { return l.resumeFailbacks(gctx) })
 	}
 	if l.config().ClusterLinkPaused {
 		l.log.Info("link is paused (cluster.link.paused=true): nothing is copied or synced")
@@ -283,6 +282,10 @@ func (l *Link) Run(ctx context.Context) error {
 		l.stopSyncLoopsLocked()
 		l.loopMu.Unlock()
 	}()
+	// Failbacks a previous run left under way finish (on a paused link they wait for its resume).
+	if l.rev != nil {
+		g.Go(func() error { return l.resumeFailbacks(gctx) })
+	}
 	// Mirrors a promote or failover left half-done finish first.
 	for _, m := range l.store.Mirrors(l.name) {
 		if m.Status == replicator.StatusPendingStopped {
