@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -37,6 +38,18 @@ func MirrorGuards(topic string) []config.ACL {
 		})
 	}
 	return out
+}
+
+// IsGuard reports whether an ACL has the shape of clusterlink's own guards (MirrorGuards, StateTopicGuard): a
+// DENY, for every principal and host, of an operation the guards deny on one LITERAL topic. The ACL sync never
+// copies these: on a link.mode=BIDIRECTIONAL link each side has guards of its own mirrors, and copied they would
+// make the other side's writable topics read-only.
+func IsGuard(a config.ACL) bool {
+	if a.ResourceType != config.ResourceTopic || a.PatternType != config.PatternLiteral || a.Principal != "User:*" ||
+		a.Host != "*" || a.Permission != config.PermissionDeny {
+		return false
+	}
+	return a.Operation == config.OperationAll || slices.Contains(mirrorGuardOperations, a.Operation)
 }
 
 // StateTopicGuard is the ACL that closes the state topic: DENY of every operation for every principal.

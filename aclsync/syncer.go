@@ -147,7 +147,7 @@ func (s *Syncer) syncOnce(ctx context.Context) error {
 	}
 	want := map[config.ACL]bool{}
 	for _, a := range sourceACLs {
-		if s.cfg.Filters.Match(a) {
+		if s.cfg.Filters.Match(a) && !IsGuard(a) {
 			want[s.mapToDestination(a)] = true
 		}
 	}

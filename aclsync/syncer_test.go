@@ -191,3 +191,18 @@ func TestMirrorGuard(t *testing.T) {
 		t.Errorf("after UnprotectMirror: %v", fmt.Sprint(got))
 	}
 }
+
+// TestSyncOnce_NeverCopiesGuards: the read-only guards of the other side's mirrors (and its state topic's) are not
+// copied, on a BIDIRECTIONAL link they would close the writable topics; a user's own DENY for one principal is.
+func TestSyncOnce_NeverCopiesGuards(t *testing.T) {
+	src, dst := cluster(t), cluster(t)
+	denyBob := acl(config.ResourceTopic, "orders", config.PatternLiteral, "User:bob", config.OperationWrite, config.PermissionDeny)
+	mustCreate(t, src, append(MirrorGuards("orders"), StateTopicGuard("_clusterlink-state"), denyBob)...)
+	s := New(Config{Source: src, Destination: dst, Interval: time.Hour, Store: &memStore{}, Filters: filters(t, anyFilter)})
+	if err := s.SyncOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := set(t, dst), strs(denyBob); !slices.Equal(got, want) {
+		t.Errorf("destination ACLs\n got %v\nwant %v", got, want)
+	}
+}

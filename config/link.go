@@ -60,7 +60,7 @@ type Link struct {
 	ClientDNSLookup    string        // client.dns.lookup: use_all_dns_ips
 	MetadataMaxAge     time.Duration // metadata.max.age.ms: how often the source client re-reads metadata
 
-	LinkMode               string   // link.mode: DESTINATION, the only mode clusterlink runs
+	LinkMode               string   // link.mode: DESTINATION, or LinkModeBidirectional (the link may write to its source: failback)
 	ConnectionMode         string   // connection.mode: OUTBOUND, the only mode clusterlink runs
 	NumClusterLinkFetchers int      // num.cluster.link.fetchers: 1 (one fetcher per source broker)
 	TopicConfigSyncInclude []string // topic.config.sync.include: topic configs named to be synced
@@ -87,6 +87,10 @@ const (
 	SourceDynamicLink = "DYNAMIC_CLUSTER_LINK_CONFIG"
 	SourceDefault     = "DEFAULT_CONFIG"
 )
+
+// LinkModeBidirectional is link.mode=BIDIRECTIONAL: the link may also write to its source cluster, with the
+// source's credentials, to run failback (reverse-and-start, reverse-and-pause, truncate-and-restore).
+const LinkModeBidirectional = "BIDIRECTIONAL"
 
 // MaskedValue replaces the value of a sensitive config wherever it would be shown.
 const MaskedValue = "[hidden]"
@@ -213,10 +217,12 @@ func linkKeys() []configKey[Link] {
 				return errors.New("SOURCE is not supported: clusterlink runs beside the destination and connects out to the " +
 					"source, so no link object lives on the source; use link.mode=DESTINATION (the default)")
 			case "BIDIRECTIONAL":
-				return errors.New("BIDIRECTIONAL is not supported: clusterlink mirrors one way, source to destination; run " +
-					"a second link in the other direction (from another daemon beside the other cluster) and use link.mode=DESTINATION")
+				// The link may also write to its source: reverse-and-start, reverse-and-pause and
+				// truncate-and-restore make a source topic a mirror of the destination's (docs/failback.md).
+				l.LinkMode = LinkModeBidirectional
+				return nil
 			}
-			return fmt.Errorf("%q is not DESTINATION (the one mode clusterlink runs; SOURCE and BIDIRECTIONAL are not supported)", v)
+			return fmt.Errorf("%q is not DESTINATION or BIDIRECTIONAL (SOURCE is not supported)", v)
 		}, format: func(l *Link) string { return l.LinkMode }},
 		{name: "connection.mode", def: "OUTBOUND", parse: func(l *Link, v string) error {
 			switch strings.ToUpper(strings.TrimSpace(v)) {

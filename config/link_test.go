@@ -178,9 +178,8 @@ func TestParseLinkValidation(t *testing.T) {
 				`consumer.offset.sync.enabled: unknown link config; did you mean "consumer.offset.sync.enable"?`}},
 		{name: "unknown key without suggestion", set: map[string]string{"fetch.everything": "true"},
 			want: []string{"fetch.everything: unknown link config"}},
-		{name: "unsupported link mode", set: map[string]string{"link.mode": "BIDIRECTIONAL"},
-			want: []string{"link.mode: BIDIRECTIONAL is not supported: clusterlink mirrors one way, source to destination; run " +
-				"a second link in the other direction (from another daemon beside the other cluster) and use link.mode=DESTINATION"}},
+		{name: "unknown link mode", set: map[string]string{"link.mode": "BOTH"},
+			want: []string{`link.mode: "BOTH" is not DESTINATION or BIDIRECTIONAL (SOURCE is not supported)`}},
 		{name: "source link mode", set: map[string]string{"link.mode": "source"},
 			want: []string{"link.mode: SOURCE is not supported: clusterlink runs beside the destination and connects out to the " +
 				"source, so no link object lives on the source; use link.mode=DESTINATION (the default)"}},

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -155,6 +156,16 @@ func (f *fakeBackend) AlterMirrors(_ context.Context, link, op string, topics []
 			out = append(out, res)
 			continue
 		}
+		if slices.Contains(adminapi.FailbackOps, op) {
+			res := adminapi.AlterMirrorResult{MirrorTopicName: t, MirrorLags: []adminapi.MirrorLag{},
+				PartitionLevelTruncationData: []adminapi.PartitionTruncation{{PartitionID: 0, OffsetTruncatedTo: 1012}, {PartitionID: 1, OffsetTruncatedTo: 990}}}
+			if op == adminapi.OpTruncateAndRestore {
+				res.PartitionLevelTruncationData[1].MessagesTruncated = 17
+				res.DivergedTopicName = t + ".diverged"
+			}
+			out = append(out, res)
+			continue
+		}
 		out = append(out, adminapi.AlterMirrorResult{MirrorTopicName: t, MirrorLags: []adminapi.MirrorLag{
 			{Partition: 0, Lag: 0, LastSourceFetchOffset: 1012}, {Partition: 1, Lag: 0, LastSourceFetchOffset: 990}}})
 	}
@@ -238,6 +249,10 @@ func TestCLI_Golden(t *testing.T) {
 		{"mirror-pause", []string{"mirror", "pause", "orders", "--link", "my-link"}},
 		{"mirror-resume", []string{"mirror", "resume", "orders", "--link", "my-link"}},
 		{"mirror-restart", []string{"mirror", "restart", "clicks", "--link", "my-link"}},
+		{"mirror-reverse-and-start", []string{"mirror", "reverse-and-start", "orders", "--link", "my-link"}},
+		{"mirror-reverse-and-pause-dry-run", []string{"mirror", "reverse-and-pause", "orders", "--link", "my-link", "--dry-run"}},
+		{"mirror-truncate-and-restore", []string{"mirror", "truncate-and-restore", "orders", "--link", "my-link"}},
+		{"mirror-truncate-and-restore-json", []string{"mirror", "truncate-and-restore", "orders", "--link", "my-link", "-o", "json"}},
 		{"acl-list", []string{"acl", "list", "--link", "my-link"}},
 		{"mirror-verify", []string{"mirror", "verify", "orders", "--link", "my-link", "--sample", "1000", "--partitions", "0"}},
 		{"acl-list-every-link", []string{"acl", "list"}},
@@ -261,6 +276,7 @@ func TestCLI_HelpGolden(t *testing.T) {
 		{"link", "task"}, {"link", "task", "list"},
 		{"mirror"}, {"mirror", "list"}, {"mirror", "describe"}, {"mirror", "create"}, {"mirror", "promote"},
 		{"mirror", "failover"}, {"mirror", "pause"}, {"mirror", "resume"}, {"mirror", "restart"}, {"mirror", "verify"},
+		{"mirror", "reverse-and-start"}, {"mirror", "reverse-and-pause"}, {"mirror", "truncate-and-restore"},
 		{"mirror", "state-transition-error"}, {"mirror", "state-transition-error", "list"}, {"acl"}, {"acl", "list"},
 		{"daemon"}, {"daemon", "list"},
 	}
@@ -375,7 +391,6 @@ func TestCLI_UnknownCommandsAndFlagsFail(t *testing.T) {
 		{"mirror delete orders --link my-link", []string{`unknown command "delete" for "clusterlink mirror"`}},
 		{"mirror promot orders --link my-link", []string{`unknown command "promot" for "clusterlink mirror"`, "promote"}},
 		{"mirror state-transition-error lst t --link l", []string{`unknown command "lst"`, "list"}},
-		{"mirror reverse-and-start orders --link my-link", []string{`unknown command "reverse-and-start"`}},
 		{"acl lst", []string{`unknown command "lst" for "clusterlink acl"`, "list"}},
 		{"mirror --link my-link", []string{`unknown flag --link for "clusterlink mirror", which needs a command first`}},
 		{"mirror list --lnk my-link", []string{"unknown flag: --lnk", "--link"}},

@@ -13,7 +13,7 @@ import (
 func newMirrorCommand(f *clientFlags) *cobra.Command {
 	cmd := parent(&cobra.Command{
 		Use:   "mirror",
-		Short: "List, describe, create, verify, promote, fail over, pause, resume and restart mirror topics",
+		Short: "List, describe, create, verify, promote, fail over, pause, resume, restart and fail back mirror topics",
 		Example: `  clusterlink mirror list
   clusterlink mirror promote orders --link my-link`,
 	})
@@ -43,6 +43,7 @@ FAILED and the answer names the partition and the first differing offset. resume
 	} {
 		cmd.AddCommand(newMirrorAlterCommand(f, op.name, op.short, op.long, op.example))
 	}
+	cmd.AddCommand(newMirrorFailbackCommands(f)...)
 	return cmd
 }
 

@@ -171,7 +171,17 @@ const (
 	// OpRestart recovers a FAILED mirror: its failed partitions are compared with the source and copy again if they
 	// are still exact prefixes of it.
 	OpRestart = "restart"
+	// Failback (Confluent's names; the link needs link.mode=BIDIRECTIONAL): the old source's topic of a STOPPED
+	// mirror becomes a mirror of it, copying from its log end where it is a prefix (reverse-and-start, and
+	// reverse-and-pause, which leaves it PAUSED), or after saving its divergent records and recreating it
+	// (truncate-and-restore).
+	OpReverseAndStart    = "reverse-and-start-mirror"
+	OpReverseAndPause    = "reverse-and-pause-mirror"
+	OpTruncateAndRestore = "truncate-and-restore"
 )
+
+// FailbackOps are the failback operations.
+var FailbackOps = []string{OpReverseAndStart, OpReverseAndPause, OpTruncateAndRestore}
 
 // AlterMirrors runs an operation (OpPromote, OpFailover, OpPause, OpResume, OpRestart) on mirror topics of a link. The answer
 // holds one result per topic; a topic's failure is in its result, not in the error.
@@ -180,6 +190,9 @@ func (c *Client) AlterMirrors(ctx context.Context, link, op string, topics []str
 	query := validateOnly(o.ValidateOnly)
 	if o.Force {
 		query.Set("force", "true")
+	}
+	if o.IncludePartitionLevelTruncationData {
+		query.Set("include_partition_level_truncation_data", "true")
 	}
 	err := c.do(ctx, http.MethodPost, c.linkPath(link)+"/mirrors:"+op, query, AlterMirrorsRequest{MirrorTopicNames: topics}, &out)
 	return out.Data, err

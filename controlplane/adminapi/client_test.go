@@ -89,8 +89,8 @@ func TestClient_EveryCallIsDocumented(t *testing.T) {
 	_, err = c.VerifyMirror(ctx, "my-link", "orders", VerifyOptions{FromOffset: 10, Sample: 5, Partitions: []int32{0, 1}})
 	must("Mirror", err)
 	must("CreateMirror", c.CreateMirror(ctx, "my-link", CreateMirrorRequest{SourceTopicName: "new"}, false))
-	for _, op := range []string{OpPause, OpResume, OpPromote, OpFailover, OpRestart} {
-		_, err := c.AlterMirrors(ctx, "my-link", op, []string{"orders"}, AlterOptions{ValidateOnly: true})
+	for _, op := range append([]string{OpPause, OpResume, OpPromote, OpFailover, OpRestart}, FailbackOps...) {
+		_, err := c.AlterMirrors(ctx, "my-link", op, []string{"orders"}, AlterOptions{ValidateOnly: true, IncludePartitionLevelTruncationData: true})
 		must(op, err)
 	}
 	_, err = c.LinkACLs(ctx, "")

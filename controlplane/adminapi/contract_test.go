@@ -11,9 +11,10 @@ import (
 // status and an answer Confluent's schema admits; Confluent's example request bodies are accepted; the operations
 // clusterlink does not run are refused with Confluent's error body.
 
-// unsupportedOp says which of Confluent's operations clusterlink refuses (failback to a reversed link).
+// unsupportedOp says which of Confluent's operations clusterlink refuses (promoting the local side and starting the
+// remote one in one call).
 func unsupportedOp(path string) bool {
-	return strings.Contains(path, ":reverse-") || strings.Contains(path, ":truncate-") || strings.Contains(path, ":promote-local-")
+	return strings.Contains(path, ":promote-local-")
 }
 
 // unsupportedExamples are Confluent's example bodies for links clusterlink does not run (source-initiated and

@@ -98,8 +98,7 @@ func TestErrorsAreConfluentErrorBodies(t *testing.T) {
 		{"POST", "/kafka/v3/clusters/-/links?link_name=x", `{"configs":`, 400},
 		{"GET", "/kafka/v3/clusters/-/links/my-link/mirrors?mirror_status=BOGUS", nil, 400},
 		{"DELETE", "/kafka/v3/clusters/-/links/my-link?validate_only=maybe", nil, 400},
-		{"POST", "/kafka/v3/clusters/-/links/my-link/mirrors:reverse-and-start-mirror", `{"mirror_topic_names":["orders"]}`, 400},
-		{"POST", "/kafka/v3/clusters/-/links/my-link/mirrors:truncate-and-restore", `{"mirror_topic_names":["orders"]}`, 400},
+		{"POST", "/kafka/v3/clusters/-/links/my-link/mirrors:promote-local-and-start-remote-mirror", `{"mirror_topic_names":["orders"]}`, 400},
 		{"GET", "/kafka/v3/clusters/-/links/my-link/configs/no.such.config", nil, 404},
 	} {
 		a := call(t, h, tc.method, tc.path, tc.body)

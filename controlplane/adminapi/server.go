@@ -36,7 +36,8 @@ type Backend interface {
 	// VerifyMirror compares a mirror topic with its source (clusterlink's own).
 	VerifyMirror(ctx context.Context, link, mirror string, o VerifyOptions) (MirrorVerification, error)
 	CreateMirror(ctx context.Context, link string, req CreateMirrorRequest, validateOnly bool) error
-	// AlterMirrors runs OpPromote, OpFailover, OpPause, OpResume or OpRestart on each topic; one result per topic.
+	// AlterMirrors runs OpPromote, OpFailover, OpPause, OpResume, OpRestart or one of FailbackOps on each topic; one
+	// result per topic.
 	AlterMirrors(ctx context.Context, link, op string, topics []string, o AlterOptions) ([]AlterMirrorResult, error)
 	LinkACLs(ctx context.Context, link string) ([]ACL, error)
 }
@@ -56,9 +57,8 @@ func Conflict(format string, args ...any) *Error {
 	return &Error{ErrorCode: http.StatusConflict, Message: fmt.Sprintf(format, args...)}
 }
 
-// unsupportedMirrorOps are Confluent's mirror operations clusterlink does not run (failback to a reversed link).
-var unsupportedMirrorOps = []string{"reverse-and-start-mirror", "reverse-and-pause-mirror", "truncate-and-restore",
-	"promote-local-and-start-remote-mirror", "promote-local-and-pause-remote-mirror"}
+// unsupportedMirrorOps are Confluent's mirror operations clusterlink does not run.
+var unsupportedMirrorOps = []string{"promote-local-and-start-remote-mirror", "promote-local-and-pause-remote-mirror"}
 
 // Handler serves the admin API from b. It checks no credentials: the daemon puts its one auth rule (RequireAuth)
 // in front of everything it serves.
@@ -84,13 +84,13 @@ func Handler(b Backend, log *zap.Logger) http.Handler {
 	r.handle("POST", link+"/mirrors", s.createMirror)
 	r.handle("GET", link+"/mirrors/{mirror}", s.getMirror)
 	r.handle("GET", link+"/mirrors/{mirror}/verify", s.verifyMirror)
-	for _, op := range []string{OpPromote, OpFailover, OpPause, OpResume, OpRestart} {
+	for _, op := range append([]string{OpPromote, OpFailover, OpPause, OpResume, OpRestart}, FailbackOps...) {
 		r.handle("POST", link+"/mirrors:"+op, s.alterMirrors(op))
 	}
 	for _, op := range unsupportedMirrorOps {
 		r.handle("POST", link+"/mirrors:"+op, func(w http.ResponseWriter, _ *http.Request) {
-			writeError(w, BadRequest("mirrors:%s is not supported by clusterlink: the mirror operations are %s, %s, %s, %s and %s",
-				op, OpPromote, OpFailover, OpPause, OpResume, OpRestart))
+			writeError(w, BadRequest("mirrors:%s is not supported by clusterlink: the mirror operations are %s, %s, %s, %s, %s and %s",
+				op, OpPromote, OpFailover, OpPause, OpResume, OpRestart, strings.Join(FailbackOps, ", ")))
 		})
 	}
 	r.handle("GET", link+"/acls", s.linkACLs)
@@ -566,6 +566,11 @@ func (s *server) alterMirrors(op string) http.HandlerFunc {
 		if !ok {
 			return
 		}
+		// include_partition_level_truncation_data is Confluent's, for the failback operations.
+		truncation, ok := boolParam(w, r, "include_partition_level_truncation_data")
+		if !ok {
+			return
+		}
 		topics, err := s.mirrorTopics(r, req)
 		if err != nil {
 			s.fail(w, r, err)
@@ -573,7 +578,8 @@ func (s *server) alterMirrors(op string) http.HandlerFunc {
 		}
 		var results []AlterMirrorResult
 		if len(topics) > 0 {
-			results, err = s.b.AlterMirrors(r.Context(), r.PathValue("link"), op, topics, AlterOptions{ValidateOnly: validate, Force: force})
+			results, err = s.b.AlterMirrors(r.Context(), r.PathValue("link"), op, topics, AlterOptions{ValidateOnly: validate, Force: force,
+				IncludePartitionLevelTruncationData: truncation})
 		}
 		for i := range results {
 			res := &results[i]

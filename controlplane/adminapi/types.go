@@ -232,6 +232,10 @@ type Mirror struct {
 	MirrorStateTransitionErrors []TaskError `json:"mirror_state_transition_errors" yaml:"mirror_state_transition_errors"`
 
 	// What clusterlink adds to Confluent's fields goes below, each documented in docs/openapi.yaml as clusterlink's.
+
+	// Reversed: the mirror topic is on the link's source cluster, copying the destination's SourceTopicName (a
+	// failback on a link.mode=BIDIRECTIONAL link).
+	Reversed bool `json:"reversed,omitempty" yaml:"reversed,omitempty"`
 }
 
 // MaxLag is the largest partition lag ("Max Per Partition Mirror Lag"), -1 if a partition's lag is unknown.
@@ -321,6 +325,9 @@ type VerifyOptions struct {
 type AlterOptions struct {
 	ValidateOnly bool
 	Force        bool
+	// IncludePartitionLevelTruncationData (Confluent's, for the failback operations) fills each result's
+	// PartitionLevelTruncationData.
+	IncludePartitionLevelTruncationData bool
 }
 
 // AlterMirrorsRequest is the body of the promote, failover, pause, resume and restart operations: the mirror topics
@@ -333,8 +340,9 @@ type AlterMirrorsRequest struct {
 
 // AlterMirrorResult is one mirror's outcome of an operation (Confluent's AlterMirrorsData). ErrorCode and
 // ErrorMessage are null on success; ErrorCode is the HTTP status class of the refusal (400, 404, 409, 500), as
-// Confluent's. MessagesTruncated and PartitionLevelTruncationData are Confluent's truncate-and-restore results: null
-// and empty here.
+// Confluent's. MessagesTruncated and PartitionLevelTruncationData are Confluent's failback results (null and empty
+// for the other operations): the old source's records beyond each partition's truncation point, which clusterlink
+// saves to DivergedTopicName (its own field) instead of discarding them.
 type AlterMirrorResult struct {
 	Kind                         string                `json:"kind" yaml:"kind"` // AlterMirrorsData
 	Metadata                     Metadata              `json:"metadata" yaml:"metadata"`
@@ -344,9 +352,11 @@ type AlterMirrorResult struct {
 	MirrorLags                   []MirrorLag           `json:"mirror_lags" yaml:"mirror_lags"`
 	MessagesTruncated            *int64                `json:"messages_truncated" yaml:"messages_truncated"`
 	PartitionLevelTruncationData []PartitionTruncation `json:"partition_level_truncation_data" yaml:"partition_level_truncation_data"`
+	DivergedTopicName            string                `json:"diverged_topic_name,omitempty" yaml:"diverged_topic_name,omitempty"`
 }
 
-// PartitionTruncation is Confluent's PartitionLevelTruncationData; clusterlink never truncates a mirror.
+// PartitionTruncation is Confluent's PartitionLevelTruncationData: the old source's partition restored from
+// OffsetTruncatedTo, with MessagesTruncated of its committed records beyond it (saved, not discarded).
 type PartitionTruncation struct {
 	PartitionID       int32 `json:"partition_id" yaml:"partition_id"`
 	OffsetTruncatedTo int64 `json:"offset_truncated_to" yaml:"offset_truncated_to"`

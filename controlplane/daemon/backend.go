@@ -293,7 +293,7 @@ func (d *Daemon) mirrorData(linkName string, m link.Mirror) adminapi.Mirror {
 		LinkName:        linkName,
 		MirrorTopicName: m.Topic, SourceTopicName: m.SourceTopic, NumPartitions: m.NumPartitions,
 		MirrorStatus: string(m.Status), StateTimeMs: m.StatusTime.UnixMilli(), MirrorTopicError: m.ErrorCode,
-		MirrorLags: mirrorLags(m), MirrorStateTransitionErrors: []adminapi.TaskError{},
+		MirrorLags: mirrorLags(m), MirrorStateTransitionErrors: []adminapi.TaskError{}, Reversed: m.Reversed,
 	}
 	if m.ErrorCode != "" || m.ErrorMessage != "" {
 		out.MirrorStateTransitionErrors = append(out.MirrorStateTransitionErrors,
@@ -385,6 +385,9 @@ func (d *Daemon) AlterMirrors(ctx context.Context, linkName, op string, topics [
 	l := s.rt.Load().l
 	if err := refuseWhenShared(l, "mirrors:"+op); err != nil {
 		return nil, err
+	}
+	if slices.Contains(adminapi.FailbackOps, op) {
+		return failback(ctx, l, op, topics, o)
 	}
 	stopOpts := link.StopOptions{ValidateOnly: o.ValidateOnly, Force: o.Force}
 	stop := func(fn func(context.Context, string, link.StopOptions) (link.Mirror, error)) func(context.Context, string, bool) (link.Mirror, error) {

@@ -28,6 +28,9 @@ func (l *Link) Resume(ctx context.Context, topic string, validateOnly bool) (Mir
 }
 
 func (l *Link) setPaused(ctx context.Context, topic string, pause, validateOnly bool) (Mirror, error) {
+	if h := l.holder(topic); h != l {
+		return h.setPaused(ctx, topic, pause, validateOnly)
+	}
 	l.opMu.Lock()
 	defer l.opMu.Unlock()
 	m, ok := l.storedMirror(topic)
@@ -84,6 +87,9 @@ func (l *Link) setPaused(ctx context.Context, topic string, pause, validateOnly 
 // exact prefixes of their source, their failures are forgotten and they copy again from their log end offset. A
 // mirror that diverged stays FAILED, and the error names the partition and the first differing offset.
 func (l *Link) Restart(ctx context.Context, topic string, validateOnly bool) (Mirror, error) {
+	if h := l.holder(topic); h != l {
+		return h.Restart(ctx, topic, validateOnly)
+	}
 	l.opMu.Lock()
 	defer l.opMu.Unlock()
 	m, ok := l.storedMirror(topic)
@@ -167,6 +173,9 @@ const (
 )
 
 func (l *Link) stop(ctx context.Context, topic, op string, o StopOptions) (Mirror, error) {
+	if h := l.holder(topic); h != l {
+		return h.stop(ctx, topic, op, o)
+	}
 	l.opMu.Lock()
 	m, ok := l.storedMirror(topic)
 	if !ok {
@@ -177,6 +186,8 @@ func (l *Link) stop(ctx context.Context, topic, op string, o StopOptions) (Mirro
 	divergedAt, divergedWhy, diverged := divergence(m, view)
 	var refuse error
 	switch {
+	case m.Failback != nil:
+		refuse = conflict("mirror topic %s has a %s under way: run it again to finish it", topic, m.Failback.Op)
 	case m.Status == replicator.StatusStopped:
 		refuse = conflict("mirror topic %s is already STOPPED", topic)
 	case m.Status == replicator.StatusPendingStopped:
@@ -356,6 +367,9 @@ func (l *Link) lastPartitions(topic string) ([]replicator.PartitionStatus, bool)
 // Verify compares a mirror topic with its source topic (see compare.Topic): it is read-only, and works
 // on a copying, paused, failed or stopped mirror alike. It needs the source.
 func (l *Link) Verify(ctx context.Context, topic string, o compare.Options) ([]compare.Partition, error) {
+	if h := l.holder(topic); h != l {
+		return h.Verify(ctx, topic, o)
+	}
 	m, ok := l.storedMirror(topic)
 	if !ok {
 		return nil, notFound("mirror topic %s on link %s not found", topic, l.name)

@@ -62,6 +62,9 @@ type Options struct {
 	ReplicatorOpts []replicator.Opt
 	// Group makes the daemon share the link with the other daemons of the group (shared.go); nil: it runs all of it.
 	Group *GroupOptions
+	// SourceClient, when set, is the source client instead of one built from Config (the reversed mirrors of a
+	// BIDIRECTIONAL link read the destination); the link does not close it.
+	SourceClient *kgo.Client
 }
 
 // Link is one cluster link.
@@ -76,9 +79,14 @@ type Link struct {
 	log      *zap.Logger
 
 	src    *kgo.Client // nil when broken
+	ownSrc bool        // Close closes src
 	srcAdm *kadm.Client
-	rep    *replicator.Replicator // nil when broken
-	guard  *mirrorGuard
+	// rev runs the link's reversed mirrors (destination to source) when link.mode=BIDIRECTIONAL; nil otherwise.
+	rev *Link
+	// reversed: this is a link's rev.
+	reversed bool
+	rep      *replicator.Replicator // nil when broken
+	guard    *mirrorGuard
 	// member is the daemon's membership of the group sharing the link (nil: none); leading: the loops unit is here.
 	member      *group.Member
 	groupClient *kgo.Client
@@ -104,8 +112,10 @@ type Link struct {
 	promoting map[string]bool                         // mirror topics with a promote or failover running
 	warned    map[string]bool                         // auto-create skips already logged
 	final     map[string][]replicator.PartitionStatus // positions of stopped mirrors at their stop
+	fbErrors  map[string]string                       // why a failback under way did not finish yet
 
 	opMu  sync.Mutex // serialises mirror operations and creation
+	fbMu  sync.Mutex // serialises failbacks (both sides of a BIDIRECTIONAL link: taken on the outer link only)
 	recMu sync.Mutex // serialises read-modify-write of mirror records (see updateMirror)
 
 	failed failedPartitions // partition failures not stored yet
@@ -124,7 +134,7 @@ func New(o Options) *Link {
 		offsetSyncTask:   task.NewTracker(task.ConsumerOffsetSync, log), aclSyncTask: task.NewTracker(task.ACLSync, log),
 		changed: make(chan struct{}),
 		added:   map[string]bool{}, addErrors: map[string]string{}, promoting: map[string]bool{},
-		warned: map[string]bool{}, final: map[string][]replicator.PartitionStatus{},
+		warned: map[string]bool{}, final: map[string][]replicator.PartitionStatus{}, fbErrors: map[string]string{},
 		failed: failedPartitions{poke: make(chan struct{}, 1)},
 	}
 	if l.broken == nil {
@@ -147,29 +157,36 @@ func New(o Options) *Link {
 		l.autoCreateTask.Set(task.NotConfigured)
 	}
 	l.loops = l.buildSyncLoops(cfg)
+	if cfg.LinkMode == config.LinkModeBidirectional {
+		l.rev = l.newReverse(o)
+	}
 	return l
 }
 
 // buildClients makes the source client and the replicator of a link whose config parsed.
 func (l *Link) buildClients(o Options) error {
 	cfg := o.Config
-	srcOpts, err := cfg.Source().KgoOpts()
-	if err != nil {
-		return fmt.Errorf("source client settings: %w", err)
-	}
-	srcOpts = append(srcOpts,
-		kgo.ClientID(ClientID(o.Name)),
-		kgo.RetryTimeout(cfg.RequestTimeout),
-		kgo.ConnIdleTimeout(cfg.ConnectionsMaxIdle),
-		kgo.RetryBackoffFn(func(int) time.Duration { return cfg.RetryBackoff }),
-	)
 	if err := l.buildMember(o); err != nil {
 		return err
 	}
-	src, err := kgo.NewClient(srcOpts...)
-	if err != nil {
-		l.closeGroup()
-		return fmt.Errorf("source client: %w", err)
+	src := o.SourceClient
+	if src == nil {
+		srcOpts, err := cfg.Source().KgoOpts()
+		if err != nil {
+			l.closeGroup()
+			return fmt.Errorf("source client settings: %w", err)
+		}
+		srcOpts = append(srcOpts,
+			kgo.ClientID(ClientID(o.Name)),
+			kgo.RetryTimeout(cfg.RequestTimeout),
+			kgo.ConnIdleTimeout(cfg.ConnectionsMaxIdle),
+			kgo.RetryBackoffFn(func(int) time.Duration { return cfg.RetryBackoff }),
+		)
+		if src, err = kgo.NewClient(srcOpts...); err != nil {
+			l.closeGroup()
+			return fmt.Errorf("source client: %w", err)
+		}
+		l.ownSrc = true
 	}
 	ropts := append([]replicator.Opt{
 		replicator.Logger(l.log),
@@ -189,7 +206,9 @@ func (l *Link) buildClients(o Options) error {
 	ropts = append(ropts, l.replicatorGroupOpts()...)
 	rep, err := replicator.New(src, o.Destination, ropts...)
 	if err != nil {
-		src.Close()
+		if l.ownSrc {
+			src.Close()
+		}
 		l.closeGroup()
 		return err
 	}
@@ -230,7 +249,10 @@ func (l *Link) Broken() error { return l.broken }
 
 // Close releases the source client. Call it after Run returned.
 func (l *Link) Close() {
-	if l.src != nil {
+	if l.rev != nil {
+		l.rev.Close()
+	}
+	if l.src != nil && l.ownSrc {
 		l.src.Close()
 	}
 	l.closeGroup()
@@ -254,6 +276,9 @@ func (l *Link) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return l.availabilityLoop(gctx) })
 	g.Go(func() error { return l.failureLoop(gctx) })
+	if l.rev != nil {
+		g.Go(func() error { return l.rev.Run(gctx) })
+	}
 	if l.config().ClusterLinkPaused {
 		l.log.Info("link is paused (cluster.link.paused=true): nothing is copied or synced")
 		l.autoCreateTask.Set(task.LinkPaused)
@@ -274,6 +299,10 @@ func (l *Link) Run(ctx context.Context) error {
 		l.stopSyncLoopsLocked()
 		l.loopMu.Unlock()
 	}()
+	// Failbacks a previous run left under way finish (on a paused link they wait for its resume).
+	if l.rev != nil {
+		g.Go(func() error { return l.resumeFailbacks(gctx) })
+	}
 	// Mirrors a promote or failover left half-done finish first.
 	for _, m := range l.store.Mirrors(l.name) {
 		if m.Status == replicator.StatusPendingStopped {

@@ -144,6 +144,11 @@ func (l *Link) Reconfigure(cfg *config.Link) error {
 	if !cfg.AutoCreateMirrorTopicsEnable {
 		l.autoCreateTask.Set(task.NotConfigured)
 	}
+	if l.rev != nil {
+		if err := l.rev.Reconfigure(reverseConfig(cfg)); err != nil {
+			return err
+		}
+	}
 	l.log.Info("link reconfigured without a restart")
 	return nil
 }

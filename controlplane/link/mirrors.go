@@ -29,6 +29,8 @@ type Mirror struct {
 	ErrorCode          string
 	ErrorMessage       string
 	Partitions         []replicator.PartitionStatus
+	// Reversed: the mirror topic is on the link's source cluster and copies the destination (see failback.go).
+	Reversed bool
 }
 
 // defaultRequestTimeout bounds requests of a broken link (it has no config to read request.timeout.ms from).
@@ -257,7 +259,8 @@ func (l *Link) createMirror(ctx context.Context, sourceTopic, mirrorTopic string
 	if err != nil {
 		return err
 	}
-	if err := l.addToReplicator(ctx, rec); err != nil {
+	// ensureAdded: the mirror loop may hand the stored record to the replicator first.
+	if err := l.ensureAdded(ctx, rec); err != nil {
 		return fmt.Errorf("start mirror %s (it is stored and will be retried): %w", mirrorTopic, err)
 	}
 	l.log.Info("mirror created", zap.String("mirror_topic", mirrorTopic), zap.String("source_topic", sourceTopic),
@@ -307,17 +310,23 @@ func (l *Link) syncTopicConfigs(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Mirrors returns the link's mirror topics with their status, sorted by topic.
+// Mirrors returns the link's mirror topics with their status, sorted by topic, then its reversed mirrors.
 func (l *Link) Mirrors() []Mirror {
 	var out []Mirror
 	for _, m := range l.store.Mirrors(l.name) {
 		out = append(out, l.mirrorView(m))
+	}
+	if l.rev != nil {
+		out = append(out, l.rev.Mirrors()...)
 	}
 	return out
 }
 
 // Mirror returns one mirror topic.
 func (l *Link) Mirror(topic string) (Mirror, error) {
+	if h := l.holder(topic); h != l {
+		return h.Mirror(topic)
+	}
 	m, ok := l.storedMirror(topic)
 	if !ok {
 		return Mirror{}, notFound("mirror topic %s on link %s not found", topic, l.name)
@@ -327,7 +336,7 @@ func (l *Link) Mirror(topic string) (Mirror, error) {
 
 func (l *Link) mirrorView(m state.Mirror) Mirror {
 	v := Mirror{Topic: m.Topic, SourceTopic: m.SourceTopic, Status: m.Status, StatusTime: time.UnixMilli(m.StatusTimeMs),
-		NumPartitions: m.Partitions}
+		NumPartitions: m.Partitions, Reversed: l.reversed}
 	if len(m.Failures) > 0 && m.Status != replicator.StatusStopped {
 		v.Status, v.ErrorCode, v.ErrorMessage = replicator.StatusFailed, m.Failures[0].Code, m.Failures[0].Message
 	}
@@ -352,6 +361,11 @@ func (l *Link) mirrorView(m state.Mirror) Mirror {
 		v.ErrorMessage = msg
 	}
 	if v.Status == replicator.StatusStopped {
+		if s, ok := failbackStatus(m); ok {
+			l.mu.Lock()
+			v.Status, v.ErrorMessage = s, l.fbErrors[m.Topic]
+			l.mu.Unlock()
+		}
 		return v
 	}
 	st, code, msg := l.State()
@@ -370,9 +384,15 @@ func (l *Link) CheckDelete(force bool) error {
 		return nil
 	}
 	var active []string
-	for _, m := range l.store.Mirrors(l.name) {
-		if m.Status != replicator.StatusStopped {
-			active = append(active, m.Topic)
+	names := []string{l.name}
+	if l.rev != nil {
+		names = append(names, l.rev.name) // its reversed mirrors are deleted with it
+	}
+	for _, n := range names {
+		for _, m := range l.store.Mirrors(n) {
+			if m.Status != replicator.StatusStopped || m.Failback != nil {
+				active = append(active, m.Topic)
+			}
 		}
 	}
 	if len(active) > 0 {

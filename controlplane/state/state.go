@@ -68,7 +68,42 @@ type Mirror struct {
 	// Failures are the partitions that stopped with an error (FAILED): a restarted daemon keeps them FAILED until
 	// `mirror restart` checks them against the source.
 	Failures []Failure `json:"failures,omitempty"`
+	// Failback is a reverse-and-start, reverse-and-pause or truncate-and-restore under way on this STOPPED mirror
+	// (see controlplane/link/failback.go): a restarted daemon finishes it from the step stored here.
+	Failback *Failback `json:"failback,omitempty"`
 }
+
+// Failback is the stored progress of a failback operation on a STOPPED mirror: the operation, the step reached,
+// and what the first step found, so that a resumed operation reports the same result and never deletes a topic it
+// recreated.
+type Failback struct {
+	Op string `json:"op"`
+	// ID names this run of the operation: it is in the headers of every record saved to DivergedTopic, so a resumed
+	// save continues after its own records only.
+	ID   string `json:"id"`
+	Step string `json:"step"`
+	// Paused: the reversed mirror starts PAUSED (reverse-and-pause).
+	Paused bool `json:"paused,omitempty"`
+	// DivergedTopic is where truncate-and-restore saves the old source's divergent records.
+	DivergedTopic string `json:"diverged_topic,omitempty"`
+	// OldTopicID is the id of the old source's topic that truncate-and-restore deletes; a topic with another id is
+	// never deleted.
+	OldTopicID string `json:"old_topic_id,omitempty"`
+	// Partitions are the per-partition truncation points and divergent record counts found at the start.
+	Partitions []Truncation `json:"partitions,omitempty"`
+}
+
+// Truncation is one partition's divergence as truncate-and-restore found it: the old source's records from
+// TruncatedTo to its log end (Messages of them) are not on the new primary.
+type Truncation struct {
+	Partition   int32 `json:"partition"`
+	TruncatedTo int64 `json:"truncated_to"`
+	Messages    int64 `json:"messages"`
+}
+
+// ReverseLink is the name under which a link's reversed mirrors (copying from the destination back to the link's
+// source, link.mode=BIDIRECTIONAL) are stored: "~" is not allowed in link names, so it names no other link.
+func ReverseLink(link string) string { return link + "~reverse" }
 
 // Failure is why a mirror partition stopped.
 type Failure struct {
@@ -448,6 +483,9 @@ func (m Mirror) check(key string) error {
 	if m.Link+"/"+m.Topic != key {
 		return fmt.Errorf("mirror record describes %s/%s but is stored as %s", m.Link, m.Topic, key)
 	}
+	if m.Failback != nil && m.Status != replicator.StatusStopped {
+		return fmt.Errorf("mirror record is %s with a %s under way (only a STOPPED mirror is failed back)", m.Status, m.Failback.Op)
+	}
 	if m.Status == replicator.StatusPendingStopped && m.PendingOp != "promote" && m.PendingOp != "failover" {
 		return fmt.Errorf("mirror record is PENDING_STOPPED with operation %q", m.PendingOp)
 	}
@@ -509,22 +547,24 @@ func (s *Store) Link(name string) (Link, bool) {
 // PutLink stores a link.
 func (s *Store) PutLink(ctx context.Context, l Link) error { return s.write(ctx, "link/"+l.Name, l) }
 
-// DeleteLink removes a link with its mirrors and ACL records.
+// DeleteLink removes a link with its mirrors and ACL records, and those of its reversed mirrors (ReverseLink).
 func (s *Store) DeleteLink(ctx context.Context, name string) error {
-	for _, m := range s.Mirrors(name) {
-		if err := s.DeleteMirror(ctx, name, m.Topic); err != nil {
+	for _, n := range []string{ReverseLink(name), name} {
+		for _, m := range s.Mirrors(n) {
+			if err := s.DeleteMirror(ctx, n, m.Topic); err != nil {
+				return err
+			}
+		}
+		if err := s.write(ctx, "acls/"+n, nil); err != nil {
 			return err
 		}
-	}
-	if err := s.write(ctx, "acls/"+name, nil); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	chunks := s.chunkKeysLocked(name)
-	s.mu.Unlock()
-	for _, k := range chunks {
-		if err := s.write(ctx, "aclchunk/"+k, nil); err != nil {
-			return err
+		s.mu.Lock()
+		chunks := s.chunkKeysLocked(n)
+		s.mu.Unlock()
+		for _, k := range chunks {
+			if err := s.write(ctx, "aclchunk/"+k, nil); err != nil {
+				return err
+			}
 		}
 	}
 	return s.write(ctx, "link/"+name, nil)

@@ -261,3 +261,47 @@ func TestStore_ACLsInChunksSurviveARestartAndReplaceEachOther(t *testing.T) {
 		t.Fatalf("a one-record list of an older version: %v %v", got, err)
 	}
 }
+
+// TestStore_FailbackRecordsSurviveARestartAndGoWithTheirLink: a STOPPED mirror's failback progress is read back as
+// written; a failback on a mirror that is not STOPPED is rejected; deleting a link deletes its reversed mirrors.
+func TestStore_FailbackRecordsSurviveARestartAndGoWithTheirLink(t *testing.T) {
+	ctx := context.Background()
+	cl := newCluster(t)
+	s, err := Open(ctx, cl, "state", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutLink(ctx, Link{Name: "l", ID: "id", Origin: OriginAPI}); err != nil {
+		t.Fatal(err)
+	}
+	fb := &Failback{Op: "truncate-and-restore", ID: "r1", Step: "save", DivergedTopic: "t.diverged", OldTopicID: "abc",
+		Partitions: []Truncation{{Partition: 0, TruncatedTo: 10, Messages: 3}}}
+	for _, m := range []Mirror{
+		{Link: "l", Topic: "t", SourceTopic: "t", Origin: OriginAPI, Status: replicator.StatusStopped, Failback: fb},
+		{Link: ReverseLink("l"), Topic: "u", SourceTopic: "u", Origin: OriginAPI, Status: replicator.StatusActive},
+	} {
+		if err := s.PutMirror(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bad, _ := json.Marshal(Mirror{Link: "l", Topic: "v", SourceTopic: "v", Status: replicator.StatusActive, Failback: fb})
+	produce(t, cl, "mirror/l/v", bad)
+
+	again, err := Open(ctx, cl, "state", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, ok := again.Mirror("l", "t")
+	if !ok || m.Failback == nil || fmt.Sprint(*m.Failback) != fmt.Sprint(*fb) {
+		t.Fatalf("failback record read back as %+v (%v)", m.Failback, ok)
+	}
+	if _, ok := again.Mirror("l", "v"); ok || len(again.Rejected()) != 1 || !strings.Contains(again.Rejected()[0].Reason, "failback") && !strings.Contains(again.Rejected()[0].Reason, "under way") {
+		t.Fatalf("an ACTIVE mirror with a failback must be rejected: %+v", again.Rejected())
+	}
+	if err := again.DeleteLink(ctx, "l"); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(again.Mirrors(ReverseLink("l"))) + len(again.Mirrors("l")); n != 0 {
+		t.Fatalf("%d mirror records left after the link was deleted", n)
+	}
+}

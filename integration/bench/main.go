@@ -58,6 +58,7 @@ type options struct {
 	ceiling     int64
 	hole        int64
 	txns        int
+	restore     int64
 	// steadyIdempotent: the steady-state producer is idempotent (franz-go's and Java's default), which the writer
 	// needs to pipeline; false measures a source whose batches carry no producer id.
 	steadyIdempotent bool
@@ -86,11 +87,12 @@ func main() {
 	flag.StringVar(&o.steadyProducer, "steady-producer", "franz", "steady-state load: franz (a franz-go producer, compressing) or raw (one precompressed batch per partition every 5 ms, light on CPU)")
 	flag.BoolVar(&o.steadyIdempotent, "steady-idempotent", true, "the steady-state producer is idempotent (false: no producer ids, no pipelining)")
 	flag.IntVar(&o.txns, "txns", 200, "source transactions over every partition that clusterlink replays (0 to skip)")
+	flag.Int64Var(&o.restore, "restore", 1000000, "records of the topic truncate-and-restore copies again (0 to skip)")
 	flag.Float64Var(&o.rate, "rate", 0, "steady-state produce rate in MB/s (default: half the measured ingest limit)")
 	haMembers := flag.String("ha", "", "only the ceiling run shared by groups of 1, 2, ... members (for example 1,2,3): no brokers")
 	flag.Parse()
 	if *quick {
-		o.size, o.latency, o.ceiling = 128<<20, 5*time.Second, 1<<30
+		o.size, o.latency, o.ceiling, o.restore = 128<<20, 5*time.Second, 1<<30, 200000
 	}
 	o.partitions = int32(*partitions)
 	for _, s := range strings.Split(sizes, ",") {
@@ -226,6 +228,17 @@ func run(o options) error {
 		}
 		r.Scenario = "transactional"
 		results = append(results, r)
+	}
+	if o.restore > 0 {
+		fmt.Printf("\n== truncate-and-restore: %d records of 1 KiB, 10000 divergent\n", o.restore)
+		rs, err := restoreCost(ctx, o, src, dst, o.restore, 10000)
+		if err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+		for i := range rs {
+			rs[i].Scenario = "failback"
+		}
+		results = append(results, rs...)
 	}
 	if o.ceiling > 0 {
 		fmt.Printf("\n== clusterlink ceiling: kfake source serving a canned batch, kfake destination discarding writes\n")
