@@ -67,7 +67,7 @@ func (r *Replicator) parkLocked(p *partition) {
 	}
 	p.phase = phaseParked
 	p.gen++
-	p.busy = false
+	r.notBusyLocked(p)
 }
 
 // WaitForSourceHighWatermark waits until every partition of the mirror has copied up to the source high watermark

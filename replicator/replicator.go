@@ -72,6 +72,9 @@ func newReplicator(src, dst *kgo.Client, o options) *Replicator {
 		decompressor: kgo.DefaultDecompressor(),
 	}
 	r.pipelineAge.Store(int64(o.pipelineMaxAge))
+	if r.opts.budget == nil {
+		r.opts.budget = NewMemoryBudget(DefaultMemoryBudget)
+	}
 	return r
 }
 
@@ -155,7 +158,8 @@ func (r *Replicator) Run(ctx context.Context) error {
 	for _, m := range r.mirrors {
 		for _, p := range m.partitions {
 			if p.phase == phaseCopy || p.phase == phaseResolving {
-				p.phase, p.busy = phaseResolve, false
+				p.phase = phaseResolve
+				r.notBusyLocked(p)
 				p.gen++
 			}
 		}
@@ -176,6 +180,12 @@ func (r *Replicator) Run(ctx context.Context) error {
 	}
 	r.mu.Lock()
 	r.running = false
+	// The batches still queued are dropped with the run: the budget may be shared with replicators still running.
+	for _, m := range r.mirrors {
+		for _, p := range m.partitions {
+			r.notBusyLocked(p)
+		}
+	}
 	r.fetchers = map[int32]*fetcher{}
 	r.writers = map[int32]*writer{}
 	r.mu.Unlock()
