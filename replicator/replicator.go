@@ -40,6 +40,8 @@ type Replicator struct {
 	decompressor kgo.Decompressor
 	// sampleNext is where the background verifier's next round starts among the copying partitions.
 	sampleNext int
+	// positions batch the position reads of partitions resolving at once (see positions.go).
+	positions positionBatchers
 	// pipelineAge is PipelineMaxAge bounded by the destination's producer.id.expiration.ms (nanoseconds).
 	pipelineAge atomic.Int64
 }
