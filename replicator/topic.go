@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -135,6 +136,17 @@ func (r *Replicator) ensureMirrorTopic(ctx context.Context, sourceName, mirrorNa
 		return nil, fmt.Errorf("create mirror topic %s (%d partitions): %w", mirrorName, src.partitions, err)
 	}
 	r.log.Info("mirror topic created", zap.String("mirror_topic", mirrorName), zap.Int32("partitions", src.partitions))
+	// A broker answers CreateTopics before its metadata shows the topic: the mirror starts once it does, so that the
+	// metadata loop never takes a topic it has not seen yet for one deleted by someone else. Asked with a metadata
+	// request of its own: kadm's ListTopics answers from the client's cache for up to metadata.min.age (5 s),
+	// including the "unknown topic" of the lookup above.
+	for ctx.Err() == nil {
+		seen, err := requestMetadata(ctx, r.dst, []string{mirrorName})
+		if d, ok := seen[mirrorName]; err == nil && ok && d.Err == nil && len(d.Partitions) > 0 {
+			break
+		}
+		_ = sleep(ctx, 50*time.Millisecond)
+	}
 	return src, nil
 }
 

@@ -57,6 +57,9 @@ func runChild(mode string) int {
 			}
 			return copied >= total
 		})
+	case "scale":
+		n, _ := strconv.Atoi(os.Getenv("BENCH_TARGET"))
+		return scaleChild(ctx, topic, n)
 	case "steady":
 		return mirrorUntil(ctx, srcCl, dstCl, topic, func(replicator.MirrorStatus) bool { return false })
 	default:
