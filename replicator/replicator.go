@@ -100,19 +100,55 @@ func (r *Replicator) AddMirror(ctx context.Context, spec MirrorSpec) error {
 	if spec.SourceTopic == "" {
 		spec.SourceTopic = spec.MirrorTopic
 	}
+	return r.AddMirrors(ctx, []MirrorSpec{spec})[spec.MirrorTopic]
+}
+
+// AddMirrors adds many mirrors as AddMirror adds one, with a constant number of requests for all of them (source
+// metadata and configs, destination metadata, topic creation in requests of up to 100 topics), and returns each
+// mirror topic's error (nil where it was added).
+func (r *Replicator) AddMirrors(ctx context.Context, specs []MirrorSpec) map[string]error {
+	errs := map[string]error{}
+	var todo []MirrorSpec
+	seen := map[string]bool{}
+	r.mu.Lock()
+	for _, spec := range specs {
+		if spec.SourceTopic == "" {
+			spec.SourceTopic = spec.MirrorTopic
+		}
+		if _, exists := r.mirrors[spec.MirrorTopic]; exists || seen[spec.MirrorTopic] {
+			errs[spec.MirrorTopic] = fmt.Errorf("mirror topic %s already exists", spec.MirrorTopic)
+			continue
+		}
+		seen[spec.MirrorTopic] = true
+		errs[spec.MirrorTopic] = nil
+		todo = append(todo, spec)
+	}
+	r.mu.Unlock()
+	if len(todo) == 0 {
+		return errs
+	}
+	srcs, failed := r.ensureMirrorTopics(ctx, todo)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, spec := range todo {
+		if err := failed[spec.MirrorTopic]; err != nil {
+			errs[spec.MirrorTopic] = err
+			continue
+		}
+		errs[spec.MirrorTopic] = r.addMirrorLocked(spec, srcs[spec.MirrorTopic])
+	}
+	r.pokeMetadata()
+	return errs
+}
+
+// addMirrorLocked starts mirroring spec, whose mirror topic is ready. r.mu is held.
+func (r *Replicator) addMirrorLocked(spec MirrorSpec, src *sourceTopic) error {
 	start := r.opts.startOffset
 	if spec.StartOffset != nil {
 		start = *spec.StartOffset
 	}
-	r.mu.Lock()
-	_, exists := r.mirrors[spec.MirrorTopic]
-	r.mu.Unlock()
-	if exists {
+	if _, exists := r.mirrors[spec.MirrorTopic]; exists {
 		return fmt.Errorf("mirror topic %s already exists", spec.MirrorTopic)
-	}
-	src, err := r.ensureMirrorTopic(ctx, spec.SourceTopic, spec.MirrorTopic)
-	if err != nil {
-		return err
 	}
 	m := &mirror{
 		topic: spec.MirrorTopic, sourceTopic: spec.SourceTopic, start: start,
@@ -131,15 +167,9 @@ func (r *Replicator) AddMirror(ctx context.Context, spec MirrorSpec) error {
 			p.phase, p.errCode, p.errMsg = phaseFailed, f.Code, f.Message
 		}
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, exists := r.mirrors[spec.MirrorTopic]; exists {
-		return fmt.Errorf("mirror topic %s already exists", spec.MirrorTopic)
-	}
 	r.mirrors[spec.MirrorTopic] = m
 	r.log.Info("mirror added", zap.String("mirror_topic", m.topic), zap.String("source_topic", m.sourceTopic),
 		zap.Int("partitions", len(m.partitions)), zap.Stringer("start", start))
-	r.pokeMetadata()
 	return nil
 }
 

@@ -134,9 +134,13 @@ func scaleChild(ctx context.Context, prefix string, n int) int {
 	defer cancel()
 	finished := make(chan error, 1)
 	go func() { finished <- r.Run(ctx) }()
-	for _, t := range topics {
-		if err := r.AddMirror(ctx, replicator.MirrorSpec{MirrorTopic: t}); err != nil {
-			fmt.Fprintln(os.Stderr, "add mirror:", err)
+	specs := make([]replicator.MirrorSpec, len(topics))
+	for i, t := range topics {
+		specs[i] = replicator.MirrorSpec{MirrorTopic: t}
+	}
+	for t, err := range addMirrors(ctx, r, specs) {
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "add mirror", t, err)
 			return 2
 		}
 	}
