@@ -61,8 +61,9 @@ func (l *Link) mirrorLoop(ctx context.Context) error {
 }
 
 // addStoredMirrors gives the replicator every stored mirror that copies and is not given yet (at start, or when the
-// source was not reachable before).
+// source was not reachable before), all in one batch.
 func (l *Link) addStoredMirrors(ctx context.Context) {
+	var todo []state.Mirror
 	for _, m := range l.store.Mirrors(l.name) {
 		if m.Status == replicator.StatusStopped {
 			continue
@@ -70,33 +71,50 @@ func (l *Link) addStoredMirrors(ctx context.Context) {
 		l.mu.Lock()
 		added := l.added[m.Topic]
 		l.mu.Unlock()
-		if added {
-			continue
+		if !added {
+			todo = append(todo, m)
 		}
-		if err := l.addToReplicator(ctx, m); err != nil && ctx.Err() == nil {
-			l.log.Warn("mirror not started yet", zap.String("mirror_topic", m.Topic), zap.Error(err))
+	}
+	for topic, err := range l.addAllToReplicator(ctx, todo) {
+		if err != nil && ctx.Err() == nil {
+			l.log.Warn("mirror not started yet", zap.String("mirror_topic", topic), zap.Error(err))
 		}
 	}
 }
 
 func (l *Link) addToReplicator(ctx context.Context, m state.Mirror) error {
+	return l.addAllToReplicator(ctx, []state.Mirror{m})[m.Topic]
+}
+
+// addAllToReplicator starts mirrors in the replicator, with one batch of requests for all (see
+// replicator.AddMirrors), and returns each mirror topic's error.
+func (l *Link) addAllToReplicator(ctx context.Context, ms []state.Mirror) map[string]error {
+	if len(ms) == 0 {
+		return nil
+	}
 	cctx, cancel := context.WithTimeout(ctx, l.requestTimeout())
 	defer cancel()
-	// Read-only before the topic exists, so no producer can slip in; idempotent, so every start re-applies it.
-	if err := l.guard.protect(cctx, m.Topic); err != nil {
-		l.log.Warn("mirror topic not made read-only", zap.String("mirror_topic", m.Topic), zap.Error(err))
+	specs := make([]replicator.MirrorSpec, len(ms))
+	for i, m := range ms {
+		// Read-only before the topic exists, so no producer can slip in; idempotent, so every start re-applies it.
+		if err := l.guard.protect(cctx, m.Topic); err != nil {
+			l.log.Warn("mirror topic not made read-only", zap.String("mirror_topic", m.Topic), zap.Error(err))
+		}
+		specs[i] = replicator.MirrorSpec{MirrorTopic: m.Topic, SourceTopic: m.SourceTopic,
+			Paused: m.Status == replicator.StatusPaused, Failed: failuresOf(m)}
 	}
-	err := l.rep.AddMirror(cctx, replicator.MirrorSpec{MirrorTopic: m.Topic, SourceTopic: m.SourceTopic,
-		Paused: m.Status == replicator.StatusPaused, Failed: failuresOf(m)})
+	errs := l.rep.AddMirrors(cctx, specs)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err != nil {
-		l.addErrors[m.Topic] = err.Error()
-		return err
+	for topic, err := range errs {
+		if err != nil {
+			l.addErrors[topic] = err.Error()
+			continue
+		}
+		delete(l.addErrors, topic)
+		l.added[topic] = true
 	}
-	delete(l.addErrors, m.Topic)
-	l.added[m.Topic] = true
-	return nil
+	return errs
 }
 
 // isInternal says whether a source topic is internal to Kafka or its tools: it is mirrored only if a LITERAL filter
