@@ -209,8 +209,9 @@ func envInt(name string, def int64) int64 {
 func fillTopics(ctx context.Context, c *kafkatest.Cluster, prefix string, n int, partitions int32, bytes int64, recordSize int,
 	codecName string, seed int64) (records int64, err error) {
 	cc, _ := codec(codecName)
+	// Topics just created take a moment to show in the broker's metadata: the producer waits for them.
 	cl, err := c.Client(kgo.ProducerBatchCompression(cc), kgo.ProducerBatchMaxBytes(1<<20), kgo.ProducerLinger(5*time.Millisecond),
-		kgo.MaxBufferedBytes(256<<20))
+		kgo.MaxBufferedBytes(256<<20), kgo.UnknownTopicRetries(-1))
 	if err != nil {
 		return 0, err
 	}
