@@ -205,7 +205,7 @@ func (f *fetcher) fetchSolo(ctx context.Context, solo []fetchPart) error {
 		}
 		f.r.mu.Lock()
 		if fp.p.gen == fp.gen {
-			fp.p.soloFetch, fp.p.soloNeed, fp.p.starved = false, 0, 0
+			fp.p.soloFetch, fp.p.soloNeed = false, 0
 		}
 		f.r.mu.Unlock()
 		f.handleResponse(resp, map[tpKey]fetchPart{{fp.topic, fp.partition}: fp}, reserved, reserved)
@@ -213,17 +213,14 @@ func (f *fetcher) fetchSolo(ctx context.Context, solo []fetchPart) error {
 	return nil
 }
 
-// starvedFetches is how many fetches in a row may bring a partition that has more nothing before it is fetched
-// alone: a broker that sends whole batches only (not the start of one cut short) and does not rotate the order of
-// a session's partitions could otherwise leave a partition whose next batch exceeds its share behind others forever.
-const starvedFetches = 16
-
 // fetchAlone decides whether a partition that got no batch from a fetch is fetched alone next, and how many bytes
 // that fetch needs (0: unknown). more says the source has data at the fetch offset. A real broker cuts the batch
 // that does not fit short and sends its start, which tells its size: larger than the partition's share means it
-// never fits one. Nothing at all though the response had room for the whole share means the same. Else the
-// partition was only crowded out by others, unless that happened starvedFetches times in a row.
-func fetchAlone(more bool, records []byte, partial, room bool, starved int, partitionMax int64) (bool, int64) {
+// never fits one. Nothing at all though the response had room for the whole share means the same (a broker that
+// sends whole batches only). Else the partition was only crowded out by others this time: a broker rotates the
+// partitions of a session so that each comes first in turn, and the first gets at least one whole batch. (Counting
+// crowded-out fetches instead sent most partitions of a large backlog off to fetches of their own, one at a time.)
+func fetchAlone(more bool, records []byte, partial, room bool, partitionMax int64) (bool, int64) {
 	if !more {
 		return false, 0
 	}
@@ -231,7 +228,7 @@ func fetchAlone(more bool, records []byte, partial, room bool, starved int, part
 	switch {
 	case partial && need > partitionMax:
 		return true, need
-	case room || starved >= starvedFetches:
+	case room && len(records) == 0:
 		return true, need
 	}
 	return false, 0
@@ -335,13 +332,9 @@ func (f *fetcher) handlePartitionLocked(fp fetchPart, rp *kmsg.FetchResponseTopi
 		return 0
 	}
 	if len(batches) == 0 {
-		if rp.HighWatermark > fp.offset {
-			p.starved++
-		}
-		p.soloFetch, p.soloNeed = fetchAlone(rp.HighWatermark > fp.offset, rp.RecordBatches, partial, room, p.starved, partitionMax)
+		p.soloFetch, p.soloNeed = fetchAlone(rp.HighWatermark > fp.offset, rp.RecordBatches, partial, room, partitionMax)
 		return 0
 	}
-	p.starved = 0
 	p.lastFetchOffset = max(p.lastFetchOffset, batches[len(batches)-1].Header.NextOffset())
 	w := r.writerForLocked(p.dstLeader)
 	if w == nil {

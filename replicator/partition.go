@@ -62,7 +62,6 @@ type partition struct {
 	// returns at least one batch of the first partition of a fetch), reserving soloNeed bytes when known.
 	soloFetch bool
 	soloNeed  int64
-	starved   int // fetches in a row that brought nothing though the source has more
 
 	// nextOffset is the mirror's log end offset: the next source offset to copy.
 	nextOffset int64
