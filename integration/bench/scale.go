@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -327,6 +328,9 @@ func outageScenario(ctx context.Context, o options, src, dst *kafkatest.Cluster,
 	if err := createTopic(ctx, src, topic, o.partitions); err != nil {
 		return result{}, err
 	}
+	if err := waitTopicVisible(ctx, src, topic); err != nil {
+		return result{}, err
+	}
 	// The mirror exists and is caught up (empty) before the outage.
 	if _, err := runCatchUp(ctx, src, dst, topic, 0, 0); err != nil {
 		return result{}, fmt.Errorf("create the mirror: %w", err)
@@ -389,6 +393,7 @@ func rawIngest(ctx context.Context, src, dst *kafkatest.Cluster, sourceTopic str
 				}
 				n := int64(uint32(b[57])<<24 | uint32(b[58])<<16 | uint32(b[59])<<8 | uint32(b[60]))
 				raw := append([]byte(nil), b[:size]...)
+				clear(raw[:8]) // the base offset is the broker's to assign: a client sends 0
 				// No producer: the batches may go in any order, as often as wanted (CRC covers the producer fields).
 				for i := 43; i < 53; i++ {
 					raw[i] = 0xff
@@ -408,6 +413,9 @@ func rawIngest(ctx context.Context, src, dst *kafkatest.Cluster, sourceTopic str
 		return result{}, err
 	}
 	defer deleteTopic(ctx, dst, topic)
+	if err := waitTopicVisible(ctx, dst, topic); err != nil {
+		return result{}, err
+	}
 	var clients []*kgo.Client
 	for range 2 { // two connections, as clusterlink produces on
 		cl, err := dst.Client()
@@ -454,6 +462,10 @@ func rawIngest(ctx context.Context, src, dst *kafkatest.Cluster, sourceTopic str
 						}
 					}
 				}
+				if errors.Is(err, kerr.NotLeaderForPartition) || errors.Is(err, kerr.LeaderNotAvailable) {
+					time.Sleep(100 * time.Millisecond) // the new topic's leader is not ready yet
+					continue
+				}
 				if err != nil {
 					firstErr.CompareAndSwap(nil, err)
 					return
@@ -475,4 +487,21 @@ func rawIngest(ctx context.Context, src, dst *kafkatest.Cluster, sourceTopic str
 func putCRC(b []byte) {
 	crc := crc32.Checksum(b[rawOffAttributes:], castagnoli)
 	b[rawOffCRC], b[rawOffCRC+1], b[rawOffCRC+2], b[rawOffCRC+3] = byte(crc>>24), byte(crc>>16), byte(crc>>8), byte(crc)
+}
+
+// waitTopicVisible waits until a new client sees topic in the cluster's metadata (a child process looks it up at
+// once).
+func waitTopicVisible(ctx context.Context, c *kafkatest.Cluster, topic string) error {
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		cl, err := c.Client()
+		if err != nil {
+			return err
+		}
+		td, err := kadm.NewClient(cl).ListTopics(ctx, topic)
+		cl.Close()
+		if err == nil && td.Has(topic) && td[topic].Err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("topic %s not visible a minute after its creation", topic)
 }
