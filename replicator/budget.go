@@ -132,3 +132,9 @@ func (b *MemoryBudget) grantLocked() {
 		close(w.ready)
 	}
 }
+
+// SoftMemoryLimit is the Go runtime memory limit (runtime/debug.SetMemoryLimit, GOMEMLIMIT) that keeps a process
+// holding budget bytes of batches near that: the budget, half of it again for the garbage collector's headroom and
+// the batches being copied out of a response, and 64 MiB for the rest of the process (clients, metadata, mirror
+// states). Without a limit the heap grows to twice what is live before the collector runs.
+func SoftMemoryLimit(budget int64) int64 { return budget + budget/2 + 64<<20 }

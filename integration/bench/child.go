@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -84,6 +85,7 @@ func mirrorUntil(ctx context.Context, srcCl, dstCl *kgo.Client, topic string, do
 	if os.Getenv("BENCH_DEBUG") != "" {
 		log, _ = zap.NewDevelopment()
 	}
+	debug.SetMemoryLimit(replicator.SoftMemoryLimit(replicator.DefaultMemoryBudget)) // as clusterlink run does
 	r, err := replicator.New(srcCl, dstCl, replicator.Logger(log))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

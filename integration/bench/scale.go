@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -121,6 +122,7 @@ func scaleChild(ctx context.Context, prefix string, n int) int {
 		return 2
 	}
 	budget := replicator.NewMemoryBudget(envInt("BENCH_BUDGET", replicator.DefaultMemoryBudget))
+	debug.SetMemoryLimit(replicator.SoftMemoryLimit(budget.Limit())) // as clusterlink run does
 	log := zap.NewNop()
 	if os.Getenv("BENCH_DEBUG") != "" {
 		log, _ = zap.NewDevelopment()
