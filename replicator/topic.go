@@ -225,12 +225,19 @@ func (r *Replicator) ensureMirrorTopics(ctx context.Context, specs []MirrorSpec)
 	return out, errs
 }
 
+// topicVisibleWait bounds how long AddMirrors waits for new topics to show in the destination's metadata.
+const topicVisibleWait = 10 * time.Second
+
 // waitForTopics waits until the destination's metadata shows every topic of topics, or ctx ends. A broker answers
 // CreateTopics before its metadata shows the topic: a mirror starts once it does, so that the metadata loop never
 // takes a topic it has not seen yet for one deleted by someone else. It asks with metadata requests of its own:
 // kadm's ListTopics answers from the client's cache for up to metadata.min.age (5 s), including an "unknown topic"
 // looked up just before the topic was created.
 func (r *Replicator) waitForTopics(ctx context.Context, topics []string) {
+	// Bounded: on a loaded broker some of many new topics took a minute to show with their partitions; the metadata
+	// loop's own grace (several refreshes and 5 s) covers what is left.
+	ctx, cancel := context.WithTimeout(ctx, topicVisibleWait)
+	defer cancel()
 	for len(topics) > 0 && ctx.Err() == nil {
 		seen, err := requestMetadata(ctx, r.dst, topics)
 		if err == nil {
