@@ -37,6 +37,8 @@ import (
 //	  encryption.old.keys: []         # keys of before a rotation, to read records sealed with them
 //	metrics:
 //	  partition.level: true           # default: per-partition series besides the link and topic aggregates
+//	memory:
+//	  budget.bytes: 268435456         # default 256 MiB: fetched and queued batches of every link, at most
 //	links:
 //	  - name: my-link
 //	    configs: {bootstrap.servers: localhost:9092}   # Confluent's link configs, see Link
@@ -48,8 +50,23 @@ type Config struct {
 	Admin       Admin
 	State       State
 	Metrics     Metrics
+	Memory      Memory
 	Links       []*Link
 }
+
+// Memory bounds what the daemon holds of the data it copies.
+type Memory struct {
+	// BudgetBytes (memory.budget.bytes) bounds the bytes of fetched record batches the daemon holds at once, across
+	// every link and partition, from the fetch until they are written: fetches wait and shrink to stay within it.
+	BudgetBytes int64
+}
+
+// The memory budget's default and least value: the least fits four fetches of Kafka's default message.max.bytes
+// and the batches of earlier fetches being written.
+const (
+	DefaultMemoryBudgetBytes = 256 << 20
+	MinMemoryBudgetBytes     = 16 << 20
+)
 
 // Metrics shapes what /metrics exports.
 type Metrics struct {
@@ -152,7 +169,11 @@ type (
 		Admin       adminFile         `yaml:"admin"`
 		State       stateFile         `yaml:"state"`
 		Metrics     metricsFile       `yaml:"metrics"`
+		Memory      memoryFile        `yaml:"memory"`
 		Links       []linkFile        `yaml:"links"`
+	}
+	memoryFile struct {
+		BudgetBytes string `yaml:"budget.bytes"`
 	}
 	metricsFile struct {
 		PartitionLevel string `yaml:"partition.level"`
@@ -186,8 +207,9 @@ type (
 // fileSections names each struct of the file for unknown field errors, with its fields.
 func fileSections() map[string][]string {
 	return map[string][]string{
-		"fileConfig":  {"destination", "admin", "state", "metrics", "links"},
+		"fileConfig":  {"destination", "admin", "state", "metrics", "memory", "links"},
 		"metricsFile": {"partition.level"},
+		"memoryFile":  {"budget.bytes"},
 		"adminFile": {"listen", "token", "tls.certificate.location", "tls.key.location", "tls.client.ca.location",
 			"metrics.public", "allow.unauthenticated.remote", "allowed.file.dirs"},
 		"stateFile":  {"topic", "encryption.key", "encryption.old.keys"},
@@ -296,6 +318,22 @@ func Parse(data []byte) (*Config, error) {
 			probs = append(probs, &FieldError{Key: "metrics.partition.level", Line: idx.lineOf("metrics.partition.level"), Err: err})
 		}
 		cfg.Metrics.PartitionLevelOff = err == nil && !b
+	}
+
+	// memory
+	cfg.Memory.BudgetBytes = DefaultMemoryBudgetBytes
+	if v := strings.TrimSpace(file.Memory.BudgetBytes); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		switch {
+		case err != nil:
+			err = fmt.Errorf("%q is not a whole number of bytes (for example %d for 256 MiB)", v, DefaultMemoryBudgetBytes)
+		case n < MinMemoryBudgetBytes:
+			err = fmt.Errorf("%d is below the minimum %d (16 MiB): the budget must hold a few fetches of Kafka's default message.max.bytes", n, MinMemoryBudgetBytes)
+		}
+		if err != nil {
+			probs = append(probs, &FieldError{Key: "memory.budget.bytes", Line: idx.lineOf("memory.budget.bytes"), Err: err})
+		}
+		cfg.Memory.BudgetBytes = n
 	}
 
 	// links

@@ -86,6 +86,7 @@ func TestParseDefaults(t *testing.T) {
 		Destination: Cluster{BootstrapServers: []string{"localhost:9093"}, Security: Security{Protocol: Plaintext}},
 		Admin:       Admin{Listen: "127.0.0.1:8090"},
 		State:       State{Topic: "_clusterlink-state"},
+		Memory:      Memory{BudgetBytes: 256 << 20},
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("got %+v, want %+v", cfg, want)
@@ -100,6 +101,10 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{name: "metrics.partition.level is a boolean", yaml: "destination:\n  bootstrap.servers: d:9093\nmetrics:\n  partition.level: sometimes\n",
 			want: []string{`line 4: metrics.partition.level: "sometimes" is not true or false`}},
+		{name: "memory.budget.bytes is a whole number of bytes", yaml: "destination:\n  bootstrap.servers: d:9093\nmemory:\n  budget.bytes: 256MiB\n",
+			want: []string{`line 4: memory.budget.bytes: "256MiB" is not a whole number of bytes (for example 268435456 for 256 MiB)`}},
+		{name: "memory.budget.bytes has a minimum", yaml: "destination:\n  bootstrap.servers: d:9093\nmemory:\n  budget.bytes: 1048576\n",
+			want: []string{`line 4: memory.budget.bytes: 1048576 is below the minimum 16777216 (16 MiB): the budget must hold a few fetches of Kafka's default message.max.bytes`}},
 		{name: "empty file", yaml: "",
 			want: []string{"destination.bootstrap.servers: required: the destination cluster's host:port list"}},
 		{name: "unknown fields everywhere with lines", yaml: `
@@ -265,6 +270,16 @@ func TestLoadErrors(t *testing.T) {
 	}
 	if _, err := Parse([]byte("destination: [\n")); err == nil || !strings.HasPrefix(err.Error(), "invalid YAML: yaml: line") {
 		t.Errorf("syntax error: %v", err)
+	}
+}
+
+func TestParseMemoryBudget(t *testing.T) {
+	cfg, err := Parse([]byte("destination:\n  bootstrap.servers: d:9093\nmemory:\n  budget.bytes: 67108864\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Memory.BudgetBytes != 64<<20 {
+		t.Errorf("memory.budget.bytes: 67108864 parsed as %d", cfg.Memory.BudgetBytes)
 	}
 }
 

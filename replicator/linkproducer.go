@@ -97,13 +97,13 @@ func isUnsupported(err error) bool {
 // it is known, else the high watermark).
 func (r *Replicator) destinationLogEnd(ctx context.Context, topic string, id int32, dstEpoch int32) (int64, error) {
 	if dstEpoch >= 0 {
-		leo, err := logEndOffset(ctx, r.dst.Request, topic, id, dstEpoch)
+		leo, err := r.logEndOffset(ctx, r.dst, topic, id, dstEpoch)
 		if err != nil {
 			return 0, fmt.Errorf("mirror %s[%d] log end offset: %w", topic, id, err)
 		}
 		return leo, nil
 	}
-	_, hwm, err := offsetBounds(ctx, r.dst, topic, id)
+	_, hwm, err := r.offsetBounds(ctx, r.dst, topic, id)
 	if err != nil {
 		return 0, fmt.Errorf("mirror %s[%d] offsets: %w", topic, id, err)
 	}

@@ -191,7 +191,13 @@ func (r *Replicator) mirrorTopicChangedLocked(m *mirror, dm kafkaapi.TopicMetada
 			m.mirrorMissingSince = time.Now()
 		}
 		m.mirrorMissing++
-		if m.mirrorMissing >= r.opts.sourceMissingThreshold && time.Since(m.mirrorMissingSince) >= 5*time.Second {
+		// A topic this run never saw yet (just created: on a loaded broker many new topics take up to a minute to
+		// show with their partitions) gets longer than one that was seen and then went away.
+		grace := 5 * time.Second
+		if m.mirrorTopicID == ([16]byte{}) {
+			grace = 2 * time.Minute
+		}
+		if m.mirrorMissing >= r.opts.sourceMissingThreshold && time.Since(m.mirrorMissingSince) >= grace {
 			return fmt.Sprintf("mirror topic %s is gone from the destination (not found in %d consecutive metadata refreshes: %v): it was deleted by something other than the link",
 				m.topic, m.mirrorMissing, dm.Err)
 		}

@@ -41,6 +41,7 @@ type options struct {
 	onFailure               func(PartitionFailure)
 	ownedOnly               bool
 	writeGuard              func() error
+	budget                  *MemoryBudget
 }
 
 // Observer is told about every fetch and produce request the replicator makes (for latency metrics). Its methods
@@ -63,6 +64,10 @@ func TransactionalIDPrefix(p string) Opt { return func(o *options) { o.transacti
 // keep the failure across restarts (see MirrorSpec.Failed). It is called with the replicator's lock held: it must
 // return at once and must not call the Replicator. Default: none.
 func OnPartitionFailed(fn func(PartitionFailure)) Opt { return func(o *options) { o.onFailure = fn } }
+
+// WithMemoryBudget makes the replicator hold its fetched and queued batches within b, shared with every other
+// replicator given the same b. Default: a budget of DefaultMemoryBudget of its own.
+func WithMemoryBudget(b *MemoryBudget) Opt { return func(o *options) { o.budget = b } }
 
 // WithObserver sets the Observer of fetch and produce requests. Default: none.
 func WithObserver(o Observer) Opt { return func(opts *options) { opts.observer = o } }

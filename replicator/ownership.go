@@ -81,7 +81,7 @@ func (r *Replicator) acquireLocked(p *partition) {
 		p.phase = phaseParked
 	}
 	p.gen++
-	p.busy = false
+	r.notBusyLocked(p) // its hand-out is dropped: the memory budget gets its bytes back
 	// Another daemon wrote the partition meanwhile: check the tail against the source, re-read the transactions it
 	// left open, and measure the copy rate afresh.
 	p.checkTail = true
@@ -98,7 +98,7 @@ func (r *Replicator) releaseLocked(p *partition) {
 	}
 	p.phase = phaseUnowned
 	p.gen++
-	p.busy = false
+	r.notBusyLocked(p) // its hand-out is dropped: the memory budget gets its bytes back
 }
 
 // waitIdle waits until no produce and no resolve of the partitions is in flight.

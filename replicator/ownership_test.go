@@ -176,3 +176,31 @@ func TestReplicator_TwoUnfencedWritersAreDeduplicated(t *testing.T) {
 		t.Error("no batch was written under the link's producer")
 	}
 }
+
+// TestReplicator_ReleasedPartitionGivesItsBudgetBack: a partition released while its fetched batches wait for the
+// writer (here held back by a refusing guard) gives their bytes back to the memory budget, so that ownership moves
+// can never spend the budget away and stall every other partition.
+func TestReplicator_ReleasedPartitionGivesItsBudgetBack(t *testing.T) {
+	srcCluster, dstCluster := fakeClusters(t)
+	if err := srcCluster.CreateTopic("moving", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	src := fakeClient(t, srcCluster, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	dst := fakeClient(t, dstCluster)
+	budget := NewMemoryBudget(16 << 20)
+	r := runReplicator(t, src, dst, OwnedPartitionsOnly(), WithMemoryBudget(budget),
+		WriteGuard(func() error { return errors.New("not the owner") }))
+	ctx := context.Background()
+	produce(t, src, "moving", 0, 50)
+	if err := r.AddMirror(ctx, MirrorSpec{MirrorTopic: "moving"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.SetOwned(ctx, map[string][]int32{"moving": {0}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the partition's batches are fetched and held", func() bool { return budget.Held() > 0 })
+	if err := r.SetOwned(ctx, map[string][]int32{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the released partition's bytes are back in the budget", func() bool { return budget.Held() == 0 })
+}

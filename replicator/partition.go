@@ -57,6 +57,13 @@ type partition struct {
 	gen uint64
 	// busy: batches were handed to a writer and are not all written yet; the fetcher leaves it alone.
 	busy bool
+	// held is what the partition's batches handed to a writer count against the memory budget (released when they
+	// are all written, or dropped).
+	held int64
+	// soloFetch: the partition's next batch did not fit its share of a fetch; it is fetched on its own (Kafka
+	// returns at least one batch of the first partition of a fetch), reserving soloNeed bytes when known.
+	soloFetch bool
+	soloNeed  int64
 
 	// nextOffset is the mirror's log end offset: the next source offset to copy.
 	nextOffset int64
@@ -164,7 +171,7 @@ func (r *Replicator) failLocked(p *partition, code, msg string) {
 	}
 	p.phase = phaseFailed
 	p.gen++
-	p.busy = false
+	r.notBusyLocked(p)
 	p.errCode, p.errMsg = code, msg
 	p.m.statusTime = time.Now()
 	r.log.Error("mirror partition failed", zap.String("mirror_topic", p.m.topic), zap.Int32("partition", p.id),
@@ -173,6 +180,14 @@ func (r *Replicator) failLocked(p *partition, code, msg string) {
 		r.opts.onFailure(PartitionFailure{MirrorTopic: p.m.topic, Partition: p.id, Code: code, Message: msg,
 			Time: p.m.statusTime, Diverged: p.diverged})
 	}
+}
+
+// notBusyLocked ends the partition's hand-out to a writer: its batches no longer count against the memory budget
+// (written, or dropped with their generation). r.mu must be held.
+func (r *Replicator) notBusyLocked(p *partition) {
+	p.busy = false
+	r.opts.budget.release(p.held)
+	p.held = 0
 }
 
 // resyncLocked sends the partition back to re-read its position from the destination: after a failed or uncertain
@@ -184,7 +199,7 @@ func (r *Replicator) resyncLocked(p *partition, gen uint64, why string) {
 	}
 	p.phase = phaseResolve
 	p.gen++
-	p.busy = false
+	r.notBusyLocked(p)
 	r.log.Debug("mirror partition resync", zap.String("mirror_topic", p.m.topic), zap.Int32("partition", p.id),
 		zap.String("why", why))
 	r.pokeMetadata()

@@ -67,7 +67,7 @@ func (r *Replicator) parkLocked(p *partition) {
 	}
 	p.phase = phaseParked
 	p.gen++
-	p.busy = false
+	r.notBusyLocked(p)
 }
 
 // WaitForSourceHighWatermark waits until every partition of the mirror has copied up to the source high watermark
@@ -196,6 +196,23 @@ func (r *Replicator) StopMirror(ctx context.Context, topic string) error {
 
 // SourceTopicConfigs returns the source topic's explicitly set configs that a mirror copies (not those that
 // describe the source cluster's replication and storage).
+// SourceTopicConfigsOf is SourceTopicConfigs of many topics, described together (see describeSourceTopics); a
+// topic that cannot be described has an error instead.
+func (r *Replicator) SourceTopicConfigsOf(ctx context.Context, topics []string) (map[string]map[string]string, map[string]error) {
+	described, errs := r.describeSourceTopics(ctx, topics)
+	out := map[string]map[string]string{}
+	for t, src := range described {
+		configs := map[string]string{}
+		for k, v := range src.configs {
+			if !mirrorConfigsNotCopied[k] {
+				configs[k] = v
+			}
+		}
+		out[t] = configs
+	}
+	return out, errs
+}
+
 func (r *Replicator) SourceTopicConfigs(ctx context.Context, sourceTopic string) (map[string]string, error) {
 	src, err := r.describeSourceTopic(ctx, sourceTopic)
 	if err != nil {

@@ -42,6 +42,8 @@ type Replicator struct {
 	decompressor kgo.Decompressor
 	// sampleNext is where the background verifier's next round starts among the copying partitions.
 	sampleNext int
+	// positions batch the position reads of partitions resolving at once (see positions.go).
+	positions positionBatchers
 	// pipelineAge is PipelineMaxAge bounded by the destination's producer.id.expiration.ms (nanoseconds).
 	pipelineAge atomic.Int64
 }
@@ -74,6 +76,9 @@ func newReplicator(src, dst *kgo.Client, o options) *Replicator {
 		decompressor: kgo.DefaultDecompressor(),
 	}
 	r.pipelineAge.Store(int64(o.pipelineMaxAge))
+	if r.opts.budget == nil {
+		r.opts.budget = NewMemoryBudget(DefaultMemoryBudget)
+	}
 	return r
 }
 
@@ -97,19 +102,55 @@ func (r *Replicator) AddMirror(ctx context.Context, spec MirrorSpec) error {
 	if spec.SourceTopic == "" {
 		spec.SourceTopic = spec.MirrorTopic
 	}
+	return r.AddMirrors(ctx, []MirrorSpec{spec})[spec.MirrorTopic]
+}
+
+// AddMirrors adds many mirrors as AddMirror adds one, with a constant number of requests for all of them (source
+// metadata and configs, destination metadata, topic creation in requests of up to 100 topics), and returns each
+// mirror topic's error (nil where it was added).
+func (r *Replicator) AddMirrors(ctx context.Context, specs []MirrorSpec) map[string]error {
+	errs := map[string]error{}
+	var todo []MirrorSpec
+	seen := map[string]bool{}
+	r.mu.Lock()
+	for _, spec := range specs {
+		if spec.SourceTopic == "" {
+			spec.SourceTopic = spec.MirrorTopic
+		}
+		if _, exists := r.mirrors[spec.MirrorTopic]; exists || seen[spec.MirrorTopic] {
+			errs[spec.MirrorTopic] = fmt.Errorf("mirror topic %s already exists", spec.MirrorTopic)
+			continue
+		}
+		seen[spec.MirrorTopic] = true
+		errs[spec.MirrorTopic] = nil
+		todo = append(todo, spec)
+	}
+	r.mu.Unlock()
+	if len(todo) == 0 {
+		return errs
+	}
+	srcs, failed := r.ensureMirrorTopics(ctx, todo)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, spec := range todo {
+		if err := failed[spec.MirrorTopic]; err != nil {
+			errs[spec.MirrorTopic] = err
+			continue
+		}
+		errs[spec.MirrorTopic] = r.addMirrorLocked(spec, srcs[spec.MirrorTopic])
+	}
+	r.pokeMetadata()
+	return errs
+}
+
+// addMirrorLocked starts mirroring spec, whose mirror topic is ready. r.mu is held.
+func (r *Replicator) addMirrorLocked(spec MirrorSpec, src *sourceTopic) error {
 	start := r.opts.startOffset
 	if spec.StartOffset != nil {
 		start = *spec.StartOffset
 	}
-	r.mu.Lock()
-	_, exists := r.mirrors[spec.MirrorTopic]
-	r.mu.Unlock()
-	if exists {
+	if _, exists := r.mirrors[spec.MirrorTopic]; exists {
 		return fmt.Errorf("mirror topic %s already exists", spec.MirrorTopic)
-	}
-	src, err := r.ensureMirrorTopic(ctx, spec.SourceTopic, spec.MirrorTopic)
-	if err != nil {
-		return err
 	}
 	m := &mirror{
 		topic: spec.MirrorTopic, sourceTopic: spec.SourceTopic, start: start,
@@ -119,26 +160,18 @@ func (r *Replicator) AddMirror(ctx context.Context, spec MirrorSpec) error {
 	m.topicHash = topicHash(m.topic)
 	m.paused = spec.Paused
 	m.compacted = strings.Contains(src.configs["cleanup.policy"], "compact")
-	r.mu.Lock()
 	for p := int32(0); p < src.partitions; p++ {
 		m.partitions = append(m.partitions, m.newPartition(p, r.ownedAtStartLocked(m.topic, p)))
 	}
-	r.mu.Unlock()
 	for _, f := range spec.Failed {
 		if f.Partition >= 0 && int(f.Partition) < len(m.partitions) {
 			p := m.partitions[f.Partition]
 			p.phase, p.errCode, p.errMsg = phaseFailed, f.Code, f.Message
 		}
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, exists := r.mirrors[spec.MirrorTopic]; exists {
-		return fmt.Errorf("mirror topic %s already exists", spec.MirrorTopic)
-	}
 	r.mirrors[spec.MirrorTopic] = m
 	r.log.Info("mirror added", zap.String("mirror_topic", m.topic), zap.String("source_topic", m.sourceTopic),
 		zap.Int("partitions", len(m.partitions)), zap.Stringer("start", start))
-	r.pokeMetadata()
 	return nil
 }
 
@@ -159,7 +192,8 @@ func (r *Replicator) Run(ctx context.Context) error {
 	for _, m := range r.mirrors {
 		for _, p := range m.partitions {
 			if p.phase == phaseCopy || p.phase == phaseResolving {
-				p.phase, p.busy = phaseResolve, false
+				p.phase = phaseResolve
+				r.notBusyLocked(p)
 				p.gen++
 			}
 		}
@@ -180,6 +214,12 @@ func (r *Replicator) Run(ctx context.Context) error {
 	}
 	r.mu.Lock()
 	r.running = false
+	// The batches still queued are dropped with the run: the budget may be shared with replicators still running.
+	for _, m := range r.mirrors {
+		for _, p := range m.partitions {
+			r.notBusyLocked(p)
+		}
+	}
 	r.fetchers = map[int32]*fetcher{}
 	r.writers = map[int32]*writer{}
 	r.mu.Unlock()

@@ -71,13 +71,13 @@ func (r *Replicator) resolveOnce(ctx context.Context, p *partition, gen uint64) 
 	dstEpoch, start := p.dstLeaderEpoch, p.m.start
 	r.mu.Unlock()
 
-	dstStart, dstHWM, err := offsetBounds(ctx, r.dst, topic, id)
+	dstStart, dstHWM, err := r.offsetBounds(ctx, r.dst, topic, id)
 	if err != nil {
 		return fmt.Errorf("mirror %s[%d] offsets: %w", topic, id, err)
 	}
 	dstLEO := dstHWM
 	if dstEpoch >= 0 {
-		if dstLEO, err = logEndOffset(ctx, r.dst.Request, topic, id, dstEpoch); err != nil {
+		if dstLEO, err = r.logEndOffset(ctx, r.dst, topic, id, dstEpoch); err != nil {
 			return fmt.Errorf("mirror %s[%d] log end offset: %w", topic, id, err)
 		}
 		if dstLEO < 0 { // the leader does not know the epoch: metadata is stale
@@ -93,7 +93,7 @@ func (r *Replicator) resolveOnce(ctx context.Context, p *partition, gen uint64) 
 	if err := r.readLinkSequence(ctx, p, gen, topic, id, dstEpoch, dstLEO); err != nil {
 		return err
 	}
-	srcStart, srcHWM, err := offsetBounds(ctx, r.src, srcTopic, id)
+	srcStart, srcHWM, err := r.offsetBounds(ctx, r.src, srcTopic, id)
 	if err != nil {
 		return fmt.Errorf("source %s[%d] offsets: %w", srcTopic, id, err)
 	}
@@ -194,37 +194,6 @@ func (r *Replicator) resolveOnce(ctx context.Context, p *partition, gen uint64) 
 		f.wake()
 	}
 	return nil
-}
-
-// offsetBounds returns a partition's log start offset and high watermark, asking only for that partition (a
-// resolve of each of a topic's thousand partitions must not read the whole topic's offsets a thousand times).
-func offsetBounds(ctx context.Context, cl *kgo.Client, topic string, partition int32) (start, end int64, err error) {
-	tp := []kafkaapi.TopicPartition{{Topic: topic, Partition: partition}}
-	get := func(ts int64) (int64, error) {
-		kresp, err := cl.Request(ctx, kafkaapi.NewListOffsetsAt(tp, ts))
-		if err != nil {
-			return 0, err
-		}
-		return kafkaapi.EndOffsetOf(kresp.(*kmsg.ListOffsetsResponse), topic, partition)
-	}
-	if start, err = get(kafkaapi.EarliestOffset); err != nil {
-		return 0, 0, fmt.Errorf("log start offset of %s[%d]: %w", topic, partition, err)
-	}
-	if end, err = get(kafkaapi.LatestOffset); err != nil {
-		return 0, 0, fmt.Errorf("high watermark of %s[%d]: %w", topic, partition, err)
-	}
-	return start, end, nil
-}
-
-// logEndOffset asks the partition leader for the end offset of its current leader epoch, which is its log end
-// offset, including records not yet replicated (the high watermark excludes them).
-func logEndOffset(ctx context.Context, request func(context.Context, kmsg.Request) (kmsg.Response, error),
-	topic string, partition, leaderEpoch int32) (int64, error) {
-	kresp, err := request(ctx, kafkaapi.NewLeaderEpochEnd(topic, partition, leaderEpoch))
-	if err != nil {
-		return 0, err
-	}
-	return kafkaapi.LeaderEpochEnd(kresp.(*kmsg.OffsetForLeaderEpochResponse), topic, partition)
 }
 
 func deleteRecords(ctx context.Context, adm *kadm.Client, topic string, partition int32, before int64) error {

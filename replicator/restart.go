@@ -53,12 +53,12 @@ func (r *Replicator) CheckFailedPartitions(ctx context.Context, topic string) ([
 
 func (r *Replicator) checkTail(ctx context.Context, srcTopic, topic string, id int32, compacted bool) (compare.Comparison, error) {
 	cctx, cancel := context.WithTimeout(ctx, r.opts.requestTimeout)
-	dstStart, dstEnd, err := offsetBounds(cctx, r.dst, topic, id)
+	dstStart, dstEnd, err := r.offsetBounds(cctx, r.dst, topic, id)
 	if err != nil {
 		cancel()
 		return compare.Comparison{}, fmt.Errorf("mirror %s[%d] offsets: %w", topic, id, err)
 	}
-	srcStart, srcEnd, err := offsetBounds(cctx, r.src, srcTopic, id)
+	srcStart, srcEnd, err := r.offsetBounds(cctx, r.src, srcTopic, id)
 	cancel()
 	if err != nil {
 		return compare.Comparison{}, fmt.Errorf("source %s[%d] offsets: %w", srcTopic, id, err)

@@ -107,11 +107,11 @@ func (r *Replicator) sampleOnce(ctx context.Context) {
 // recheckWindow compares a window again from both sides' current log starts (an empty comparison if nothing of it is
 // left on both).
 func (r *Replicator) recheckWindow(ctx context.Context, w sampleWindow) (compare.Comparison, error) {
-	srcStart, _, err := offsetBounds(ctx, r.src, w.sourceTopic, w.p.id)
+	srcStart, _, err := r.offsetBounds(ctx, r.src, w.sourceTopic, w.p.id)
 	if err != nil {
 		return compare.Comparison{}, err
 	}
-	dstStart, _, err := offsetBounds(ctx, r.dst, w.topic, w.p.id)
+	dstStart, _, err := r.offsetBounds(ctx, r.dst, w.topic, w.p.id)
 	if err != nil {
 		return compare.Comparison{}, err
 	}

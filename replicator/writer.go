@@ -274,7 +274,7 @@ func (w *writer) fillerPart(pp producePart, to int64) producePart {
 
 // doneWritingLocked marks p's handed-out batches as written so its fetcher takes it again. r.mu is held.
 func (r *Replicator) doneWritingLocked(p *partition) {
-	p.busy = false
+	r.notBusyLocked(p)
 	if f := r.fetchers[p.srcLeader]; f != nil {
 		f.wake()
 	}

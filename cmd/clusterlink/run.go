@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/clusterlink/clusterlink/config"
 	"github.com/clusterlink/clusterlink/controlplane/daemon"
+	"github.com/clusterlink/clusterlink/replicator"
 )
 
 func newRunCommand() *cobra.Command {
@@ -34,6 +36,11 @@ the other commands use. SIGINT or SIGTERM stop it cleanly: produces in flight ar
 			cfg, err := config.Load(configPath)
 			if err != nil {
 				return fmt.Errorf("config file %s:\n%w", configPath, err)
+			}
+			if os.Getenv("GOMEMLIMIT") == "" { // the operator's own limit wins
+				limit := replicator.SoftMemoryLimit(cfg.Memory.BudgetBytes)
+				debug.SetMemoryLimit(limit)
+				log.Info("memory budget", zap.Int64("memory.budget.bytes", cfg.Memory.BudgetBytes), zap.Int64("go_memory_limit", limit))
 			}
 			log.Info("connecting to the destination cluster", zap.String("version", version), zap.Strings("bootstrap_servers", cfg.Destination.BootstrapServers),
 				zap.String("state_topic", cfg.State.Topic))

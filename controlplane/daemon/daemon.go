@@ -56,6 +56,8 @@ type Daemon struct {
 	dst   *kgo.Client
 	dstID string
 	store *state.Store
+	// budget is memory.budget.bytes, shared by every link's replicator.
+	budget *replicator.MemoryBudget
 	// runCtx is Run's context: the links' runtimes run under it.
 	runCtx context.Context
 	// runtimes counts the link runtimes whose Run has not returned: one per link, whatever the API is asked.
@@ -86,7 +88,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 	if err != nil {
 		return nil, fmt.Errorf("destination client: %w", err)
 	}
-	d := &Daemon{cfg: cfg, opts: opts, log: log, dst: dst, slots: map[string]*slot{}}
+	d := &Daemon{cfg: cfg, opts: opts, log: log, dst: dst, slots: map[string]*slot{},
+		budget: replicator.NewMemoryBudget(cfg.Memory.BudgetBytes)}
 	d.metrics = newMetrics(d)
 	meta, err := kadm.NewClient(dst).BrokerMetadata(ctx)
 	if err != nil {

@@ -129,7 +129,8 @@ func (d *Daemon) startLocked(s *slot) {
 	if err == nil {
 		err = link.CheckNames(s.name, cfg)
 	}
-	ropts := append([]replicator.Opt{replicator.WithObserver(observer{d.metrics, s.name})}, d.opts.ReplicatorOpts...)
+	ropts := append([]replicator.Opt{replicator.WithObserver(observer{d.metrics, s.name}), replicator.WithMemoryBudget(d.budget)},
+		d.opts.ReplicatorOpts...)
 	l := link.New(link.Options{
 		Name: s.name, ID: s.rec.ID, Config: cfg, Broken: err, Destination: d.dst, DestinationID: d.dstID,
 		Store: d.store, Logger: d.log, ReplicatorOpts: ropts, Group: d.groupOptions(s.name),

@@ -84,6 +84,10 @@ var (
 		"State records the daemon rejected when it read the state topic (forged, altered, or not written by it).", nil, nil)
 	descGuardsRestored = prometheus.NewDesc("clusterlink_mirror_guards_restored_total",
 		"Read-only guard ACLs of mirror topics that someone removed and the link put back.", []string{"link"}, nil)
+	descMemoryBudget = prometheus.NewDesc("clusterlink_memory_budget_bytes",
+		"memory.budget.bytes: the most bytes of fetched record batches the daemon holds at once, across every link.", nil, nil)
+	descMemoryHeld = prometheus.NewDesc("clusterlink_memory_held_bytes",
+		"Bytes of the memory budget held now by fetches in flight and batches not yet written.", nil, nil)
 	descRuntimes = prometheus.NewDesc("clusterlink_link_runtimes",
 		"Link runtimes running in this daemon: one per link, whatever the API is asked at once.", nil, nil)
 	descTaskState = prometheus.NewDesc("clusterlink_link_task_state",
@@ -158,7 +162,7 @@ var allDescs = []*prometheus.Desc{descBuildInfo, descRequestErrors, descLinkLag,
 	descMirrorLag, descMirrorMaxLag, descMirrorTimeLag, descMirrorBatchesAppendTime, descMirrorVerifiedOffsets, descMirrorDivergences, descMirrorCatchUp, descMirrorCopyRate, descMirrorFailed, descMirrorPartitions,
 	descMirrorBytes, descMirrorRecords, descMirrorBatchesRaw, descMirrorBatchesPipelined, descMirrorBatchesRewritten,
 	descMirrorBatchesReencoded, descMirrorFillerOffsets, descMirrorMarkerOffsets, descMirrorTransactions,
-	descStateRejected, descGuardsRestored, descRuntimes, descLinkState, descTaskState, descMirrorStatus, descLag, descTimeLag, descCatchUp, descCopyRate,
+	descStateRejected, descGuardsRestored, descMemoryBudget, descMemoryHeld, descRuntimes, descLinkState, descTaskState, descMirrorStatus, descLag, descTimeLag, descCatchUp, descCopyRate,
 	descMirrorLEO, descSourceHWM, descBytes, descRecords, descBatchesRaw, descFillerOffsets, descPartitionError,
 	descMarkerOffsets, descBatchesReencoded, descBatchesRewritten, descTransactions, descBatchesPipelined, descBatchesAppendTime, descVerifiedOffsets, descDivergences,
 	descOffsetSyncCommitted, descOffsetSyncClamps, descOffsetSyncGroups, descOffsetSyncSkipped, descOffsetSyncLast,
@@ -183,6 +187,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	b := c.d.opts.Build
 	gauge(descBuildInfo, 1, b.Version, b.Commit, b.GoVersion)
 	gauge(descRuntimes, float64(c.d.RuntimeCount()))
+	gauge(descMemoryBudget, float64(c.d.budget.Limit()))
+	gauge(descMemoryHeld, float64(c.d.budget.Held()))
 	gauge(descStateRejected, float64(len(c.d.store.Rejected())))
 	for _, l := range c.d.runningLinks() {
 		name := l.Name()

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"go.uber.org/zap"
 
 	"github.com/clusterlink/clusterlink/controlplane/state"
@@ -66,8 +67,9 @@ func (l *Link) mirrorLoop(ctx context.Context) error {
 }
 
 // addStoredMirrors gives the replicator every stored mirror that copies and is not given yet (at start, or when the
-// source was not reachable before).
+// source was not reachable before), all in one batch.
 func (l *Link) addStoredMirrors(ctx context.Context) {
+	var todo []state.Mirror
 	for _, m := range l.store.Mirrors(l.name) {
 		if m.Status == replicator.StatusStopped {
 			continue
@@ -75,33 +77,50 @@ func (l *Link) addStoredMirrors(ctx context.Context) {
 		l.mu.Lock()
 		added := l.added[m.Topic]
 		l.mu.Unlock()
-		if added {
-			continue
+		if !added {
+			todo = append(todo, m)
 		}
-		if err := l.addToReplicator(ctx, m); err != nil && ctx.Err() == nil {
-			l.log.Warn("mirror not started yet", zap.String("mirror_topic", m.Topic), zap.Error(err))
+	}
+	for topic, err := range l.addAllToReplicator(ctx, todo) {
+		if err != nil && ctx.Err() == nil {
+			l.log.Warn("mirror not started yet", zap.String("mirror_topic", topic), zap.Error(err))
 		}
 	}
 }
 
 func (l *Link) addToReplicator(ctx context.Context, m state.Mirror) error {
+	return l.addAllToReplicator(ctx, []state.Mirror{m})[m.Topic]
+}
+
+// addAllToReplicator starts mirrors in the replicator, with one batch of requests for all (see
+// replicator.AddMirrors), and returns each mirror topic's error.
+func (l *Link) addAllToReplicator(ctx context.Context, ms []state.Mirror) map[string]error {
+	if len(ms) == 0 {
+		return nil
+	}
 	cctx, cancel := context.WithTimeout(ctx, l.requestTimeout())
 	defer cancel()
-	// Read-only before the topic exists, so no producer can slip in; idempotent, so every start re-applies it.
-	if err := l.guard.protect(cctx, m.Topic); err != nil {
-		l.log.Warn("mirror topic not made read-only", zap.String("mirror_topic", m.Topic), zap.Error(err))
+	specs := make([]replicator.MirrorSpec, len(ms))
+	for i, m := range ms {
+		// Read-only before the topic exists, so no producer can slip in; idempotent, so every start re-applies it.
+		if err := l.guard.protect(cctx, m.Topic); err != nil {
+			l.log.Warn("mirror topic not made read-only", zap.String("mirror_topic", m.Topic), zap.Error(err))
+		}
+		specs[i] = replicator.MirrorSpec{MirrorTopic: m.Topic, SourceTopic: m.SourceTopic,
+			Paused: m.Status == replicator.StatusPaused, Failed: failuresOf(m)}
 	}
-	err := l.rep.AddMirror(cctx, replicator.MirrorSpec{MirrorTopic: m.Topic, SourceTopic: m.SourceTopic,
-		Paused: m.Status == replicator.StatusPaused, Failed: failuresOf(m)})
+	errs := l.rep.AddMirrors(cctx, specs)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err != nil {
-		l.addErrors[m.Topic] = err.Error()
-		return err
+	for topic, err := range errs {
+		if err != nil {
+			l.addErrors[topic] = err.Error()
+			continue
+		}
+		delete(l.addErrors, topic)
+		l.added[topic] = true
 	}
-	delete(l.addErrors, m.Topic)
-	l.added[m.Topic] = true
-	return nil
+	return errs
 }
 
 // isInternal says whether a source topic is internal to Kafka or its tools: it is mirrored only if a LITERAL filter
@@ -119,6 +138,7 @@ func (l *Link) autoCreate(ctx context.Context) error {
 		return fmt.Errorf("list source topics for auto-create: %w", err)
 	}
 	filters := l.config().AutoCreateMirrorTopicsFilters
+	var pairs []mirrorPair
 	for _, name := range topics.Names() {
 		if !filters.Match(name) {
 			continue
@@ -130,17 +150,28 @@ func (l *Link) autoCreate(ctx context.Context) error {
 		if _, ok := l.storedMirror(mirror); ok {
 			continue // already a mirror, or promoted: never recreated
 		}
-		if err := l.createMirror(ctx, name, mirror, state.OriginAuto, false); err != nil {
-			if _, exists := l.storedMirror(mirror); exists && IsConflict(err) {
+		pairs = append(pairs, mirrorPair{source: name, mirror: mirror})
+	}
+	// New topics are created in batches: a constant number of requests per batch, not per topic.
+	const batch = 100
+	for i := 0; i < len(pairs); i += batch {
+		chunk := pairs[i:min(i+batch, len(pairs))]
+		errs := l.createMirrors(ctx, chunk, state.OriginAuto)
+		for _, pr := range chunk {
+			err := errs[pr.mirror]
+			if err == nil {
+				continue
+			}
+			if _, exists := l.storedMirror(pr.mirror); exists && IsConflict(err) {
 				continue // created meanwhile (the daemon file's mirrors, an API call): nothing to report
 			}
 			if IsInvalid(err) || IsConflict(err) {
 				l.mu.Lock()
-				first := !l.warned[mirror]
-				l.warned[mirror] = true
+				first := !l.warned[pr.mirror]
+				l.warned[pr.mirror] = true
 				l.mu.Unlock()
 				if first {
-					l.log.Warn("source topic not auto-mirrored", zap.String("source_topic", name), zap.String("reason", err.Error()))
+					l.log.Warn("source topic not auto-mirrored", zap.String("source_topic", pr.source), zap.String("reason", err.Error()))
 				}
 				continue
 			}
@@ -148,6 +179,90 @@ func (l *Link) autoCreate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// mirrorPair is a source topic and the mirror topic to create for it.
+type mirrorPair struct{ source, mirror string }
+
+// createMirrors creates many mirrors as createMirror creates one, with a constant number of requests for the batch
+// (the records are stored one by one, before their topics are created), and returns each mirror topic's error.
+func (l *Link) createMirrors(ctx context.Context, pairs []mirrorPair, origin state.Origin) map[string]error {
+	errs := map[string]error{}
+	l.opMu.Lock()
+	defer l.opMu.Unlock()
+	var todo []mirrorPair
+	for _, pr := range pairs {
+		if err := ValidateMirrorTopic(pr.mirror); err != nil {
+			errs[pr.mirror] = err
+		} else if m, ok := l.storedMirror(pr.mirror); ok {
+			errs[pr.mirror] = conflict("mirror topic %s already exists on link %s (status %s)", pr.mirror, l.name, m.Status)
+		} else {
+			todo = append(todo, pr)
+		}
+	}
+	if len(todo) == 0 {
+		return errs
+	}
+	cctx, cancel := context.WithTimeout(ctx, l.requestTimeout())
+	defer cancel()
+	sources, mirrors := make([]string, len(todo)), make([]string, len(todo))
+	for i, pr := range todo {
+		sources[i], mirrors[i] = pr.source, pr.mirror
+	}
+	fail := func(err error) map[string]error {
+		for _, pr := range todo {
+			errs[pr.mirror] = err
+		}
+		return errs
+	}
+	dstTopics, err := l.dstAdm.ListTopics(cctx, mirrors...)
+	if err != nil {
+		return fail(fmt.Errorf("look up destination topics: %w", err))
+	}
+	srcConfigs, srcErrs := l.rep.SourceTopicConfigsOf(cctx, sources)
+	var recs []state.Mirror
+	for _, pr := range todo {
+		if d, ok := dstTopics[pr.mirror]; ok && d.Err == nil {
+			errs[pr.mirror] = conflict("topic %s already exists on the destination and is not a mirror of link %s: a mirror topic must be new", pr.mirror, l.name)
+			continue
+		}
+		configs, ok := srcConfigs[pr.source]
+		if !ok {
+			if errors.Is(srcErrs[pr.source], kerr.UnknownTopicOrPartition) {
+				errs[pr.mirror] = invalid("source topic %s does not exist on the source cluster", pr.source)
+			} else {
+				errs[pr.mirror] = srcErrs[pr.source]
+			}
+			continue
+		}
+		rec := state.Mirror{
+			Link: l.name, Topic: pr.mirror, SourceTopic: pr.source, Origin: origin,
+			Status: replicator.StatusActive, StatusTimeMs: time.Now().UnixMilli(), SourceConfigs: configs,
+		}
+		// Stored first: a crash after the topic exists but before the record would leave a topic no link owns.
+		l.recMu.Lock()
+		err := l.store.PutMirror(ctx, rec)
+		l.recMu.Unlock()
+		if err != nil {
+			errs[pr.mirror] = err
+			continue
+		}
+		recs = append(recs, rec)
+	}
+	for topic, err := range l.addAllToReplicator(ctx, recs) {
+		if err != nil {
+			errs[topic] = fmt.Errorf("start mirror %s (it is stored and will be retried): %w", topic, err)
+			continue
+		}
+		errs[topic] = nil
+	}
+	for _, rec := range recs {
+		if errs[rec.Topic] == nil {
+			l.log.Info("mirror created", zap.String("mirror_topic", rec.Topic), zap.String("source_topic", rec.SourceTopic),
+				zap.String("origin", string(origin)))
+		}
+	}
+	return errs
 }
 
 // HasMirror reports whether topic is a mirror topic of the link (in any status).

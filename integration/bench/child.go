@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -59,6 +60,9 @@ func runChild(mode string) int {
 		})
 	case "member":
 		return runMember()
+	case "scale":
+		n, _ := strconv.Atoi(os.Getenv("BENCH_TARGET"))
+		return scaleChild(ctx, topic, n)
 	case "steady":
 		return mirrorUntil(ctx, srcCl, dstCl, topic, func(replicator.MirrorStatus) bool { return false })
 	default:
@@ -83,6 +87,7 @@ func mirrorUntil(ctx context.Context, srcCl, dstCl *kgo.Client, topic string, do
 	if os.Getenv("BENCH_DEBUG") != "" {
 		log, _ = zap.NewDevelopment()
 	}
+	debug.SetMemoryLimit(replicator.SoftMemoryLimit(replicator.DefaultMemoryBudget)) // as clusterlink run does
 	r, err := replicator.New(srcCl, dstCl, replicator.Logger(log))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

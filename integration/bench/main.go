@@ -41,6 +41,14 @@ type result struct {
 	// StartupSeconds is how long the process took before the first record reached the destination.
 	StartupSeconds float64 `json:"startup_seconds,omitempty"`
 	OfLimit        float64 `json:"percent_of_ingest_limit,omitempty"`
+	// OfRaw is MBps as a share of the destination's ingest of the source's own batches at full speed (rawIngest).
+	OfRaw float64 `json:"percent_of_raw_ingest,omitempty"`
+	// The scale scenario: until every mirror exists and copies; idle CPU (% of a core), RSS and requests per second.
+	MirrorsSeconds  float64 `json:"mirrors_seconds,omitempty"`
+	IdleCPUPercent  float64 `json:"idle_cpu_percent,omitempty"`
+	IdleRSSMiB      float64 `json:"idle_rss_mib,omitempty"`
+	IdleSrcRequests float64 `json:"idle_source_requests_per_s,omitempty"`
+	IdleDstRequests float64 `json:"idle_destination_requests_per_s,omitempty"`
 	// Latency (steady state only), milliseconds from a record being readable on the source to it being readable on
 	// the mirror.
 	P50ms, P99ms, MaxMs float64 `json:",omitempty"`
@@ -65,6 +73,10 @@ type options struct {
 	// steadyProducer is "franz" (a franz-go producer) or "raw" (precompressed batches, see rawProduce).
 	steadyProducer string
 	rate           float64
+	// scenario is "" (the copy scenarios and the others flags select), "scale" or "outage".
+	scenario string
+	topics   int
+	backlogs []int64
 }
 
 func main() {
@@ -88,6 +100,10 @@ func main() {
 	flag.BoolVar(&o.steadyIdempotent, "steady-idempotent", true, "the steady-state producer is idempotent (false: no producer ids, no pipelining)")
 	flag.IntVar(&o.txns, "txns", 200, "source transactions over every partition that clusterlink replays (0 to skip)")
 	flag.Int64Var(&o.restore, "restore", 1000000, "records of the topic truncate-and-restore copies again (0 to skip)")
+	flag.StringVar(&o.scenario, "scenario", "", `only this scenario: "scale" (-topics topics of -partitions partitions, -size bytes in all) or "outage" (-backlogs); default: the copy scenarios and those the other flags select`)
+	flag.IntVar(&o.topics, "topics", 1, "topics of the scale scenario")
+	var backlogs string
+	flag.StringVar(&backlogs, "backlogs", "512,2048", "MiB of backlog of each outage catch-up run, comma separated")
 	flag.Float64Var(&o.rate, "rate", 0, "steady-state produce rate in MB/s (default: half the measured ingest limit)")
 	haMembers := flag.String("ha", "", "only the ceiling run shared by groups of 1, 2, ... members (for example 1,2,3): no brokers")
 	flag.Parse()
@@ -95,6 +111,14 @@ func main() {
 		o.size, o.latency, o.ceiling, o.restore = 128<<20, 5*time.Second, 1<<30, 200000
 	}
 	o.partitions = int32(*partitions)
+	for _, s := range strings.Split(backlogs, ",") {
+		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		if err != nil || n <= 0 {
+			fmt.Fprintf(os.Stderr, "bench: -backlogs %q: %v\n", backlogs, err)
+			os.Exit(2)
+		}
+		o.backlogs = append(o.backlogs, n<<20)
+	}
 	for _, s := range strings.Split(sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n <= 0 {
@@ -178,6 +202,35 @@ func run(o options) error {
 		return err
 	}
 	src, dst := clusters[0], clusters[1]
+
+	switch o.scenario {
+	case "scale":
+		fmt.Printf("\n== scale: %d topics of %d partitions, %d MiB of %s %s values\n", o.topics, o.partitions, o.size>>20,
+			sizeName(o.recordSizes[0]), o.codecs[0])
+		r, err := scaleScenario(ctx, o, src, dst, o.topics, o.recordSizes[0], o.codecs[0])
+		if err != nil {
+			return fmt.Errorf("scale: %w", err)
+		}
+		r.Scenario = fmt.Sprintf("%s %s", sizeName(o.recordSizes[0]), o.codecs[0])
+		printScaleTable([]result{r})
+		return writeJSON(o, []result{r})
+	case "outage":
+		var results []result
+		for _, b := range o.backlogs {
+			fmt.Printf("\n== outage catch-up: %d MiB backlog over %d partitions\n", b>>20, o.partitions)
+			r, err := outageScenario(ctx, o, src, dst, b, o.recordSizes[0], o.codecs[0])
+			if err != nil {
+				return fmt.Errorf("outage: %w", err)
+			}
+			r.Scenario = fmt.Sprintf("%s %s", sizeName(o.recordSizes[0]), o.codecs[0])
+			results = append(results, r)
+		}
+		printTable(results)
+		return writeJSON(o, results)
+	case "":
+	default:
+		return fmt.Errorf("-scenario %q: want scale, outage or nothing", o.scenario)
+	}
 
 	var results []result
 	limits := map[string]float64{}
@@ -265,7 +318,7 @@ func sizeName(n int) string {
 func printTable(results []result) {
 	fmt.Println()
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\trun\tseconds\tMB/s\trecords/s\t% of limit\tCPU s/GiB\tpeak RSS MiB\tlatency p50/p99/max ms\t")
+	fmt.Fprintln(tw, "scenario\trun\tseconds\tMB/s\trecords/s\t% of limit\t% of raw ingest\tCPU s/GiB\tpeak RSS MiB\tlatency p50/p99/max ms\t")
 	dash := func(v float64, format string) string {
 		if v == 0 {
 			return "-"
@@ -277,8 +330,20 @@ func printTable(results []result) {
 		if r.P99ms > 0 {
 			lat = fmt.Sprintf("%.0f / %.0f / %.0f", r.P50ms, r.P99ms, r.MaxMs)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.1f\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t\n", r.Scenario, r.Name, r.Seconds, r.MBps, r.RecordsPerS,
-			dash(r.OfLimit, "%.0f%%"), dash(r.CPUPerGiB, "%.2f"), dash(r.PeakRSSMiB, "%.0f"), lat)
+		fmt.Fprintf(tw, "%s\t%s\t%.1f\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%s\t\n", r.Scenario, r.Name, r.Seconds, r.MBps, r.RecordsPerS,
+			dash(r.OfLimit, "%.0f%%"), dash(r.OfRaw, "%.0f%%"), dash(r.CPUPerGiB, "%.2f"), dash(r.PeakRSSMiB, "%.0f"), lat)
+	}
+	tw.Flush()
+}
+
+// printScaleTable prints the scale scenario's columns.
+func printScaleTable(results []result) {
+	fmt.Println()
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\trun\tmirrors exist s\tcopied s\tMB/s\tCPU s/GiB\tpeak RSS MiB\tidle RSS MiB\tidle CPU %\tidle req/s source\tidle req/s destination\t")
+	for _, r := range results {
+		fmt.Fprintf(tw, "%s\t%s\t%.1f\t%.1f\t%.0f\t%.2f\t%.0f\t%.0f\t%.1f\t%.1f\t%.1f\t\n", r.Scenario, r.Name, r.MirrorsSeconds, r.Seconds,
+			r.MBps, r.CPUPerGiB, r.PeakRSSMiB, r.IdleRSSMiB, r.IdleCPUPercent, r.IdleSrcRequests, r.IdleDstRequests)
 	}
 	tw.Flush()
 }

@@ -46,13 +46,22 @@ func runScenario(ctx context.Context, o options, src, dst *kafkatest.Cluster, mm
 		return out, err
 	}
 
+	raw, err := rawIngest(ctx, src, dst, topic, o.partitions, fill.Bytes, recordSize)
+	if err != nil {
+		return out, fmt.Errorf("the destination's raw ingest: %w", err)
+	}
+	raw.OfLimit = 100 * raw.MBps / limit.MBps
+	out = append(out, raw)
+	fmt.Printf("   destination ingest of the source's batches: %.0f MB/s\n", raw.MBps)
+
 	cl, err := runCatchUp(ctx, src, dst, topic, records, fill.Bytes)
 	if err != nil {
 		return out, fmt.Errorf("clusterlink: %w", err)
 	}
 	cl.OfLimit = 100 * cl.MBps / limit.MBps
+	cl.OfRaw = 100 * cl.MBps / raw.MBps
 	out = append(out, cl)
-	fmt.Printf("   clusterlink: %.0f MB/s\n", cl.MBps)
+	fmt.Printf("   clusterlink: %.0f MB/s (%.0f%% of the raw ingest)\n", cl.MBps, cl.OfRaw)
 
 	if mm2cp != "" {
 		if err := deleteTopic(ctx, dst, topic); err != nil {

@@ -8,8 +8,8 @@ import (
 )
 
 // ListOffsets (key 2). The data plane asks a partition's leader directly for its end offset (timestamp -1) right
-// after writing to it (a marker, the end of a transaction), and a resolve asks for one partition's log start
-// (timestamp -2) and high watermark, as a consumer (replica id -1, read_uncommitted).
+// after writing to it (a marker, the end of a transaction), and resolves ask for partitions' log start
+// (timestamp -2) and high watermark, many partitions per request, as a consumer (replica id -1, read_uncommitted).
 
 // TopicPartition names a partition.
 type TopicPartition struct {

@@ -13,15 +13,47 @@ import (
 
 // NewLeaderEpochEnd builds the request for one partition and leader epoch.
 func NewLeaderEpochEnd(topic string, partition, leaderEpoch int32) *kmsg.OffsetForLeaderEpochRequest {
+	return NewLeaderEpochEnds([]LeaderEpochPartition{{TopicPartition{topic, partition}, leaderEpoch}})
+}
+
+// LeaderEpochPartition is a partition and the leader epoch whose end is asked.
+type LeaderEpochPartition struct {
+	TopicPartition
+	LeaderEpoch int32
+}
+
+// NewLeaderEpochEnds builds the request for many partitions, each with its leader epoch (the client splits it by
+// partition leader).
+func NewLeaderEpochEnds(parts []LeaderEpochPartition) *kmsg.OffsetForLeaderEpochRequest {
 	req := kmsg.NewPtrOffsetForLeaderEpochRequest()
 	req.ReplicaID = -1
-	t := kmsg.NewOffsetForLeaderEpochRequestTopic()
-	t.Topic = topic
-	p := kmsg.NewOffsetForLeaderEpochRequestTopicPartition()
-	p.Partition, p.CurrentLeaderEpoch, p.LeaderEpoch = partition, -1, leaderEpoch
-	t.Partitions = append(t.Partitions, p)
-	req.Topics = append(req.Topics, t)
+	index := map[string]int{}
+	for _, lp := range parts {
+		i, ok := index[lp.Topic]
+		if !ok {
+			t := kmsg.NewOffsetForLeaderEpochRequestTopic()
+			t.Topic = lp.Topic
+			req.Topics = append(req.Topics, t)
+			i = len(req.Topics) - 1
+			index[lp.Topic] = i
+		}
+		p := kmsg.NewOffsetForLeaderEpochRequestTopicPartition()
+		p.Partition, p.CurrentLeaderEpoch, p.LeaderEpoch = lp.Partition, -1, lp.LeaderEpoch
+		req.Topics[i].Partitions = append(req.Topics[i].Partitions, p)
+	}
 	return req
+}
+
+// LeaderEpochEnds reads every partition's end offset of a response (-1 where the leader does not know the epoch),
+// each with its error.
+func LeaderEpochEnds(resp *kmsg.OffsetForLeaderEpochResponse) []ListedOffset {
+	var out []ListedOffset
+	for _, rt := range resp.Topics {
+		for _, rp := range rt.Partitions {
+			out = append(out, ListedOffset{TopicPartition{rt.Topic, rp.Partition}, rp.EndOffset, kerr.ErrorForCode(rp.ErrorCode)})
+		}
+	}
+	return out
 }
 
 // LeaderEpochEnd reads the end offset of the partition (-1 when the leader does not know the epoch).

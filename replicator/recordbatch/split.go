@@ -83,3 +83,12 @@ func countWholeBatches(records []byte) int {
 	}
 	return n
 }
+
+// BatchSize is the size in bytes of the batch records begins with, as its header says, or 0 when records is too
+// short to tell (a fetch cut short may hold just the start of a batch).
+func BatchSize(records []byte) int64 {
+	if len(records) < offBatchLength+4 {
+		return 0
+	}
+	return int64(logOverhead) + int64(int32(binary.BigEndian.Uint32(records[offBatchLength:])))
+}
