@@ -183,17 +183,25 @@ func (s *Syncer) syncOnce(ctx context.Context) error {
 
 	var errs []error
 	if len(toCreate) > 0 {
+		// Remembered before they are created: a daemon stopped between the create and the save would otherwise
+		// forget that these ACLs are the link's, and never delete them when the source's go. One that fails to be
+		// created stays remembered and is created again next cycle (or forgotten once the source no longer has it).
+		s.mu.Lock()
+		for _, a := range toCreate {
+			s.created[a] = true
+		}
+		s.mu.Unlock()
+		if err := s.cfg.Store.Save(ctx, s.Managed()); err != nil {
+			return fmt.Errorf("remember the ACLs about to be created: %w", err)
+		}
+		changed = false // saved
 		done, err := createACLs(ctx, s.cfg.Destination, toCreate)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("create ACLs on the destination: %w", err))
 		}
 		s.mu.Lock()
-		for _, a := range done {
-			s.created[a] = true
-		}
 		s.status.Created += int64(len(done))
 		s.mu.Unlock()
-		changed = changed || len(done) > 0
 		if len(done) > 0 {
 			s.log.Info("ACLs created on the destination", zap.Int("count", len(done)), zap.Stringers("acls", stringers(done)))
 		}
