@@ -16,7 +16,8 @@ import (
 // partition's real bounds on the destination (log start offset and high watermark) are read and compared with what
 // the link wrote, and its source's bounds are read too. What only another client could have done is a divergence
 // and fails the partition with ILLEGAL_STATE, naming the offsets:
-//   - the mirror ends beyond the offset the link copied up to (a foreign write);
+//   - the mirror ends beyond the offset the link copied up to with records other than the source's there (a foreign
+//     write; the source's own records there are a write of the link whose answer was lost, see judgeExtraOffsets);
 //   - the mirror's log start moved beyond the source's and the link's own (a foreign DeleteRecords), unless the
 //     mirror's retention explains it.
 // A deleted, recreated or grown mirror topic is seen by the metadata refresh (metadata.go). The audit also keeps
@@ -113,6 +114,7 @@ func (r *Replicator) audit(ctx context.Context) error {
 
 	var moves []logStartMove
 	var checks []deletionCheck
+	var extras []extraOffsets
 	r.mu.Lock()
 	if !r.leaseHolds() {
 		r.mu.Unlock()
@@ -138,9 +140,15 @@ func (r *Replicator) audit(ctx context.Context) error {
 		if s.stillQuietLocked() {
 			switch {
 			case dstEnd > p.nextOffset:
-				r.divergedLocked(p, fmt.Sprintf(
-					"mirror %s[%d] ends at offset %d, but the link copied only up to offset %d: something other than the link wrote %d offset(s) to the mirror topic",
-					m.topic, p.id, dstEnd, p.nextOffset, dstEnd-p.nextOffset))
+				// Offsets the source does not have are foreign at once; offsets it has are compared with it below:
+				// a produce of the link whose answer was lost can land after the link read the mirror's end again.
+				if p.srcKnown && dstEnd > p.srcHWM {
+					r.divergedLocked(p, beyondCopiedMessage(m.topic, p.id, dstEnd, p.nextOffset)+
+						fmt.Sprintf(" (the source %s[%d] ends at offset %d)", m.sourceTopic, p.id, p.srcHWM))
+				} else {
+					extras = append(extras, extraOffsets{p: p, gen: p.gen, topic: m.topic, sourceTopic: m.sourceTopic,
+						from: p.nextOffset, to: dstEnd, compacted: m.compacted})
+				}
 				continue
 			case dstEnd < p.nextOffset:
 				// The destination lost acknowledged records (an unclean leader election), or a leader moved and its
@@ -182,6 +190,9 @@ func (r *Replicator) audit(ctx context.Context) error {
 		r.log.Debug("mirror log start follows the source", zap.String("mirror_topic", mv.topic),
 			zap.Int32("partition", mv.p.id), zap.Int64("log_start_offset", mv.before))
 	}
+	for _, e := range extras {
+		r.judgeExtraOffsets(rctx, e)
+	}
 	r.measureTimeLags(rctx)
 	for _, c := range checks {
 		why, err := r.retentionExplains(rctx, c)
@@ -204,6 +215,48 @@ func (r *Replicator) audit(ctx context.Context) error {
 		r.mu.Unlock()
 	}
 	return nil
+}
+
+// extraOffsets is a quiet mirror partition that ends beyond the offset the link copied up to, within what the
+// source has.
+type extraOffsets struct {
+	p                  *partition
+	gen                uint64
+	topic, sourceTopic string
+	from, to           int64 // the offsets beyond the copied one
+	compacted          bool
+}
+
+// judgeExtraOffsets compares offsets a mirror holds beyond what the link copied with the source. The same records
+// as the source's at the same offsets are the link's own: a produce whose answer was lost (a timeout, a closed
+// connection) that the broker appended after the link had read the mirror's end again. The partition reads its
+// position again and goes on from there. Anything else is a foreign write: the partition has diverged.
+func (r *Replicator) judgeExtraOffsets(ctx context.Context, e extraOffsets) {
+	c, err := compare.Range(ctx, r.src, r.dst, e.sourceTopic, e.topic, e.p.id, e.from, e.to, e.compacted)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := e.p
+	if p.gen != e.gen || p.phase != phaseCopy || p.nextOffset != e.from {
+		return // it moved on meanwhile: the next audit judges it again
+	}
+	switch {
+	case err != nil:
+		r.log.Warn("compare the offsets a mirror holds beyond what the link copied", zap.String("mirror_topic", e.topic),
+			zap.Int32("partition", p.id), zap.Int64("from", e.from), zap.Int64("to", e.to), zap.Error(err))
+	case c.Equal():
+		r.log.Info("the mirror holds a write of the link whose answer was lost: reading the position again",
+			zap.String("mirror_topic", e.topic), zap.Int32("partition", p.id), zap.Int64("copied_up_to", e.from),
+			zap.Int64("mirror_log_end_offset", e.to))
+		r.resyncLocked(p, e.gen, fmt.Sprintf("the mirror holds the source's offsets %d-%d already", e.from, e.to-1))
+	default:
+		r.divergedLocked(p, beyondCopiedMessage(e.topic, p.id, e.to, e.from)+
+			fmt.Sprintf(" (offset %d differs from the source: %s)", c.FirstDifference, c.Detail))
+	}
+}
+
+func beyondCopiedMessage(topic string, id int32, end, copied int64) string {
+	return fmt.Sprintf("mirror %s[%d] ends at offset %d, but the link copied only up to offset %d: something other than the link wrote %d offset(s) to the mirror topic",
+		topic, id, end, copied, end-copied)
 }
 
 // retentionExplains says why the mirror's own retention may have moved its log start to c.logStart ("" if it
