@@ -139,6 +139,7 @@ func TestReplicator_TwoUnfencedWritersAreDeduplicated(t *testing.T) {
 	src := fakeClient(t, srcCluster, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.DisableIdempotentWrite(),
 		kgo.ProducerLinger(0))
 	dst := fakeClient(t, dstCluster)
+	describeIdempotentProducers(t, dstCluster) // a resync reads the link's sequence back, as from a real broker
 	ctx := context.Background()
 	a := runReplicator(t, src, dst)
 	b := runReplicator(t, src, dst)

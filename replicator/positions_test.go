@@ -55,9 +55,12 @@ func TestReplicator_StartResolvesPartitionsInBatches(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	requireSameRecords(t, src, dst, "wide", 50, 3)
-	// Each partition's resolve asks for two offsets on each side and its epoch's end on the destination: batched,
-	// a handful of requests; one by one, 3 x 600 on the destination and 2 x 600 on the source.
-	limit := int64(partitions / 20)
+	// Each partition's resolve asks for two offsets on each side and its epoch's end on the destination: one by
+	// one, 2 x 600 requests to the source and 3 x 600 to the destination. Batched, every ask made while a request
+	// is in flight rides on the next one: a handful of requests when the partitions start together, a few dozen
+	// when a loaded machine starts their goroutines slowly (31 to the source was seen in CI). The bound sits
+	// between the two, a tenth of the one-by-one count, so that it fails on per-partition asks and never on timing.
+	limit := int64(partitions / 5)
 	if s, d, e := srcLists.Load(), dstLists.Load(), dstEpochs.Load(); s > limit || d > limit || e > limit {
 		t.Fatalf("ListOffsets: %d to the source, %d to the destination; OffsetForLeaderEpoch: %d to the destination; want at most %d each",
 			s, d, e, limit)
