@@ -85,7 +85,7 @@ func (r *Replicator) acquireLocked(p *partition) {
 	// Another daemon wrote the partition meanwhile: check the tail against the source, re-read the transactions it
 	// left open, and measure the copy rate afresh.
 	p.checkTail = true
-	p.txnSlots = nil
+	p.txnSlots, p.lastEndedSlot = nil, nil
 	p.rateAt = time.Time{}
 }
 

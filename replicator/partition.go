@@ -105,6 +105,9 @@ type partition struct {
 	stripProducers map[int64]bool
 	// txnSlots are the destination transactional producers replaying this partition's source transactions.
 	txnSlots []*destTxn
+	// lastEndedSlot is the slot whose transaction ended last: its coordinator may still be completing it, so the
+	// next transaction takes another slot (see slotLocked).
+	lastEndedSlot *destTxn
 
 	// The copy rate, sampled when the status is read.
 	rateAt     time.Time

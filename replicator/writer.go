@@ -503,6 +503,7 @@ func (w *writer) advanceLocked(pp producePart) {
 	switch k := pp.kind.(type) {
 	case txnEndWrite:
 		pp.slot.open = false
+		p.lastEndedSlot = pp.slot
 		if k.commit {
 			p.counters.TransactionsCommitted++
 		} else {

@@ -100,7 +100,7 @@ func main() {
 	flag.BoolVar(&o.steadyIdempotent, "steady-idempotent", true, "the steady-state producer is idempotent (false: no producer ids, no pipelining)")
 	flag.IntVar(&o.txns, "txns", 200, "source transactions over every partition that clusterlink replays (0 to skip)")
 	flag.Int64Var(&o.restore, "restore", 1000000, "records of the topic truncate-and-restore copies again (0 to skip)")
-	flag.StringVar(&o.scenario, "scenario", "", `only this scenario: "scale" (-topics topics of -partitions partitions, -size bytes in all) or "outage" (-backlogs); default: the copy scenarios and those the other flags select`)
+	flag.StringVar(&o.scenario, "scenario", "", `only this scenario: "scale" (-topics topics of -partitions partitions, -size bytes in all) or "outage" (-backlogs) or "txns" (-txns transactions over -partitions partitions); default: the copy scenarios and those the other flags select`)
 	flag.IntVar(&o.topics, "topics", 1, "topics of the scale scenario")
 	var backlogs string
 	flag.StringVar(&backlogs, "backlogs", "512,2048", "MiB of backlog of each outage catch-up run, comma separated")
@@ -227,9 +227,18 @@ func run(o options) error {
 		}
 		printTable(results)
 		return writeJSON(o, results)
+	case "txns":
+		fmt.Printf("\n== transactions: %d, each over all %d partitions\n", o.txns, o.partitions)
+		r, err := txnReplay(ctx, src, dst, o.txns, o.partitions)
+		if err != nil {
+			return fmt.Errorf("transactions: %w", err)
+		}
+		r.Scenario = "transactional"
+		printTable([]result{r})
+		return writeJSON(o, []result{r})
 	case "":
 	default:
-		return fmt.Errorf("-scenario %q: want scale, outage or nothing", o.scenario)
+		return fmt.Errorf("-scenario %q: want scale, outage, txns or nothing", o.scenario)
 	}
 
 	var results []result
