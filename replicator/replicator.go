@@ -38,6 +38,7 @@ type Replicator struct {
 
 	markers      markerProducer
 	txn          txnClient
+	txnList      openTxnLister
 	conns        produceClients
 	decompressor kgo.Decompressor
 	// sampleNext is where the background verifier's next round starts among the copying partitions.

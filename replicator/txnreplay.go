@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -362,16 +363,24 @@ func (r *Replicator) reattachTransactions(ctx context.Context, p *partition, top
 	// with this partition added but no data on it yet is invisible to DescribeProducers, and must be continued too:
 	// aborting it would write a marker here.
 	// After a restart: find the slots by their transactional ids.
-	n := len(slots) + 32
-	ids := make([]string, 0, n)
-	for i := 0; i < n; i++ {
-		ids = append(ids, fmt.Sprintf("%s-%s-%d-%d", prefix, topic, p.id, i))
-	}
-	tresp, err := kafkaapi.NewDescribeTransactions(ids).RequestWith(ctx, cl)
+	ids, err := r.slotTransactionIDs(ctx, cl, prefix, topic, p.id, len(slots))
 	if err != nil {
-		return fmt.Errorf("describe the transactions of %s[%d]: %w", topic, p.id, err)
+		return err
 	}
-	byPID := kafkaapi.TransactionsByProducer(tresp)
+	byPID, err := describeTransactions(ctx, cl, topic, p.id, ids)
+	if err != nil {
+		return err
+	}
+	for _, ap := range unknown {
+		if _, ok := byPID[ap.ProducerID]; !ok {
+			// Open on the partition but not listed as open: completed since DescribeProducers (another daemon ending
+			// it) or not the link's. The slot ids themselves decide, as where ListTransactions is missing.
+			if byPID, err = describeTransactions(ctx, cl, topic, p.id, slotIDRange(prefix, topic, p.id, len(slots)+32)); err != nil {
+				return err
+			}
+			break
+		}
+	}
 	for _, ts := range byPID {
 		if _, withData := ongoing[ts.ProducerID]; withData || !kafkaapi.HasPartition(ts, topic, p.id) {
 			continue
@@ -428,6 +437,54 @@ func (r *Replicator) reattachTransactions(ctx context.Context, p *partition, top
 			zap.String("transactional_id", t.id), zap.Int64("started_at", ap.CurrentTxnStartOffset))
 	}
 	return nil
+}
+
+// slotTransactionIDs returns the transactional ids of the partition's slots to describe: those with a transaction
+// that is not complete, from the listing shared by the partitions resolving now (openTransactions); where the
+// destination has no ListTransactions, every slot id up to 32 past the slots this process knows.
+func (r *Replicator) slotTransactionIDs(ctx context.Context, cl *kgo.Client, prefix, topic string, partition int32, known int) ([]string, error) {
+	listed, err := r.openTransactions(ctx, cl)
+	if errors.Is(err, errListTransactionsUnsupported) {
+		return slotIDRange(prefix, topic, partition, known+32), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list the destination's open transactions for %s[%d]: %w", topic, partition, err)
+	}
+	own := fmt.Sprintf("%s-%s-%d-", prefix, topic, partition)
+	var ids []string
+	for _, t := range listed {
+		// The prefix alone is ambiguous ("t-1" partition 2 and "t" partition 1 share "...-t-1-"): DescribeTransactions'
+		// partitions decide (HasPartition).
+		if strings.HasPrefix(t.TransactionalID, own) {
+			ids = append(ids, t.TransactionalID)
+		}
+	}
+	return ids, nil
+}
+
+// slotIDRange returns the transactional ids of a partition's first n slots.
+func slotIDRange(prefix, topic string, partition int32, n int) []string {
+	ids := make([]string, 0, n)
+	for i := 0; i < n; i++ {
+		ids = append(ids, fmt.Sprintf("%s-%s-%d-%d", prefix, topic, partition, i))
+	}
+	return ids
+}
+
+// describeTransactions describes the given transactional ids, by producer id (none: no request).
+func describeTransactions(ctx context.Context, cl *kgo.Client, topic string, partition int32, ids []string) (map[int64]kafkaapi.TransactionState, error) {
+	if len(ids) == 0 {
+		return map[int64]kafkaapi.TransactionState{}, nil
+	}
+	tresp, err := kafkaapi.NewDescribeTransactions(ids).RequestWith(ctx, cl)
+	if err != nil {
+		return nil, fmt.Errorf("describe the transactions of %s[%d]: %w", topic, partition, err)
+	}
+	byPID, err := kafkaapi.TransactionsByProducer(tresp)
+	if err != nil {
+		return nil, fmt.Errorf("describe the transactions of %s[%d]: %w", topic, partition, err)
+	}
+	return byPID, nil
 }
 
 // sourceProducerAt returns the producer id of the source batch holding offset.

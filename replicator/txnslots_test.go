@@ -2,11 +2,18 @@ package replicator
 
 import (
 	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/clusterlink/clusterlink/replicator/kafkaapi"
 )
 
 // TestSlotLocked_TheSlotThatEndedLastIsNotTakenAtOnce: a source producer's next transaction goes to another slot
@@ -103,4 +110,87 @@ func TestAwaitMarker_TakesOnlyTheSlotsOwnMarkerAtItsOffset(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSlotTransactionIDs_OneListingForAllResolvingPartitions: the slot ids a reattach describes come from one
+// ListTransactions shared by the partitions resolving at the same time (the start of a link of many partitions
+// cost a DescribeTransactions per partition), and only ids of open transactions under the partition's prefix are
+// kept: a completed transaction and other partitions' slots are left out.
+func TestSlotTransactionIDs_OneListingForAllResolvingPartitions(t *testing.T) {
+	srcCluster, dstCluster := fakeClusters(t)
+	if err := dstCluster.CreateTopic("t", 3, nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	dst := fakeClient(t, dstCluster)
+	open := func(id string, partition int32, commit *bool) {
+		t.Helper()
+		cl := fakeClient(t, dstCluster)
+		resp, err := kafkaapi.NewInitProducerID(kmsg.StringPtr(id), time.Minute).RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pid, epoch, err := kafkaapi.InitProducerIDResult(resp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		aresp, err := kafkaapi.NewAddPartitionToTxn(id, pid, epoch, "t", partition).RequestWith(ctx, cl)
+		if err != nil || kafkaapi.AddPartitionsToTxnErr(aresp) != nil {
+			t.Fatalf("add t[%d] to %s: %v %v", partition, id, err, kafkaapi.AddPartitionsToTxnErr(aresp))
+		}
+		if commit != nil {
+			eresp, err := kafkaapi.NewEndTxn(id, pid, epoch, *commit).RequestWith(ctx, cl)
+			if err != nil || kafkaapi.EndTxnErr(eresp) != nil {
+				t.Fatalf("end %s: %v %v", id, err, kafkaapi.EndTxnErr(eresp))
+			}
+		}
+	}
+	abort := false
+	open("cl-t-1-0", 1, nil)    // open, partition 1's slot 0
+	open("cl-t-1-3", 1, nil)    // open, slot 3
+	open("cl-t-1-1", 1, &abort) // ended: not open
+	open("cl-t-2-0", 2, nil)    // another partition's
+	open("other-t-1-0", 1, nil) // another prefix
+	var lists atomic.Int64
+	dstCluster.ControlKey(int16(kmsg.ListTransactions), func(kmsg.Request) (kmsg.Response, error, bool) {
+		dstCluster.KeepControl()
+		if lists.Add(1) == 1 {
+			// The first answer is slow, as a loaded broker's: the other asks queue behind it and share the next.
+			dstCluster.SleepControl(func() { time.Sleep(200 * time.Millisecond) })
+		}
+		return nil, nil, false
+	})
+	r, err := New(fakeClient(t, srcCluster), dst, Logger(zaptest.NewLogger(t))) // not run: only its lister is used
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := r.txnClientFor()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	var wg sync.WaitGroup
+	results := make([][]string, 50)
+	for i := range results {
+		wg.Go(func() {
+			ids, err := r.slotTransactionIDs(ctx, cl, "cl", "t", 1, 0)
+			if err != nil {
+				t.Error(err)
+			}
+			slices.Sort(ids)
+			results[i] = ids
+		})
+	}
+	wg.Wait()
+	for i, ids := range results {
+		if !slices.Equal(ids, []string{"cl-t-1-0", "cl-t-1-3"}) {
+			t.Fatalf("ask %d: slot ids %v, want the open cl-t-1-0 and cl-t-1-3", i, ids)
+		}
+	}
+	// One per ask would be 50; shared, 2 when every ask is made while the first is answered. The bound leaves room
+	// for a loaded machine that starts the asks slowly.
+	if n := lists.Load(); n > 10 {
+		t.Fatalf("%d ListTransactions for 50 partitions resolving at once, want a few", n)
+	}
+	t.Logf("%d ListTransactions for 50 asks", lists.Load())
 }
