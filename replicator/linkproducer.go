@@ -7,7 +7,6 @@ import (
 	"hash/fnv"
 	"math"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/clusterlink/clusterlink/replicator/recordbatch"
@@ -38,18 +37,11 @@ func linkProducerID(prefix string) int64 {
 // producer.id.expiration.ms). An answer without producer state (a broker before 2.8) turns the link's producer off
 // for the partition: its batches without a producer id are written as they are.
 func (r *Replicator) readLinkSequence(ctx context.Context, p *partition, gen uint64, topic string, id int32, dstEpoch int32, logEnd int64) error {
-	described, err := r.dstAdm.DescribeProducers(ctx, kadm.TopicsSet{topic: {id: {}}})
-	if err != nil {
-		return fmt.Errorf("mirror %s[%d] producer state: %w", topic, id, err)
-	}
-	dp, ok := described[topic].Partitions[id]
-	if !ok {
-		return fmt.Errorf("mirror %s[%d] producer state: no answer for the partition", topic, id)
-	}
+	producers, err := r.producerStates(ctx, r.dst, topic, id)
 	seq, known := int32(0), true
-	if dp.Err != nil {
-		if !isUnsupported(dp.Err) {
-			return fmt.Errorf("mirror %s[%d] producer state: %w", topic, id, dp.Err)
+	if err != nil {
+		if !isUnsupported(err) {
+			return fmt.Errorf("mirror %s[%d] producer state: %w", topic, id, err)
 		}
 		known = false
 	}
@@ -63,7 +55,7 @@ func (r *Replicator) readLinkSequence(ctx context.Context, p *partition, gen uin
 			topic, id, logEnd, again)
 	}
 	pid := linkProducerID(r.opts.transactionalIDPrefix)
-	if ap, ok := dp.ActiveProducers[pid]; ok && ap.ProducerEpoch == 0 && ap.LastSequence >= 0 {
+	if ap, ok := producers[pid]; ok && ap.ProducerEpoch == 0 && ap.LastSequence >= 0 {
 		seq = nextSequence(ap.LastSequence, 1)
 	}
 	r.mu.Lock()

@@ -16,7 +16,9 @@ import (
 // Positions are read in batches. Each partition's resolve asks for its own offsets, but the asks of partitions
 // resolving at the same time (a link's start or restart, a resync of many partitions after a leader move) go out
 // together: one ListOffsets or OffsetForLeaderEpoch request per broker for all the partitions asked while the
-// previous request was in flight (the client splits a request by partition leader). A lone ask goes out at once,
+// previous request was in flight (the client splits a request by partition leader). The producer state a resolve
+// reads (DescribeProducers: the link producer's sequence, the replayed transactions still open) goes the same way.
+// A lone ask goes out at once,
 // so batching adds no wait; starting a link of thousands of partitions costs a few requests per broker, not a
 // few per partition.
 
@@ -26,11 +28,12 @@ const maxPositionBatch = 2000
 // positionQuery is one partition's ask: an offset at a timestamp (ListOffsets) or the end of a leader epoch
 // (OffsetForLeaderEpoch).
 type positionQuery struct {
-	tp     kafkaapi.TopicPartition
-	epoch  int32
-	offset int64
-	err    error
-	done   chan struct{}
+	tp        kafkaapi.TopicPartition
+	epoch     int32
+	offset    int64
+	producers map[int64]kafkaapi.ActiveProducer // the answer of a producer-state ask
+	err       error
+	done      chan struct{}
 }
 
 // positionBatcher sends the queries asked of one kind of request to one cluster, many at a time.
@@ -82,7 +85,7 @@ func (b *positionBatcher) sendAll() {
 			close(q.done)
 		}
 		for _, d := range dups {
-			d.dup.offset, d.dup.err = d.of.offset, d.of.err
+			d.dup.offset, d.dup.producers, d.dup.err = d.of.offset, d.of.producers, d.of.err
 			close(d.dup.done)
 		}
 	}
@@ -121,8 +124,11 @@ type positionKind struct {
 	timestamp int64 // ListOffsets' timestamp, or epochEnd
 }
 
-// epochEnd marks the batcher of OffsetForLeaderEpoch asks.
-const epochEnd int64 = -100
+// epochEnd and producerState mark the batchers of OffsetForLeaderEpoch and DescribeProducers asks.
+const (
+	epochEnd      int64 = -100
+	producerState int64 = -101
+)
 
 func (r *Replicator) positionBatcher(cl *kgo.Client, timestamp int64) *positionBatcher {
 	pb := &r.positions
@@ -136,9 +142,12 @@ func (r *Replicator) positionBatcher(cl *kgo.Client, timestamp int64) *positionB
 		pb.batchers = map[positionKind]*positionBatcher{}
 	}
 	b := &positionBatcher{timeout: r.opts.requestTimeout}
-	if timestamp == epochEnd {
+	switch timestamp {
+	case epochEnd:
 		b.send = func(ctx context.Context, batch []*positionQuery) { sendLeaderEpochEnds(ctx, cl, batch) }
-	} else {
+	case producerState:
+		b.send = func(ctx context.Context, batch []*positionQuery) { sendDescribeProducers(ctx, cl, batch) }
+	default:
 		b.send = func(ctx context.Context, batch []*positionQuery) { sendListOffsets(ctx, cl, timestamp, batch) }
 	}
 	pb.batchers[k] = b
@@ -163,6 +172,16 @@ func (r *Replicator) offsetBounds(ctx context.Context, cl *kgo.Client, topic str
 func (r *Replicator) logEndOffset(ctx context.Context, cl *kgo.Client, topic string, partition, leaderEpoch int32) (int64, error) {
 	tp := kafkaapi.TopicPartition{Topic: topic, Partition: partition}
 	return r.positionBatcher(cl, epochEnd).ask(ctx, &positionQuery{tp: tp, epoch: leaderEpoch})
+}
+
+// producerStates returns the producers a partition's leader holds state for, by producer id, asked in batches
+// with other partitions'.
+func (r *Replicator) producerStates(ctx context.Context, cl *kgo.Client, topic string, partition int32) (map[int64]kafkaapi.ActiveProducer, error) {
+	q := &positionQuery{tp: kafkaapi.TopicPartition{Topic: topic, Partition: partition}}
+	if _, err := r.positionBatcher(cl, producerState).ask(ctx, q); err != nil {
+		return nil, err
+	}
+	return q.producers, nil
 }
 
 var errNoAnswer = errors.New("no answer for the partition")
@@ -220,6 +239,35 @@ func sendLeaderEpochEnds(ctx context.Context, cl *kgo.Client, batch []*positionQ
 		for _, l := range kafkaapi.LeaderEpochEnds(shard.Resp.(*kmsg.OffsetForLeaderEpochResponse)) {
 			if q := byTP[l.TopicPartition]; q != nil {
 				q.offset, q.err = l.Offset, l.Err
+			}
+		}
+	}
+}
+
+// sendDescribeProducers answers a batch with one DescribeProducers request per partition leader.
+func sendDescribeProducers(ctx context.Context, cl *kgo.Client, batch []*positionQuery) {
+	tps := make([]kafkaapi.TopicPartition, len(batch))
+	byTP := map[kafkaapi.TopicPartition]*positionQuery{}
+	for i, q := range batch {
+		tps[i] = q.tp
+		byTP[q.tp] = q
+		q.err = errNoAnswer
+	}
+	for _, shard := range cl.RequestSharded(ctx, kafkaapi.NewDescribeProducersOf(tps)) {
+		req := shard.Req.(*kmsg.DescribeProducersRequest)
+		if shard.Err != nil {
+			for _, t := range req.Topics {
+				for _, p := range t.Partitions {
+					if q := byTP[kafkaapi.TopicPartition{Topic: t.Topic, Partition: p}]; q != nil {
+						q.err = shard.Err
+					}
+				}
+			}
+			continue
+		}
+		for _, pp := range kafkaapi.ProducersOf(shard.Resp.(*kmsg.DescribeProducersResponse)) {
+			if q := byTP[pp.TopicPartition]; q != nil {
+				q.producers, q.err = pp.Producers, pp.Err
 			}
 		}
 	}

@@ -21,7 +21,7 @@ func TestReplicator_StartResolvesPartitionsInBatches(t *testing.T) {
 	if err := srcCluster.CreateTopic("wide", partitions, nil); err != nil {
 		t.Fatal(err)
 	}
-	var srcLists, dstLists, dstEpochs atomic.Int64
+	var srcLists, dstLists, dstEpochs, dstProducers atomic.Int64
 	count := func(n *atomic.Int64, c interface{ KeepControl() }) func(kmsg.Request) (kmsg.Response, error, bool) {
 		return func(kmsg.Request) (kmsg.Response, error, bool) {
 			c.KeepControl()
@@ -32,6 +32,7 @@ func TestReplicator_StartResolvesPartitionsInBatches(t *testing.T) {
 	srcCluster.ControlKey(int16(kmsg.ListOffsets), count(&srcLists, srcCluster))
 	dstCluster.ControlKey(int16(kmsg.ListOffsets), count(&dstLists, dstCluster))
 	dstCluster.ControlKey(int16(kmsg.OffsetForLeaderEpoch), count(&dstEpochs, dstCluster))
+	dstCluster.ControlKey(int16(kmsg.DescribeProducers), count(&dstProducers, dstCluster))
 	src := fakeClient(t, srcCluster, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	dst := fakeClient(t, dstCluster)
 	for p := range int32(partitions) {
@@ -55,17 +56,18 @@ func TestReplicator_StartResolvesPartitionsInBatches(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	requireSameRecords(t, src, dst, "wide", 50, 3)
-	// Each partition's resolve asks for two offsets on each side and its epoch's end on the destination: one by
-	// one, 2 x 600 requests to the source and 3 x 600 to the destination. Batched, every ask made while a request
+	// Each partition's resolve asks for two offsets on each side, its epoch's end and its producers on the
+	// destination: one by one, 2 x 600 requests to the source and 4 x 600 to the destination. Batched, every ask made while a request
 	// is in flight rides on the next one: a handful of requests when the partitions start together, a few dozen
 	// when a loaded machine starts their goroutines slowly (31 to the source was seen in CI). The bound sits
 	// between the two, a tenth of the one-by-one count, so that it fails on per-partition asks and never on timing.
 	limit := int64(partitions / 5)
-	if s, d, e := srcLists.Load(), dstLists.Load(), dstEpochs.Load(); s > limit || d > limit || e > limit {
-		t.Fatalf("ListOffsets: %d to the source, %d to the destination; OffsetForLeaderEpoch: %d to the destination; want at most %d each",
-			s, d, e, limit)
+	if s, d, e, pr := srcLists.Load(), dstLists.Load(), dstEpochs.Load(), dstProducers.Load(); s > limit || d > limit || e > limit || pr > limit {
+		t.Fatalf("ListOffsets: %d to the source, %d to the destination; OffsetForLeaderEpoch: %d and DescribeProducers: %d to the destination; want at most %d each",
+			s, d, e, pr, limit)
 	}
-	t.Logf("ListOffsets %d to the source, %d to the destination; OffsetForLeaderEpoch %d", srcLists.Load(), dstLists.Load(), dstEpochs.Load())
+	t.Logf("ListOffsets %d to the source, %d to the destination; OffsetForLeaderEpoch %d; DescribeProducers %d",
+		srcLists.Load(), dstLists.Load(), dstEpochs.Load(), dstProducers.Load())
 }
 
 func TestTakeBatch_DistinctPartitionsSameAskAnsweredAlike(t *testing.T) {

@@ -176,11 +176,7 @@ func (w *writer) txnStep(ctx context.Context, pp producePart) (int64, error) {
 		// batches. Its transaction would then be refused for ever (OUT_OF_ORDER_SEQUENCE_NUMBER), and once the
 		// partition is added, ending it would put a marker where the source has data. So it is checked first, and a
 		// colliding slot is given up for a new one (a new transactional id, a new producer id).
-		resp, err := kafkaapi.NewDescribeProducers(pp.topic, pp.p.id).RequestWith(ctx, cl)
-		if err != nil {
-			return 0, requestFailed(fmt.Sprintf("describe the producers of %s[%d]", pp.topic, pp.p.id), err)
-		}
-		active, err := kafkaapi.Producers(resp)
+		active, err := w.r.producerStates(ctx, w.r.dst, pp.topic, pp.p.id)
 		if err != nil {
 			return 0, requestFailed(fmt.Sprintf("describe the producers of %s[%d]", pp.topic, pp.p.id), err)
 		}
@@ -316,11 +312,7 @@ func (r *Replicator) reattachTransactions(ctx context.Context, p *partition, top
 	if err != nil {
 		return err
 	}
-	dresp, err := kafkaapi.NewDescribeProducers(topic, p.id).RequestWith(ctx, cl)
-	if err != nil {
-		return fmt.Errorf("describe the producers of %s[%d]: %w", topic, p.id, err)
-	}
-	active, err := kafkaapi.Producers(dresp)
+	active, err := r.producerStates(ctx, r.dst, topic, p.id)
 	if err != nil {
 		return fmt.Errorf("describe the producers of %s[%d]: %w", topic, p.id, err)
 	}

@@ -7,32 +7,52 @@ import (
 
 // DescribeProducers (key 61): the producers a partition leader holds state for, with each one's open transaction
 // (CurrentTxnStartOffset >= 0) and last sequence. Resolve uses it to find the replayed transactions still open on
-// a mirror partition after a crash.
+// a mirror partition after a crash, and the link producer's last sequence; the partitions resolving at the same
+// time are asked together (the client splits the request by partition leader).
 
 // ActiveProducer is one producer of the partition.
 type ActiveProducer = kmsg.DescribeProducersResponseTopicPartitionActiveProducer
 
-// NewDescribeProducers builds the request for one partition.
-func NewDescribeProducers(topic string, partition int32) *kmsg.DescribeProducersRequest {
+// NewDescribeProducersOf builds the request for many partitions.
+func NewDescribeProducersOf(parts []TopicPartition) *kmsg.DescribeProducersRequest {
 	req := kmsg.NewPtrDescribeProducersRequest()
-	t := kmsg.NewDescribeProducersRequestTopic()
-	t.Topic, t.Partitions = topic, []int32{partition}
-	req.Topics = []kmsg.DescribeProducersRequestTopic{t}
+	index := map[string]int{}
+	for _, tp := range parts {
+		i, ok := index[tp.Topic]
+		if !ok {
+			t := kmsg.NewDescribeProducersRequestTopic()
+			t.Topic = tp.Topic
+			req.Topics = append(req.Topics, t)
+			i = len(req.Topics) - 1
+			index[tp.Topic] = i
+		}
+		req.Topics[i].Partitions = append(req.Topics[i].Partitions, tp.Partition)
+	}
 	return req
 }
 
-// Producers reads the response: the partition's producers by producer id.
-func Producers(resp *kmsg.DescribeProducersResponse) (map[int64]ActiveProducer, error) {
-	out := map[int64]ActiveProducer{}
+// PartitionProducers is one partition's answer: its producers by producer id, or its error.
+type PartitionProducers struct {
+	TopicPartition
+	Producers map[int64]ActiveProducer
+	Err       error
+}
+
+// ProducersOf reads the response of a request for many partitions.
+func ProducersOf(resp *kmsg.DescribeProducersResponse) []PartitionProducers {
+	var out []PartitionProducers
 	for _, t := range resp.Topics {
 		for _, p := range t.Partitions {
-			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-				return nil, err
+			pp := PartitionProducers{TopicPartition: TopicPartition{Topic: t.Topic, Partition: p.Partition},
+				Err: kerr.ErrorForCode(p.ErrorCode)}
+			if pp.Err == nil {
+				pp.Producers = make(map[int64]ActiveProducer, len(p.ActiveProducers))
+				for _, ap := range p.ActiveProducers {
+					pp.Producers[ap.ProducerID] = ap
+				}
 			}
-			for _, ap := range p.ActiveProducers {
-				out[ap.ProducerID] = ap
-			}
+			out = append(out, pp)
 		}
 	}
-	return out, nil
+	return out
 }
