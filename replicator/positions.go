@@ -186,6 +186,19 @@ func (r *Replicator) producerStates(ctx context.Context, cl *kgo.Client, topic s
 
 var errNoAnswer = errors.New("no answer for the partition")
 
+// settleUnanswered gives the queries no response answered the error of a request that failed (the request of
+// their leader, or of another, which is as good a reason to ask again).
+func settleUnanswered(batch []*positionQuery, shardErr error) {
+	if shardErr == nil {
+		return
+	}
+	for _, q := range batch {
+		if q.err == errNoAnswer {
+			q.err = shardErr
+		}
+	}
+}
+
 // sendListOffsets answers a batch with one ListOffsets request per partition leader.
 func sendListOffsets(ctx context.Context, cl *kgo.Client, timestamp int64, batch []*positionQuery) {
 	tps := make([]kafkaapi.TopicPartition, len(batch))
@@ -195,16 +208,10 @@ func sendListOffsets(ctx context.Context, cl *kgo.Client, timestamp int64, batch
 		byTP[q.tp] = q
 		q.err = errNoAnswer
 	}
+	var shardErr error
 	for _, shard := range cl.RequestSharded(ctx, kafkaapi.NewListOffsetsAt(tps, timestamp)) {
-		req := shard.Req.(*kmsg.ListOffsetsRequest)
 		if shard.Err != nil {
-			for _, t := range req.Topics {
-				for _, p := range t.Partitions {
-					if q := byTP[kafkaapi.TopicPartition{Topic: t.Topic, Partition: p.Partition}]; q != nil {
-						q.err = shard.Err
-					}
-				}
-			}
+			shardErr = shard.Err
 			continue
 		}
 		for _, l := range kafkaapi.ListedOffsets(shard.Resp.(*kmsg.ListOffsetsResponse)) {
@@ -213,6 +220,7 @@ func sendListOffsets(ctx context.Context, cl *kgo.Client, timestamp int64, batch
 			}
 		}
 	}
+	settleUnanswered(batch, shardErr)
 }
 
 // sendLeaderEpochEnds answers a batch with one OffsetForLeaderEpoch request per partition leader.
@@ -224,16 +232,10 @@ func sendLeaderEpochEnds(ctx context.Context, cl *kgo.Client, batch []*positionQ
 		byTP[q.tp] = q
 		q.err = errNoAnswer
 	}
+	var shardErr error
 	for _, shard := range cl.RequestSharded(ctx, kafkaapi.NewLeaderEpochEnds(parts)) {
-		req := shard.Req.(*kmsg.OffsetForLeaderEpochRequest)
 		if shard.Err != nil {
-			for _, t := range req.Topics {
-				for _, p := range t.Partitions {
-					if q := byTP[kafkaapi.TopicPartition{Topic: t.Topic, Partition: p.Partition}]; q != nil {
-						q.err = shard.Err
-					}
-				}
-			}
+			shardErr = shard.Err
 			continue
 		}
 		for _, l := range kafkaapi.LeaderEpochEnds(shard.Resp.(*kmsg.OffsetForLeaderEpochResponse)) {
@@ -242,6 +244,7 @@ func sendLeaderEpochEnds(ctx context.Context, cl *kgo.Client, batch []*positionQ
 			}
 		}
 	}
+	settleUnanswered(batch, shardErr)
 }
 
 // sendDescribeProducers answers a batch with one DescribeProducers request per partition leader.
@@ -253,16 +256,10 @@ func sendDescribeProducers(ctx context.Context, cl *kgo.Client, batch []*positio
 		byTP[q.tp] = q
 		q.err = errNoAnswer
 	}
+	var shardErr error
 	for _, shard := range cl.RequestSharded(ctx, kafkaapi.NewDescribeProducersOf(tps)) {
-		req := shard.Req.(*kmsg.DescribeProducersRequest)
 		if shard.Err != nil {
-			for _, t := range req.Topics {
-				for _, p := range t.Partitions {
-					if q := byTP[kafkaapi.TopicPartition{Topic: t.Topic, Partition: p}]; q != nil {
-						q.err = shard.Err
-					}
-				}
-			}
+			shardErr = shard.Err
 			continue
 		}
 		for _, pp := range kafkaapi.ProducersOf(shard.Resp.(*kmsg.DescribeProducersResponse)) {
@@ -271,4 +268,5 @@ func sendDescribeProducers(ctx context.Context, cl *kgo.Client, batch []*positio
 			}
 		}
 	}
+	settleUnanswered(batch, shardErr)
 }
