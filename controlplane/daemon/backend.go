@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"math"
 	"slices"
 	"strings"
@@ -34,7 +35,7 @@ func apiError(err error) error {
 		return adminapi.NotFound("%s", err.Error())
 	case link.IsInvalid(err):
 		return adminapi.BadRequest("%s", err.Error())
-	case link.IsConflict(err):
+	case link.IsConflict(err), errors.As(err, new(*state.NotWriterError)), errors.As(err, new(*state.FencedError)):
 		return adminapi.Conflict("%s", err.Error())
 	}
 	return err
@@ -267,7 +268,7 @@ func (d *Daemon) AlterLinkConfigs(ctx context.Context, name string, set map[stri
 		rec.Configs = merged
 	}
 	if err := d.store.PutLink(ctx, rec); err != nil {
-		return err
+		return apiError(err)
 	}
 	before := s.raw
 	s.rec, s.raw = rec, merged

@@ -126,6 +126,7 @@ func (d *Daemon) openState(ctx context.Context) (*state.Store, error) {
 			zap.String("state_topic", sc.Topic), zap.String("key", r.Key), zap.Int64("offset", r.Offset), zap.String("reason", r.Reason))
 	}
 	if err := d.protectStateTopic(ctx, store); err != nil {
+		store.Close()
 		return nil, err
 	}
 	return store, nil
@@ -154,8 +155,11 @@ func (d *Daemon) protectStateTopic(ctx context.Context, store *state.Store) erro
 	return nil
 }
 
-// Close releases the destination client; call it after Run returned.
-func (d *Daemon) Close() { d.dst.Close() }
+// Close stops following the state topic and releases the destination client; call it after Run returned.
+func (d *Daemon) Close() {
+	d.store.Close()
+	d.dst.Close()
+}
 
 // Addr is the admin listener's address once Run listens (useful with port 0).
 func (d *Daemon) Addr() net.Addr {

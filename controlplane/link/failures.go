@@ -72,6 +72,17 @@ func (l *Link) storeFailures(ctx context.Context) bool {
 	ok := true
 	for _, topic := range slices.Sorted(maps.Keys(pending)) {
 		fs := pending[topic]
+		if !l.holdsStateWriter() {
+			// Another daemon of the group writes the link's state: it applies the report (statewriter.go).
+			if err := l.reportFailures(ctx, topic, fs); err != nil {
+				ok = false
+				l.log.Warn("report a mirror partition failure to the link's state writer", zap.String("mirror_topic", topic), zap.Error(err))
+				for p, f := range fs {
+					l.partitionFailedAgain(topic, p, f)
+				}
+			}
+			continue
+		}
 		err := l.updateMirror(ctx, topic, func(m *state.Mirror) bool {
 			if m.Status == replicator.StatusStopped || m.Status == replicator.StatusPendingStopped {
 				return false // no longer copying: the failure does not matter any more

@@ -124,11 +124,21 @@ func (l *Link) Restart(ctx context.Context, topic string, validateOnly bool) (Mi
 	if validateOnly {
 		return view, nil
 	}
-	err = l.updateMirror(ctx, topic, func(m *state.Mirror) bool {
-		m.Failures = nil
-		m.StatusTimeMs = time.Now().UnixMilli()
-		return true
-	})
+	if l.holdsStateWriter() {
+		err = l.updateMirror(ctx, topic, func(m *state.Mirror) bool {
+			m.Failures = nil
+			m.StatusTimeMs = time.Now().UnixMilli()
+			return true
+		})
+	} else {
+		// The partitions are this daemon's; another writes the link's state and forgets their failures from the
+		// reports (statewriter.go).
+		for _, c := range checks {
+			if err = l.sendReport(ctx, topic, c.Partition, nil); err != nil {
+				break
+			}
+		}
+	}
 	if err != nil {
 		return view, err
 	}

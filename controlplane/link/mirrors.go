@@ -185,7 +185,7 @@ func (l *Link) autoCreate(ctx context.Context) error {
 type mirrorPair struct{ source, mirror string }
 
 // createMirrors creates many mirrors as createMirror creates one, with a constant number of requests for the batch
-// (the records are stored one by one, before their topics are created), and returns each mirror topic's error.
+// (the records are stored in one write, before their topics are created), and returns each mirror topic's error.
 func (l *Link) createMirrors(ctx context.Context, pairs []mirrorPair, origin state.Origin) map[string]error {
 	errs := map[string]error{}
 	l.opMu.Lock()
@@ -235,19 +235,25 @@ func (l *Link) createMirrors(ctx context.Context, pairs []mirrorPair, origin sta
 			}
 			continue
 		}
-		rec := state.Mirror{
+		recs = append(recs, state.Mirror{
 			Link: l.name, Topic: pr.mirror, SourceTopic: pr.source, Origin: origin,
 			Status: replicator.StatusActive, StatusTimeMs: time.Now().UnixMilli(), SourceConfigs: configs,
+		})
+	}
+	// Stored first, in one write: a crash after the topic exists but before the record would leave a topic no link
+	// owns.
+	var b state.Batch
+	for _, rec := range recs {
+		b.PutMirror(rec)
+	}
+	l.recMu.Lock()
+	err = l.store.Write(ctx, &b)
+	l.recMu.Unlock()
+	if err != nil {
+		for _, rec := range recs {
+			errs[rec.Topic] = err
 		}
-		// Stored first: a crash after the topic exists but before the record would leave a topic no link owns.
-		l.recMu.Lock()
-		err := l.store.PutMirror(ctx, rec)
-		l.recMu.Unlock()
-		if err != nil {
-			errs[pr.mirror] = err
-			continue
-		}
-		recs = append(recs, rec)
+		recs = nil
 	}
 	for topic, err := range l.addAllToReplicator(ctx, recs) {
 		if err != nil {

@@ -109,16 +109,18 @@ func (l *Link) applyAssignment(ctx context.Context, units []group.Unit) error {
 }
 
 // runsLinkLoops says whether the run-once loops run here: always for a link without a group, else while this daemon
-// holds the loops unit and its lease.
+// holds the loops unit, its lease and the link's state writer.
 func (l *Link) runsLinkLoops() bool {
 	if l.member == nil {
 		return true
 	}
-	return l.leading.Load() && l.member.Lease() == nil
+	return l.leading.Load() && l.member.Lease() == nil && l.store.HoldsWriter(l.name)
 }
 
 // setRunsLinkLoops starts or stops the sync loops (offset sync, ACL sync) as the loops unit comes or goes; the
-// mirror loop's and the guard's steps check runsLinkLoops each round.
+// mirror loop's and the guard's steps check runsLinkLoops each round. The loops unit brings the link's state writer
+// with it: it is taken over before the loops start (groupLoop tries again while it is not), and released after
+// they stopped.
 func (l *Link) setRunsLinkLoops(on bool) {
 	l.loopMu.Lock()
 	defer l.loopMu.Unlock()
@@ -128,14 +130,37 @@ func (l *Link) setRunsLinkLoops(on bool) {
 	l.leading.Store(on)
 	if !on {
 		l.stopSyncLoopsLocked()
+		l.store.ReleaseWriter(l.name)
 		l.log.Info("the link's loops run on another daemon now")
 		return
 	}
-	if l.runCtx != nil && l.runCtx.Err() == nil && !l.config().ClusterLinkPaused {
+	l.startLeadingLocked()
+}
+
+// startLeadingLocked takes the state writer over and starts the sync loops, once this daemon holds the loops unit.
+// loopMu is held.
+func (l *Link) startLeadingLocked() {
+	if l.runCtx == nil || l.runCtx.Err() != nil || !l.acquireStateWriter(l.runCtx) {
+		return
+	}
+	if !l.config().ClusterLinkPaused {
 		l.stopSyncLoopsLocked()
 		l.startSyncLoopsLocked()
 	}
 	l.log.Info("the link's loops run on this daemon")
+}
+
+// retryLeading takes the state writer over when this daemon holds the loops unit but not the writer yet (the
+// first try failed, or a write of it was fenced while the group still gave it the unit).
+func (l *Link) retryLeading() {
+	if !l.leading.Load() || l.store.HoldsWriter(l.name) {
+		return
+	}
+	l.loopMu.Lock()
+	defer l.loopMu.Unlock()
+	if l.leading.Load() && !l.store.HoldsWriter(l.name) {
+		l.startLeadingLocked()
+	}
 }
 
 // groupLoop runs the member, and asks for a rebalance whenever the work changes (a mirror added, stopped or grown).
@@ -143,6 +168,12 @@ func (l *Link) groupLoop(ctx context.Context) error {
 	if l.member == nil {
 		return nil
 	}
+	// While the link runs in its group, its records are written only by the holder of the state writer.
+	l.store.RequireWriter(l.name, true)
+	defer func() {
+		l.store.RequireWriter(l.name, false)
+		l.store.ReleaseWriter(l.name)
+	}()
 	done := make(chan error, 1)
 	go func() {
 		err := l.member.Run(ctx)
@@ -165,6 +196,10 @@ func (l *Link) groupLoop(ctx context.Context) error {
 		if k := workKey(l.groupWork()); k != last {
 			last = k
 			l.member.Rejoin()
+		}
+		l.retryLeading()
+		if l.runsLinkLoops() {
+			l.applyReports(ctx)
 		}
 	}
 }

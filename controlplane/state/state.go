@@ -7,7 +7,9 @@
 // does not authenticate is rejected, never applied; every record is checked for its shape and for the key it
 // claims. Rejected records are kept for the daemon to report.
 //
-// One daemon writes a state topic at a time; two daemons sharing one would overwrite each other's records.
+// Every daemon of a state topic follows it while it runs (follow.go), so all of them hold the same records in the
+// same order. A link shared by several daemons has one writer at a time, fenced by the destination's transaction
+// coordinator (writer.go).
 package state
 
 import (
@@ -20,7 +22,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -151,6 +152,23 @@ type Store struct {
 	mirrors          map[string]Mirror          // by link + "/" + topic
 	acls             map[string]json.RawMessage // by link: an aclManifest (or, written by an older version, the list)
 	aclChunks        map[string]json.RawMessage // by link + "/" + generation + "/" + index: a list of ACLs
+	writerRecs       map[string]Writer          // by link: the last "writer" record
+	reports          map[string]Report          // by key
+
+	// Following the topic (follow.go): keyOffset is the offset of the record each key holds now, so a record read
+	// back never undoes a newer one; pos is the offset after the last record read.
+	reader     *kgo.Client
+	stopFollow context.CancelFunc
+	followDone chan struct{}
+	closeOnce  sync.Once
+	keyOffset  map[string]int64
+	pos        int64
+	moved      chan struct{} // closed and replaced whenever pos moves
+	followErr  error
+
+	writers        map[string]*linkWriter // the links whose writer this store holds
+	writersChanged chan struct{}          // closed and replaced when writers changes
+	requireWriter  map[string]bool
 }
 
 // aclManifest is a link's "acls" record: its ACLs are in chunks [0, Chunks) of Generation ("aclchunk" records),
@@ -166,16 +184,19 @@ type aclManifest struct {
 // max.message.bytes is 1 MiB).
 const aclChunkBytes = 256 << 10
 
-// Open creates the state topic if it does not exist (compacted, one partition, replication factor up to 3) and
-// reads it to its end. cl is the destination client; it must not consume anything else.
+// Open creates the state topic if it does not exist (compacted, one partition, replication factor up to 3), starts
+// following it and reads it to its last stable offset. cl is the destination client; it must not consume anything
+// else. Close stops the following.
 //
 // With o.Keys every record read must authenticate; records sealed with an old key are sealed again with the current
 // one before Open returns. Without keys, a topic that holds sealed records is an error: the daemon must be given
 // its key.
 func Open(ctx context.Context, cl *kgo.Client, topic string, o Options) (*Store, error) {
 	s := &Store{cl: cl, topic: topic, links: map[string]Link{}, mirrors: map[string]Mirror{}, acls: map[string]json.RawMessage{},
-		aclChunks: map[string]json.RawMessage{},
-		reseal:    map[string]bool{}, written: map[string]int64{}, adopt: o.AdoptUnsealed}
+		aclChunks: map[string]json.RawMessage{}, writerRecs: map[string]Writer{}, reports: map[string]Report{},
+		reseal: map[string]bool{}, written: map[string]int64{}, adopt: o.AdoptUnsealed,
+		keyOffset: map[string]int64{}, moved: make(chan struct{}), followDone: make(chan struct{}),
+		writers: map[string]*linkWriter{}, writersChanged: make(chan struct{}), requireWriter: map[string]bool{}}
 	if o.Keys != nil {
 		var err error
 		if s.sealer, err = newSealer(*o.Keys); err != nil {
@@ -189,6 +210,7 @@ func Open(ctx context.Context, cl *kgo.Client, topic string, o Options) (*Store,
 		return nil, err
 	}
 	if err := s.resealAll(ctx); err != nil {
+		s.Close()
 		return nil, err
 	}
 	return s, nil
@@ -226,8 +248,7 @@ func (s *Store) resealAll(ctx context.Context) error {
 	keys := slices.Sorted(maps.Keys(s.reseal))
 	s.mu.Unlock()
 	for _, key := range keys {
-		value := s.currentValue(key)
-		if err := s.writeRaw(ctx, key, value); err != nil {
+		if _, err := s.producePlain(ctx, []change{{key: key, data: s.currentValue(key)}}); err != nil {
 			return fmt.Errorf("seal state record %s with the current key: %w", key, err)
 		}
 	}
@@ -286,78 +307,34 @@ func (s *Store) ensureTopic(ctx context.Context) error {
 	return nil
 }
 
+// load starts following the topic and waits until everything committed to it is read.
 func (s *Store) load(ctx context.Context) error {
-	end, err := s.endOffset(ctx)
-	if err != nil {
-		return err
-	}
-	if end.Offset == 0 {
-		return nil
-	}
 	rd, err := kgo.NewClient(append(s.cl.Opts(),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{s.topic: {0: kgo.NewOffset().AtStart()}}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()))...)
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())...)
 	if err != nil {
 		return fmt.Errorf("read the state topic %s: %w", s.topic, err)
 	}
-	defer rd.Close()
-	for {
-		fs := rd.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("read the state topic %s: %w", s.topic, err)
-		}
-		var ferr error
-		fs.EachError(func(_ string, _ int32, err error) { ferr = err })
-		if ferr != nil {
-			return fmt.Errorf("read the state topic %s: %w", s.topic, ferr)
-		}
-		done := false
-		fs.EachRecord(func(r *kgo.Record) {
-			s.read(string(r.Key), r.Value, r.Offset)
-			if r.Offset+1 >= end.Offset {
-				done = true
-			}
-		})
-		if done {
-			break
-		}
+	fctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s.reader, s.stopFollow = rd, stop
+	go s.follow(fctx, rd)
+	if err := s.CatchUp(ctx); err != nil {
+		s.Close()
+		return err
 	}
-	if s.sealedWithoutKey != "" {
+	s.mu.Lock()
+	sealedWithoutKey := s.sealedWithoutKey
+	s.mu.Unlock()
+	if sealedWithoutKey != "" {
+		s.Close()
 		return fmt.Errorf("the state topic %s holds sealed records (state key %s): give the daemon its key (state.encryption.key in its file); "+
-			"without it, it cannot read its links", s.topic, s.sealedWithoutKey)
+			"without it, it cannot read its links", s.topic, sealedWithoutKey)
 	}
 	return nil
 }
 
-// endOffset reads the state topic's end offset. A topic created a moment ago may not be known to every broker yet,
-// so it retries for up to 30 seconds.
-func (s *Store) endOffset(ctx context.Context) (kadm.ListedOffset, error) {
-	adm := kadm.NewClient(s.cl)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ends, err := adm.ListEndOffsets(ctx, s.topic)
-		if err == nil {
-			end, ok := ends.Lookup(s.topic, 0)
-			switch {
-			case ok && end.Err == nil:
-				return end, nil
-			case ok:
-				err = end.Err
-			default:
-				err = kerr.UnknownTopicOrPartition
-			}
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return kadm.ListedOffset{}, fmt.Errorf("read the end of the state topic %s: %w", s.topic, err)
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
-
-// read takes one record of the topic: it opens it when sealed, checks it, and applies it or rejects it.
+// read takes one record of the topic: it opens it when sealed, checks it, and applies it or rejects it. s.mu is
+// held.
 func (s *Store) read(key string, value []byte, offset int64) {
 	reject := func(reason string) {
 		s.rejected = append(s.rejected, Rejection{Key: key, Offset: offset, Reason: reason})
@@ -456,10 +433,42 @@ func (s *Store) apply(key string, value []byte) error {
 			return errors.New("ACL chunk record: not a list of ACLs")
 		}
 		s.aclChunks[rest] = append(json.RawMessage(nil), value...)
+	case "writer":
+		if value == nil {
+			delete(s.writerRecs, rest)
+			return nil
+		}
+		var w Writer
+		if err := json.Unmarshal(value, &w); err != nil || w.Member == "" {
+			return errors.New("writer record: not a daemon of the link's group")
+		}
+		s.writerRecs[rest] = w
+	case "report":
+		if value == nil {
+			delete(s.reports, key)
+			return nil
+		}
+		var r Report
+		if err := json.Unmarshal(value, &r); err != nil {
+			return fmt.Errorf("report record: %w", err)
+		}
+		if r.key() != key {
+			return fmt.Errorf("report record describes %s but is stored as %s", r.key(), key)
+		}
+		s.reports[key] = r
 	default:
 		return fmt.Errorf("unknown record kind %q", kind)
 	}
 	return nil
+}
+
+func sortReports(rs []Report) {
+	sort.Slice(rs, func(i, j int) bool {
+		if rs[i].Topic != rs[j].Topic {
+			return rs[i].Topic < rs[j].Topic
+		}
+		return rs[i].Partition < rs[j].Partition
+	})
 }
 
 // check validates a link record stored under name.
@@ -501,27 +510,7 @@ func (s *Store) write(ctx context.Context, key string, value any) error {
 			return fmt.Errorf("encode state %s: %w", key, err)
 		}
 	}
-	if err := s.writeRaw(ctx, key, data); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.apply(key, data)
-}
-
-// writeRaw produces one record's JSON (nil: a deletion), sealed when the store has keys.
-func (s *Store) writeRaw(ctx context.Context, key string, data []byte) error {
-	if s.sealer != nil {
-		var err error
-		if data, err = s.sealer.seal(s.topic, key, data); err != nil {
-			return fmt.Errorf("seal state %s: %w", key, err)
-		}
-	}
-	rec := &kgo.Record{Topic: s.topic, Key: []byte(key), Value: data, Timestamp: time.Now()}
-	if err := s.cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
-		return fmt.Errorf("write state %s to %s: %w", key, s.topic, err)
-	}
-	return nil
+	return s.writeChanges(ctx, []change{{key: key, data: data}})
 }
 
 // Links returns the stored links, sorted by name.
@@ -550,24 +539,27 @@ func (s *Store) PutLink(ctx context.Context, l Link) error { return s.write(ctx,
 // DeleteLink removes a link with its mirrors and ACL records, and those of its reversed mirrors (ReverseLink).
 func (s *Store) DeleteLink(ctx context.Context, name string) error {
 	for _, n := range []string{ReverseLink(name), name} {
+		var changes []change
 		for _, m := range s.Mirrors(n) {
-			if err := s.DeleteMirror(ctx, n, m.Topic); err != nil {
-				return err
-			}
+			changes = append(changes, change{key: "mirror/" + n + "/" + m.Topic})
 		}
-		if err := s.write(ctx, "acls/"+n, nil); err != nil {
+		for _, r := range s.Reports(n) {
+			changes = append(changes, change{key: r.key()})
+		}
+		changes = append(changes, change{key: "acls/" + n})
+		s.mu.Lock()
+		for _, k := range s.chunkKeysLocked(n) {
+			changes = append(changes, change{key: "aclchunk/" + k})
+		}
+		s.mu.Unlock()
+		if n == name {
+			changes = append(changes, change{key: "link/" + name})
+		}
+		if err := s.writeChanges(ctx, changes); err != nil {
 			return err
 		}
-		s.mu.Lock()
-		chunks := s.chunkKeysLocked(n)
-		s.mu.Unlock()
-		for _, k := range chunks {
-			if err := s.write(ctx, "aclchunk/"+k, nil); err != nil {
-				return err
-			}
-		}
 	}
-	return s.write(ctx, "link/"+name, nil)
+	return nil
 }
 
 // Mirrors returns a link's stored mirrors, sorted by topic.
@@ -649,20 +641,21 @@ func (s *Store) PutACLs(ctx context.Context, link string, acls []ACL) error {
 		chunks[len(chunks)-1] = append(chunks[len(chunks)-1], a)
 		size += len(a) + 1
 	}
+	// One write, chunks first and the manifest after them (one transaction for a link's writer).
+	var changes []change
 	for i, c := range chunks {
-		if err := s.write(ctx, "aclchunk/"+aclChunkKey(link, gen, i), c); err != nil {
+		data, err := json.Marshal(c)
+		if err != nil {
 			return err
 		}
+		changes = append(changes, change{key: "aclchunk/" + aclChunkKey(link, gen, i), data: data})
 	}
-	if err := s.write(ctx, "acls/"+link, aclManifest{Generation: gen, Chunks: len(chunks)}); err != nil {
-		return err
-	}
+	manifest, _ := json.Marshal(aclManifest{Generation: gen, Chunks: len(chunks)})
+	changes = append(changes, change{key: "acls/" + link, data: manifest})
 	for _, k := range oldChunks {
-		if err := s.write(ctx, "aclchunk/"+k, nil); err != nil {
-			return err
-		}
+		changes = append(changes, change{key: "aclchunk/" + k})
 	}
-	return nil
+	return s.writeChanges(ctx, changes)
 }
 
 func aclChunkKey(link string, gen, i int) string { return fmt.Sprintf("%s/%d/%d", link, gen, i) }

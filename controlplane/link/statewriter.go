@@ -1,0 +1,138 @@
+package link
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/clusterlink/clusterlink/controlplane/state"
+	"github.com/clusterlink/clusterlink/replicator"
+)
+
+// This file is the link's side of its state's single writer (controlplane/state/writer.go): in a group the daemon
+// that holds the loops unit writes the link's records, and takes the writer over before its loops run; the other
+// daemons send their partitions' failures and restarts as reports, which the writer applies while their sender is a
+// member of the group.
+
+// acquireStateWriter takes the link's state writer over for this daemon, unless it holds it already. It refuses
+// when this daemon cannot be the rightful holder: its lease lapsed, or the topic names a writer of a later
+// generation (this daemon was expelled and does not know it yet: taking the writer back would fence the new one).
+func (l *Link) acquireStateWriter(ctx context.Context) bool {
+	if l.member == nil || l.store.HoldsWriter(l.name) {
+		return true
+	}
+	if l.member.Lease() != nil {
+		return false
+	}
+	v := l.member.View()
+	if w, ok := l.store.LinkWriter(l.name); ok && w.MemberID != v.MemberID && w.Generation > v.Generation {
+		return false
+	}
+	me := state.Writer{MemberID: v.MemberID, Generation: v.Generation}
+	for _, m := range v.Members {
+		if m.ID == v.MemberID {
+			me.Member = m.Name
+		}
+	}
+	if me.Member == "" {
+		me.Member = v.MemberID
+	}
+	cctx, cancel := context.WithTimeout(ctx, l.requestTimeout())
+	defer cancel()
+	start := time.Now()
+	if err := l.store.AcquireWriter(cctx, l.name, me); err != nil {
+		if ctx.Err() == nil {
+			l.log.Warn("the link's state writer not taken over yet: its loops wait", zap.Error(err))
+		}
+		return false
+	}
+	l.log.Info("this daemon writes the link's state now", zap.Int32("generation", me.Generation),
+		zap.Duration("took", time.Since(start)))
+	return true
+}
+
+// holdsStateWriter says whether this daemon may write the link's records: always without a group.
+func (l *Link) holdsStateWriter() bool { return l.member == nil || l.store.HoldsWriter(l.name) }
+
+// reportFailures sends partition failures to the link's writer (this daemon is not it). Nothing is sent without
+// the lease: a daemon that lost its partitions must not mark them FAILED for their new owner.
+func (l *Link) reportFailures(ctx context.Context, topic string, fs map[int32]replicator.PartitionFailure) error {
+	if err := l.member.Lease(); err != nil {
+		return err
+	}
+	for _, p := range slices.Sorted(maps.Keys(fs)) {
+		f := fs[p]
+		err := l.sendReport(ctx, topic, p, &state.Failure{Partition: p, Code: f.Code, Message: f.Message,
+			TimeMs: f.Time.UnixMilli(), Diverged: f.Diverged})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sendReport stores one report for the link's writer (failure nil: the partition copies again).
+func (l *Link) sendReport(ctx context.Context, topic string, p int32, f *state.Failure) error {
+	v := l.member.View()
+	r := state.Report{Link: l.name, Topic: topic, Partition: p, MemberID: v.MemberID, Generation: v.Generation,
+		Failure: f, TimeMs: time.Now().UnixMilli()}
+	for _, m := range v.Members {
+		if m.ID == v.MemberID {
+			r.Member = m.Name
+		}
+	}
+	return l.store.PutReport(ctx, r)
+}
+
+// applyReports is the writer's part: every report of a daemon that is a member of the group now changes its
+// mirror's record; a report of a daemon that left the group (expelled, or gone) is dropped, as its partitions'
+// new owners check them again. Each report is deleted with the change it makes, in one transaction.
+func (l *Link) applyReports(ctx context.Context) {
+	reports := l.store.Reports(l.name)
+	if len(reports) == 0 {
+		return
+	}
+	members := map[string]bool{}
+	for _, m := range l.member.View().Members {
+		members[m.ID] = true
+	}
+	byTopic := map[string][]state.Report{}
+	for _, r := range reports {
+		byTopic[r.Topic] = append(byTopic[r.Topic], r)
+	}
+	for _, topic := range slices.Sorted(maps.Keys(byTopic)) {
+		rs := byTopic[topic]
+		l.recMu.Lock()
+		var b state.Batch
+		m, ok := l.storedMirror(topic)
+		copying := ok && m.Status != replicator.StatusStopped && m.Status != replicator.StatusPendingStopped
+		for _, r := range rs {
+			b.DeleteReport(r)
+			if !copying {
+				continue
+			}
+			if !members[r.MemberID] {
+				l.log.Info("a partition report of a daemon no longer in the group is dropped: the partition's new owner checks it again",
+					zap.String("mirror_topic", topic), zap.Int32("partition", r.Partition), zap.String("member", r.Member))
+				continue
+			}
+			m.Failures = slices.DeleteFunc(m.Failures, func(f state.Failure) bool { return f.Partition == r.Partition })
+			if r.Failure != nil {
+				m.Failures = append(m.Failures, *r.Failure)
+			}
+		}
+		if copying {
+			slices.SortFunc(m.Failures, func(a, b state.Failure) int { return int(a.Partition - b.Partition) })
+			b.PutMirror(m)
+		}
+		err := l.store.Write(ctx, &b)
+		l.recMu.Unlock()
+		if err != nil && ctx.Err() == nil {
+			l.log.Warn("partition reports not applied yet", zap.String("mirror_topic", topic), zap.Error(err))
+			return
+		}
+	}
+}
