@@ -578,6 +578,7 @@ func TestFailback_ResumesFromEachStoredStep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer st.Close()
 	put := func(topic string, fb *state.Failback) {
 		t.Helper()
 		m, ok := st.Mirror(linkName, topic)
