@@ -205,3 +205,42 @@ func TestReplicator_ReleasedPartitionGivesItsBudgetBack(t *testing.T) {
 	}
 	waitFor(t, "the released partition's bytes are back in the budget", func() bool { return budget.Held() == 0 })
 }
+
+// TestReplicator_APartitionFailedElsewhereStaysFailedWhenTakenOver: a partition that failed on another daemon of
+// the link (its failure stored) is FAILED here once this replicator owns it, with the stored reason, and copies
+// nothing until RestartMirror; the other partition copies.
+func TestReplicator_APartitionFailedElsewhereStaysFailedWhenTakenOver(t *testing.T) {
+	srcCluster, dstCluster := fakeClusters(t)
+	if err := srcCluster.CreateTopic("orders", 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	src := fakeClient(t, srcCluster, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	dst := fakeClient(t, dstCluster)
+	r := runReplicator(t, src, dst, OwnedPartitionsOnly())
+	ctx := context.Background()
+	for p := int32(0); p < 2; p++ {
+		produce(t, src, "orders", p, 50)
+	}
+	if err := r.AddMirror(ctx, MirrorSpec{MirrorTopic: "orders"}); err != nil {
+		t.Fatal(err)
+	}
+	r.MarkFailed([]PartitionFailure{{MirrorTopic: "orders", Partition: 1, Code: "ILLEGAL_STATE", Message: "failed on daemon a", Diverged: true},
+		{MirrorTopic: "unknown", Partition: 0}, {MirrorTopic: "orders", Partition: 7}})
+	if err := r.SetOwned(ctx, map[string][]int32{"orders": {0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "partition 0 copies", func() bool { return destinationEnd(t, dst, "orders", 0) == 50 })
+	time.Sleep(300 * time.Millisecond)
+	if n := destinationEnd(t, dst, "orders", 1); n != 0 {
+		t.Fatalf("partition 1, FAILED on another daemon, has %d records copied here", n)
+	}
+	st, _ := r.MirrorStatus("orders")
+	if p := st.Partitions[1]; p.Status != StatusFailed || p.ErrorCode != "ILLEGAL_STATE" || !p.Diverged ||
+		!strings.Contains(p.ErrorMessage, "daemon a") {
+		t.Fatalf("partition 1 taken over: %+v, want FAILED as stored", p)
+	}
+	if err := r.RestartMirror("orders"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "partition 1 copies after the restart", func() bool { return destinationEnd(t, dst, "orders", 1) == 50 })
+}

@@ -167,7 +167,7 @@ func (r *Replicator) addMirrorLocked(spec MirrorSpec, src *sourceTopic) error {
 	for _, f := range spec.Failed {
 		if f.Partition >= 0 && int(f.Partition) < len(m.partitions) {
 			p := m.partitions[f.Partition]
-			p.phase, p.errCode, p.errMsg = phaseFailed, f.Code, f.Message
+			p.phase, p.errCode, p.errMsg, p.diverged = phaseFailed, f.Code, f.Message, f.Diverged
 		}
 	}
 	r.mirrors[spec.MirrorTopic] = m

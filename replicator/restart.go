@@ -19,6 +19,29 @@ import (
 // restarts.
 const tailCheckOffsets = 10_000
 
+// MarkFailed makes partitions FAILED with failures stored before, by this daemon or another of the link's group,
+// unless they are FAILED already: a partition that failed stays FAILED wherever it is copied next, until
+// RestartMirror. The failures are not reported again (OnPartitionFailed). Unknown mirrors and partitions are skipped.
+func (r *Replicator) MarkFailed(fs []PartitionFailure) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, f := range fs {
+		m, ok := r.mirrors[f.MirrorTopic]
+		if !ok || f.Partition < 0 || int(f.Partition) >= len(m.partitions) {
+			continue
+		}
+		p := m.partitions[f.Partition]
+		if p.phase == phaseFailed {
+			continue
+		}
+		p.phase, p.errCode, p.errMsg, p.diverged = phaseFailed, f.Code, f.Message, f.Diverged
+		p.gen++
+		r.notBusyLocked(p)
+		r.log.Warn("mirror partition FAILED as stored: it stays so until mirror restart", zap.String("mirror_topic", m.topic),
+			zap.Int32("partition", p.id), zap.String("code", f.Code), zap.String("reason", f.Message))
+	}
+}
+
 // CheckFailedPartitions compares the tail of every FAILED partition of a mirror with its source (up to
 // tailCheckOffsets offsets before the mirror's log end). A partition whose mirror ends beyond the source's high
 // watermark differs at the source's high watermark.

@@ -113,6 +113,7 @@ type Link struct {
 	warned    map[string]bool                         // auto-create skips already logged
 	final     map[string][]replicator.PartitionStatus // positions of stopped mirrors at their stop
 	fbErrors  map[string]string                       // why a failback under way did not finish yet
+	owned     map[string][]int32                      // the partitions the group's last assignment gave this daemon
 
 	opMu  sync.Mutex // serialises mirror operations and creation
 	fbMu  sync.Mutex // serialises failbacks (both sides of a BIDIRECTIONAL link: taken on the outer link only)

@@ -3,6 +3,7 @@ package link
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -99,6 +100,7 @@ func (l *Link) applyAssignment(ctx context.Context, units []group.Unit) error {
 	if !loops {
 		l.setRunsLinkLoops(false)
 	}
+	l.rep.MarkFailed(l.storedFailuresGained(owned))
 	if err := l.rep.SetOwned(ctx, owned); err != nil {
 		return err
 	}
@@ -106,6 +108,28 @@ func (l *Link) applyAssignment(ctx context.Context, units []group.Unit) error {
 		l.setRunsLinkLoops(true)
 	}
 	return nil
+}
+
+// storedFailuresGained are the stored failures of the partitions this assignment gives this daemon and it did not
+// own before: they failed on another daemon and stay FAILED here. It remembers the assignment for the next call.
+func (l *Link) storedFailuresGained(owned map[string][]int32) []replicator.PartitionFailure {
+	l.mu.Lock()
+	before := l.owned
+	l.owned = owned
+	l.mu.Unlock()
+	var out []replicator.PartitionFailure
+	for topic, ps := range owned {
+		m, ok := l.storedMirror(topic)
+		if !ok {
+			continue
+		}
+		for _, f := range failuresOf(m) {
+			if slices.Contains(ps, f.Partition) && !slices.Contains(before[topic], f.Partition) {
+				out = append(out, f)
+			}
+		}
+	}
+	return out
 }
 
 // runsLinkLoops says whether the run-once loops run here: always for a link without a group, else while this daemon
