@@ -129,11 +129,12 @@ func collectGroup(ch chan<- prometheus.Metric, l *link.Link) {
 }
 
 // refuseWhenShared refuses an operation that changes what every daemon of a shared link must do (promote,
-// failover, pause, resume, delete) while other daemons run the link: each daemon reads the state topic at start
-// only, so the others would go on copying their partitions (into a topic just made writable, for a promote). A
-// restart of FAILED partitions is this daemon's own and is allowed.
+// failover, delete) while other daemons run the link: they would go on copying their partitions (into a topic just
+// made writable, for a promote). A restart of FAILED partitions is this daemon's own; a pause or resume is stored by
+// the link's state writer and followed by every daemon (controlplane/link/statewriter.go): both are allowed.
 func refuseWhenShared(l *link.Link, op string) error {
-	if op == "mirrors:"+adminapi.OpRestart {
+	switch op {
+	case "mirrors:" + adminapi.OpRestart, "mirrors:" + adminapi.OpPause, "mirrors:" + adminapi.OpResume:
 		return nil
 	}
 	v, ok := l.Group()

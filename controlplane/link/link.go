@@ -291,6 +291,7 @@ func (l *Link) Run(ctx context.Context) error {
 	g.Go(func() error { return l.mirrorLoop(gctx) })
 	g.Go(func() error { return l.progressLoop(gctx) })
 	g.Go(func() error { return l.guardLoop(gctx) })
+	g.Go(func() error { return l.statusLoop(gctx) })
 	l.loopMu.Lock()
 	l.runCtx = gctx
 	l.startSyncLoopsLocked()

@@ -136,3 +136,48 @@ func (l *Link) applyReports(ctx context.Context) {
 		}
 	}
 }
+
+// statusLoop makes this daemon's replicator follow the status the link's writer stored for each mirror (in a
+// group): a mirror paused or resumed through the writer pauses or resumes here too, as soon as the record is read.
+func (l *Link) statusLoop(ctx context.Context) error {
+	if l.member == nil {
+		return nil
+	}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		moved := l.store.Moved()
+		l.followStatuses()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-moved:
+		case <-t.C:
+		}
+	}
+}
+
+// followStatuses pauses or resumes the replicator's mirrors as their records say. opMu keeps it from acting on a
+// record read before a pause or resume of this daemon changed it.
+func (l *Link) followStatuses() {
+	l.opMu.Lock()
+	defer l.opMu.Unlock()
+	for _, m := range l.store.Mirrors(l.name) {
+		l.mu.Lock()
+		added := l.added[m.Topic]
+		l.mu.Unlock()
+		if !added {
+			continue
+		}
+		var err error
+		switch m.Status {
+		case replicator.StatusPaused:
+			err = l.rep.PauseMirror(m.Topic)
+		case replicator.StatusActive:
+			err = l.rep.ResumeMirror(m.Topic)
+		}
+		if err != nil {
+			l.log.Warn("mirror status not followed", zap.String("mirror_topic", m.Topic), zap.String("status", string(m.Status)), zap.Error(err))
+		}
+	}
+}

@@ -48,6 +48,13 @@ func (s *Store) follow(ctx context.Context, rd *kgo.Client) {
 	}
 }
 
+// Moved is closed when the store has read more of the topic (any daemon's write); take it again after each wake.
+func (s *Store) Moved() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.moved
+}
+
 // CatchUp waits until the store has applied every record committed to the state topic when it is called.
 func (s *Store) CatchUp(ctx context.Context) error {
 	end, err := s.stableEnd(ctx)

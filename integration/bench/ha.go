@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -178,8 +180,14 @@ func runMember() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
+	session, heartbeat := 6*time.Second, time.Second
+	takeover := os.Getenv("BENCH_TAKEOVER") != ""
+	if takeover {
+		// The takeover is measured with the daemon's own timeouts.
+		session, heartbeat = group.DefaultSessionTimeout, group.DefaultHeartbeatInterval
+	}
 	member, err = group.New(group.Options{Client: groupCl, Group: "clusterlink-bench", Name: strconv.Itoa(os.Getpid()),
-		SessionTimeout: 6 * time.Second, HeartbeatInterval: time.Second,
+		SessionTimeout: session, HeartbeatInterval: heartbeat,
 		Work: func() []group.Unit {
 			var us []group.Unit
 			for t, n := range r.Partitions() {
@@ -212,6 +220,8 @@ func runMember() int {
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	reported := false
+	gainedAt := map[int32]int64{} // takeover: each owned partition's mirror end when this member got it
+	wrote := map[int32]bool{}
 	for {
 		select {
 		case <-ctx.Done():
@@ -226,6 +236,10 @@ func runMember() int {
 			continue
 		}
 		st, _ := r.MirrorStatus(topic)
+		if takeover {
+			reportWrites(st, gainedAt, wrote)
+			continue
+		}
 		owned, doneParts := 0, 0
 		for _, p := range st.Partitions {
 			if p.Status == replicator.StatusFailed {
@@ -245,4 +259,185 @@ func runMember() int {
 			fmt.Printf("done %d\n", time.Now().UnixNano())
 		}
 	}
+}
+
+// reportWrites prints, for the takeover measurement, "owns P T" when this member gets partition P and "wrote P T"
+// when it first wrote it after that (T in Unix nanoseconds).
+func reportWrites(st replicator.MirrorStatus, gainedAt map[int32]int64, wrote map[int32]bool) {
+	now := time.Now().UnixNano()
+	for _, p := range st.Partitions {
+		if p.NotOwned {
+			delete(gainedAt, p.Partition)
+			delete(wrote, p.Partition)
+			continue
+		}
+		at, ok := gainedAt[p.Partition]
+		switch {
+		case !ok:
+			gainedAt[p.Partition] = p.MirrorLogEndOffset
+			fmt.Printf("owns %d %d\n", p.Partition, now)
+		case !wrote[p.Partition] && p.MirrorLogEndOffset > at:
+			wrote[p.Partition] = true
+			fmt.Printf("wrote %d %d\n", p.Partition, now)
+		}
+	}
+}
+
+// takeoverResult is one kill -9 of a member: from the kill to the first and to the last of its partitions written
+// by the other member.
+type takeoverResult struct {
+	Partitions   int
+	First, Until time.Duration
+}
+
+// haTakeover measures the takeover after a kill -9 with the daemon's default session timeout: two members share
+// a mirror of partitions (kfake clusters, the source serving a canned batch for ever), one is killed once both
+// write, and the clock runs until the other has written each of the killed member's partitions.
+func haTakeover(rounds int, partitions int32, codecName string, recordSize int) ([]takeoverResult, error) {
+	c, err := codec(codecName)
+	if err != nil {
+		return nil, err
+	}
+	var out []takeoverResult
+	for round := 0; round < rounds; round++ {
+		src, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SyntheticFetch(kfake.SyntheticBatch{
+			RecordBytes: recordSize, RandomFrac: 0.5, Compression: c,
+		}))
+		if err != nil {
+			return out, err
+		}
+		dst, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.BlackholeProduce())
+		if err != nil {
+			src.Close()
+			return out, err
+		}
+		const topic = "takeover"
+		if err := src.CreateTopic(topic, partitions, nil); err != nil {
+			return out, err
+		}
+		r, err := takeoverOnce(src.ListenAddrs(), dst.ListenAddrs(), topic, partitions)
+		src.Close()
+		dst.Close()
+		if err != nil {
+			return out, fmt.Errorf("round %d: %w", round+1, err)
+		}
+		fmt.Printf("  round %d: %d partitions moved, first written %.1f s after the kill, all %.1f s\n", round+1,
+			r.Partitions, r.First.Seconds(), r.Until.Seconds())
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func takeoverOnce(src, dst []string, topic string, partitions int32) (takeoverResult, error) {
+	type event struct {
+		member    int
+		wrote     bool
+		partition int32
+		at        time.Time
+		err       error
+	}
+	events := make(chan event, 1024)
+	var cmds []*exec.Cmd
+	defer func() {
+		for _, cmd := range cmds {
+			_ = cmd.Process.Kill()
+		}
+	}()
+	for i := 0; i < 2; i++ {
+		cmd := childCommand("member", src, dst, topic, 0)
+		cmd.Env = append(cmd.Env, "BENCH_MEMBERS=2", "BENCH_TAKEOVER=1")
+		cmd.Stdout = nil
+		pipe, err := cmd.StdoutPipe()
+		if err != nil {
+			return takeoverResult{}, err
+		}
+		if err := cmd.Start(); err != nil {
+			return takeoverResult{}, err
+		}
+		cmds = append(cmds, cmd)
+		go func() {
+			sc := bufio.NewScanner(pipe)
+			for sc.Scan() {
+				f := strings.Fields(sc.Text())
+				if len(f) != 3 || (f[0] != "owns" && f[0] != "wrote") {
+					continue
+				}
+				p, _ := strconv.Atoi(f[1])
+				ns, _ := strconv.ParseInt(f[2], 10, 64)
+				events <- event{member: i, wrote: f[0] == "wrote", partition: int32(p), at: time.Unix(0, ns)}
+			}
+			events <- event{member: i, err: fmt.Errorf("member %d exited: %v", i, cmd.Wait())}
+		}()
+	}
+	// Both write, every partition written by one: then member 0 is killed.
+	writtenBy := map[int32]int{}
+	timeout := time.After(2 * time.Minute)
+	for len(writtenBy) < int(partitions) || !slices.Contains(slices.Collect(maps.Values(writtenBy)), 0) ||
+		!slices.Contains(slices.Collect(maps.Values(writtenBy)), 1) {
+		select {
+		case e := <-events:
+			switch {
+			case e.err != nil:
+				return takeoverResult{}, e.err
+			case e.wrote:
+				writtenBy[e.partition] = e.member
+			}
+		case <-timeout:
+			return takeoverResult{}, fmt.Errorf("the two members did not both write within 2 minutes (%d of %d partitions written)", len(writtenBy), partitions)
+		}
+	}
+	var lost []int32
+	for p, m := range writtenBy {
+		if m == 0 {
+			lost = append(lost, p)
+		}
+	}
+	if err := cmds[0].Process.Signal(syscall.SIGKILL); err != nil {
+		return takeoverResult{}, err
+	}
+	killed := time.Now()
+	res := takeoverResult{Partitions: len(lost)}
+	left := map[int32]bool{}
+	for _, p := range lost {
+		left[p] = true
+	}
+	timeout = time.After(time.Minute)
+	for len(left) > 0 {
+		select {
+		case e := <-events:
+			switch {
+			case e.err != nil && e.member == 0:
+			case e.err != nil:
+				return res, e.err
+			case e.wrote && e.member == 1 && left[e.partition]:
+				delete(left, e.partition)
+				d := e.at.Sub(killed)
+				if res.First == 0 || d < res.First {
+					res.First = d
+				}
+				res.Until = max(res.Until, d)
+			}
+		case <-timeout:
+			return res, fmt.Errorf("%d of the killed member's %d partitions not written by the other within a minute", len(left), len(lost))
+		}
+	}
+	return res, nil
+}
+
+// printTakeovers prints the takeover rounds and their median, with the target (2 x the session timeout).
+func printTakeovers(rs []takeoverResult) {
+	if len(rs) == 0 {
+		return
+	}
+	firsts := make([]time.Duration, len(rs))
+	alls := make([]time.Duration, len(rs))
+	for i, r := range rs {
+		firsts[i], alls[i] = r.First, r.Until
+	}
+	slices.Sort(firsts)
+	slices.Sort(alls)
+	fmt.Printf("\ntakeover after kill -9 (%d rounds): first write by the new owner %.1f s median (%.1f to %.1f), all partitions %.1f s median (%.1f to %.1f); target < %s (2 x the %s session timeout)\n",
+		len(rs), firsts[len(rs)/2].Seconds(), firsts[0].Seconds(), firsts[len(rs)-1].Seconds(),
+		alls[len(rs)/2].Seconds(), alls[0].Seconds(), alls[len(rs)-1].Seconds(),
+		2*group.DefaultSessionTimeout, group.DefaultSessionTimeout)
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/clusterlink/clusterlink/controlplane/group"
 	"github.com/clusterlink/clusterlink/integration/kafkatest"
 )
 
@@ -105,7 +106,8 @@ func main() {
 	var backlogs string
 	flag.StringVar(&backlogs, "backlogs", "512,2048", "MiB of backlog of each outage catch-up run, comma separated")
 	flag.Float64Var(&o.rate, "rate", 0, "steady-state produce rate in MB/s (default: half the measured ingest limit)")
-	haMembers := flag.String("ha", "", "only the ceiling run shared by groups of 1, 2, ... members (for example 1,2,3): no brokers")
+	haMembers := flag.String("ha", "", "only the ceiling run shared by groups of 1, 2, ... members (for example 1,2,3), then the takeover after a kill -9: no brokers")
+	takeoverRounds := flag.Int("takeover-rounds", 3, "with -ha: how many kills the takeover is measured over")
 	flag.Parse()
 	if *quick {
 		o.size, o.latency, o.ceiling, o.restore = 128<<20, 5*time.Second, 1<<30, 200000
@@ -150,6 +152,14 @@ func main() {
 			res[i].Scenario = fmt.Sprintf("%s %s", sizeName(o.recordSizes[0]), o.codecs[0])
 		}
 		printTable(res)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("== takeover after a kill -9: 2 members, %d partitions, session timeout %s (the daemon's default)\n",
+			o.partitions, group.DefaultSessionTimeout)
+		tks, err := haTakeover(*takeoverRounds, o.partitions, o.codecs[0], o.recordSizes[0])
+		printTakeovers(tks)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
