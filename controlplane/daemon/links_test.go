@@ -101,6 +101,7 @@ func TestDaemon_BrokenStoredLinksAreListedAndCanBeFixedFailedOverOrDeleted(t *te
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer store.Close()
 	rec, _ := store.Link(linkName)
 	rec.Configs = map[string]string{"bootstrap.servers": boot.Value, "replica.fetch.max.bytes": "lots"}
 	long := strings.Repeat("x", 245)

@@ -49,6 +49,7 @@ func TestFailback_WhichSideHoldsAMirror(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			defer st.Close()
 			l := &Link{name: "l", store: st}
 			l.rev = &Link{name: state.ReverseLink("l"), store: st, reversed: true}
 			for _, side := range []struct {

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/clusterlink/clusterlink/replicator"
 )
 
@@ -13,9 +15,9 @@ func mirrorRec(topic string) Mirror {
 	return Mirror{Link: "l", Topic: topic, SourceTopic: topic, Origin: OriginAPI, Status: replicator.StatusActive}
 }
 
-func openStore(t *testing.T, ctx context.Context, s *Store) *Store {
+func openStore(t *testing.T, ctx context.Context, cl *kgo.Client) *Store {
 	t.Helper()
-	st, err := Open(ctx, s.cl, "state", Options{})
+	st, err := Open(ctx, cl, "state", Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,12 +41,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func TestStore_DaemonsOfOneTopicFollowEachOther(t *testing.T) {
 	ctx := context.Background()
 	cl := newCluster(t)
-	a, err := Open(ctx, cl, "state", Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.Close)
-	b := openStore(t, ctx, a)
+	a, b := openStore(t, ctx, cl), openStore(t, ctx, cl)
 	if err := a.PutMirror(ctx, mirrorRec("orders")); err != nil {
 		t.Fatal(err)
 	}
@@ -79,12 +76,7 @@ func TestStore_DaemonsOfOneTopicFollowEachOther(t *testing.T) {
 func TestStore_ALinksWriterTakenOverIsFenced(t *testing.T) {
 	ctx := context.Background()
 	cl := newCluster(t)
-	a, err := Open(ctx, cl, "state", Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.Close)
-	b := openStore(t, ctx, a)
+	a, b := openStore(t, ctx, cl), openStore(t, ctx, cl)
 	for _, s := range []*Store{a, b} {
 		s.RequireWriter("l", true)
 	}
@@ -98,7 +90,7 @@ func TestStore_ALinksWriterTakenOverIsFenced(t *testing.T) {
 	}
 	// b is not the writer: refused, with who is.
 	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-	err = b.PutMirror(short, mirrorRec("four"))
+	err := b.PutMirror(short, mirrorRec("four"))
 	cancel()
 	var nw *NotWriterError
 	if !errors.As(err, &nw) || nw.Writer.Member != "a" {
@@ -121,7 +113,7 @@ func TestStore_ALinksWriterTakenOverIsFenced(t *testing.T) {
 	if err := b.PutMirror(ctx, mirrorRec("four")); err != nil {
 		t.Fatal(err)
 	}
-	c := openStore(t, ctx, a)
+	c := openStore(t, ctx, cl)
 	if _, ok := c.Mirror("l", "zombie"); ok {
 		t.Fatal("the fenced write is in the state topic")
 	}

@@ -68,46 +68,62 @@ func haCeiling(bytes int64, recordSize int, codecName string, partitions int32, 
 	return out, nil
 }
 
-// runMembers runs n member children until each has copied its partitions to perPartition offsets, and measures
-// from the first "ready" to the last "done" they print.
-func runMembers(n int, src, dst []string, topic string, perPartition int64) (result, error) {
-	type event struct {
-		ready bool
-		at    time.Time
-		err   error
-	}
-	events := make(chan event, 4*n)
+// memberLine is a line a member child printed ("ready T", "done T", "owns P T", "wrote P T": T in Unix
+// nanoseconds), or its exit (err set).
+type memberLine struct {
+	member int
+	words  []string // the line's words before the time
+	at     time.Time
+	err    error
+}
+
+// startMembers starts n member children of one group and sends every line they print.
+func startMembers(n int, src, dst []string, topic string, target int64, env ...string) ([]*exec.Cmd, <-chan memberLine, error) {
+	lines := make(chan memberLine, 1024)
 	var cmds []*exec.Cmd
-	defer func() {
-		for _, cmd := range cmds {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			_ = cmd.Wait()
-		}
-	}()
 	for i := 0; i < n; i++ {
-		cmd := childCommand("member", src, dst, topic, perPartition)
-		cmd.Env = append(cmd.Env, "BENCH_MEMBERS="+strconv.Itoa(n))
+		cmd := childCommand("member", src, dst, topic, target)
+		cmd.Env = append(cmd.Env, append([]string{"BENCH_MEMBERS=" + strconv.Itoa(n)}, env...)...)
 		cmd.Stdout = nil
 		pipe, err := cmd.StdoutPipe()
-		if err != nil {
-			return result{}, err
+		if err == nil {
+			err = cmd.Start()
 		}
-		if err := cmd.Start(); err != nil {
-			return result{}, err
+		if err != nil {
+			return cmds, lines, err
 		}
 		cmds = append(cmds, cmd)
 		go func() {
 			sc := bufio.NewScanner(pipe)
 			for sc.Scan() {
 				f := strings.Fields(sc.Text())
-				if len(f) != 2 || (f[0] != "ready" && f[0] != "done") {
+				if len(f) < 2 {
 					continue
 				}
-				ns, _ := strconv.ParseInt(f[1], 10, 64)
-				events <- event{ready: f[0] == "ready", at: time.Unix(0, ns)}
+				ns, err := strconv.ParseInt(f[len(f)-1], 10, 64)
+				if err != nil {
+					continue
+				}
+				lines <- memberLine{member: i, words: f[:len(f)-1], at: time.Unix(0, ns)}
 			}
-			events <- event{err: fmt.Errorf("member exited: %v", cmd.Wait())}
+			lines <- memberLine{member: i, err: fmt.Errorf("member %d exited: %v", i, cmd.Wait())}
 		}()
+	}
+	return cmds, lines, nil
+}
+
+// runMembers runs n member children until each has copied its partitions to perPartition offsets, and measures
+// from the first "ready" to the last "done" they print.
+func runMembers(n int, src, dst []string, topic string, perPartition int64) (result, error) {
+	cmds, events, err := startMembers(n, src, dst, topic, perPartition)
+	defer func() {
+		for _, cmd := range cmds {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			_ = cmd.Wait()
+		}
+	}()
+	if err != nil {
+		return result{}, err
 	}
 	var first, last time.Time
 	done := 0
@@ -118,9 +134,9 @@ func runMembers(n int, src, dst []string, topic string, perPartition int64) (res
 			switch {
 			case e.err != nil:
 				return result{}, e.err
-			case e.ready && (first.IsZero() || e.at.Before(first)):
+			case e.words[0] == "ready" && (first.IsZero() || e.at.Before(first)):
 				first = e.at
-			case !e.ready:
+			case e.words[0] == "done":
 				done++
 				if e.at.After(last) {
 					last = e.at
@@ -329,45 +345,21 @@ func haTakeover(rounds int, partitions int32, codecName string, recordSize int) 
 }
 
 func takeoverOnce(src, dst []string, topic string, partitions int32) (takeoverResult, error) {
-	type event struct {
-		member    int
-		wrote     bool
-		partition int32
-		at        time.Time
-		err       error
-	}
-	events := make(chan event, 1024)
-	var cmds []*exec.Cmd
+	cmds, events, err := startMembers(2, src, dst, topic, 0, "BENCH_TAKEOVER=1")
 	defer func() {
 		for _, cmd := range cmds {
 			_ = cmd.Process.Kill()
 		}
 	}()
-	for i := 0; i < 2; i++ {
-		cmd := childCommand("member", src, dst, topic, 0)
-		cmd.Env = append(cmd.Env, "BENCH_MEMBERS=2", "BENCH_TAKEOVER=1")
-		cmd.Stdout = nil
-		pipe, err := cmd.StdoutPipe()
-		if err != nil {
-			return takeoverResult{}, err
+	if err != nil {
+		return takeoverResult{}, err
+	}
+	wrote := func(e memberLine) (int32, bool) {
+		if len(e.words) != 2 || e.words[0] != "wrote" {
+			return 0, false
 		}
-		if err := cmd.Start(); err != nil {
-			return takeoverResult{}, err
-		}
-		cmds = append(cmds, cmd)
-		go func() {
-			sc := bufio.NewScanner(pipe)
-			for sc.Scan() {
-				f := strings.Fields(sc.Text())
-				if len(f) != 3 || (f[0] != "owns" && f[0] != "wrote") {
-					continue
-				}
-				p, _ := strconv.Atoi(f[1])
-				ns, _ := strconv.ParseInt(f[2], 10, 64)
-				events <- event{member: i, wrote: f[0] == "wrote", partition: int32(p), at: time.Unix(0, ns)}
-			}
-			events <- event{member: i, err: fmt.Errorf("member %d exited: %v", i, cmd.Wait())}
-		}()
+		p, err := strconv.Atoi(e.words[1])
+		return int32(p), err == nil
 	}
 	// Both write, every partition written by one: then member 0 is killed.
 	writtenBy := map[int32]int{}
@@ -379,8 +371,10 @@ func takeoverOnce(src, dst []string, topic string, partitions int32) (takeoverRe
 			switch {
 			case e.err != nil:
 				return takeoverResult{}, e.err
-			case e.wrote:
-				writtenBy[e.partition] = e.member
+			default:
+				if p, ok := wrote(e); ok {
+					writtenBy[p] = e.member
+				}
 			}
 		case <-timeout:
 			return takeoverResult{}, fmt.Errorf("the two members did not both write within 2 minutes (%d of %d partitions written)", len(writtenBy), partitions)
@@ -409,13 +403,15 @@ func takeoverOnce(src, dst []string, topic string, partitions int32) (takeoverRe
 			case e.err != nil && e.member == 0:
 			case e.err != nil:
 				return res, e.err
-			case e.wrote && e.member == 1 && left[e.partition]:
-				delete(left, e.partition)
-				d := e.at.Sub(killed)
-				if res.First == 0 || d < res.First {
-					res.First = d
+			default:
+				if p, ok := wrote(e); ok && e.member == 1 && left[p] {
+					delete(left, p)
+					d := e.at.Sub(killed)
+					if res.First == 0 || d < res.First {
+						res.First = d
+					}
+					res.Until = max(res.Until, d)
 				}
-				res.Until = max(res.Until, d)
 			}
 		case <-timeout:
 			return res, fmt.Errorf("%d of the killed member's %d partitions not written by the other within a minute", len(left), len(lost))
