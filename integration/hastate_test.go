@@ -101,6 +101,9 @@ func TestHA_DaemonsShareOneStateAndItsWriterMoves(t *testing.T) {
 	other.waitListsMirror(t, c.linkName, extra, 30*time.Second)
 	other.waitGroup(t, c.linkName, 2, 6, 60*time.Second)
 	waitDestinationEnds(t, src, dst, []string{first, extra}, 60*time.Second)
+	// The new mirror's partitions are shared at a rebalance, which may move the loops (and the writer) too.
+	writer, others = loopsHolder(t, d1.waitGroup(t, c.linkName, 2, 6, 60*time.Second), d1, d2)
+	other = others[0]
 
 	// A pause through the writer stops every daemon's partitions of the mirror (before, the other daemon never saw
 	// it, and pause was refused on a shared link); a resume starts them again.
