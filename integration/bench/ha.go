@@ -289,6 +289,8 @@ func reportWrites(st replicator.MirrorStatus, gainedAt map[int32]int64, wrote ma
 		}
 		at, ok := gainedAt[p.Partition]
 		switch {
+		case p.Status == replicator.StatusFailed:
+			fmt.Fprintf(os.Stderr, "partition %d FAILED: %s %s\n", p.Partition, p.ErrorCode, p.ErrorMessage)
 		case !ok:
 			gainedAt[p.Partition] = p.MirrorLogEndOffset
 			fmt.Printf("owns %d %d\n", p.Partition, now)
@@ -307,8 +309,9 @@ type takeoverResult struct {
 }
 
 // haTakeover measures the takeover after a kill -9 with the daemon's default session timeout: two members share
-// a mirror of partitions (kfake clusters, the source serving a canned batch for ever), one is killed once both
-// write, and the clock runs until the other has written each of the killed member's partitions.
+// a mirror of partitions between two kfake clusters that keep their records (the new owner checks the mirror's tail
+// against the source when it takes a partition over), a producer writes every partition all along, one member is
+// killed once both write, and the clock runs until the other has written each of the killed member's partitions.
 func haTakeover(rounds int, partitions int32, codecName string, recordSize int) ([]takeoverResult, error) {
 	c, err := codec(codecName)
 	if err != nil {
@@ -316,24 +319,7 @@ func haTakeover(rounds int, partitions int32, codecName string, recordSize int) 
 	}
 	var out []takeoverResult
 	for round := 0; round < rounds; round++ {
-		src, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SyntheticFetch(kfake.SyntheticBatch{
-			RecordBytes: recordSize, RandomFrac: 0.5, Compression: c,
-		}))
-		if err != nil {
-			return out, err
-		}
-		dst, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.BlackholeProduce())
-		if err != nil {
-			src.Close()
-			return out, err
-		}
-		const topic = "takeover"
-		if err := src.CreateTopic(topic, partitions, nil); err != nil {
-			return out, err
-		}
-		r, err := takeoverOnce(src.ListenAddrs(), dst.ListenAddrs(), topic, partitions)
-		src.Close()
-		dst.Close()
+		r, err := takeoverRound(partitions, c, recordSize)
 		if err != nil {
 			return out, fmt.Errorf("round %d: %w", round+1, err)
 		}
@@ -342,6 +328,46 @@ func haTakeover(rounds int, partitions int32, codecName string, recordSize int) 
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+func takeoverRound(partitions int32, c kgo.CompressionCodec, recordSize int) (takeoverResult, error) {
+	src, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		return takeoverResult{}, err
+	}
+	defer src.Close()
+	dst, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		return takeoverResult{}, err
+	}
+	defer dst.Close()
+	const topic = "takeover"
+	if err := src.CreateTopic(topic, partitions, nil); err != nil {
+		return takeoverResult{}, err
+	}
+	prod, err := kgo.NewClient(kgo.SeedBrokers(src.ListenAddrs()...), kgo.ProducerBatchCompression(c),
+		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	if err != nil {
+		return takeoverResult{}, err
+	}
+	defer prod.Close()
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go func() {
+		value := make([]byte, recordSize)
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for ctx.Err() == nil {
+			for range partitions {
+				prod.Produce(ctx, &kgo.Record{Topic: topic, Value: value}, nil)
+			}
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+		}
+	}()
+	return takeoverOnce(src.ListenAddrs(), dst.ListenAddrs(), topic, partitions)
 }
 
 func takeoverOnce(src, dst []string, topic string, partitions int32) (takeoverResult, error) {
