@@ -289,8 +289,10 @@ func reportWrites(st replicator.MirrorStatus, gainedAt map[int32]int64, wrote ma
 		}
 		at, ok := gainedAt[p.Partition]
 		switch {
-		case p.Status == replicator.StatusFailed:
+		case p.Status == replicator.StatusFailed && !wrote[-1-p.Partition]:
+			wrote[-1-p.Partition] = true // said once
 			fmt.Fprintf(os.Stderr, "partition %d FAILED: %s %s\n", p.Partition, p.ErrorCode, p.ErrorMessage)
+		case p.Status == replicator.StatusFailed:
 		case !ok:
 			gainedAt[p.Partition] = p.MirrorLogEndOffset
 			fmt.Printf("owns %d %d\n", p.Partition, now)
