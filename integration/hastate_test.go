@@ -173,6 +173,36 @@ func TestHA_DaemonsShareOneStateAndItsWriterMoves(t *testing.T) {
 	for _, topic := range topics {
 		requireMirrorEqual(t, src, dst, topic, topic)
 	}
+
+	// Promote and failover through the writer: every daemon stops its partitions, the writer takes them all and
+	// finishes alone; nothing is copied after.
+	writer, _ = loopsHolder(t, g, d1, d2)
+	if err := alter(writer, adminapi.OpPromote, extra); err != nil {
+		t.Fatalf("promote through the writer: %v", err)
+	}
+	if err := alter(writer, adminapi.OpFailover, third); err != nil {
+		t.Fatalf("failover through the writer: %v", err)
+	}
+	stoppedAt := map[string]map[int32]int64{}
+	for _, topic := range []string{extra, third} {
+		for _, d := range []*daemonChild{d1, d2} {
+			waitFor(t, d.name+" shows "+topic+" STOPPED", 20*time.Second, func() bool {
+				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+				defer cancel()
+				m, err := d.client.Mirror(ctx, c.linkName, topic)
+				return err == nil && m.MirrorStatus == "STOPPED"
+			})
+		}
+		stoppedAt[topic] = endOffsetsOf(t, newClient(t, dst), topic)
+		produceMix(t, src, topic, 100, kgo.Lz4Compression(), 75)
+	}
+	time.Sleep(5 * time.Second)
+	for _, topic := range []string{extra, third} {
+		if now := endOffsetsOf(t, newClient(t, dst), topic); !maps.Equal(now, stoppedAt[topic]) {
+			t.Fatalf("stopped mirror %s moved from %v to %v: a daemon still copies it", topic, stoppedAt[topic], now)
+		}
+	}
+
 	st, err := state.Open(context.Background(), newClient(t, dst), c.stateTopic, state.Options{})
 	if err != nil {
 		t.Fatal(err)

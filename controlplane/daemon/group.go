@@ -128,13 +128,14 @@ func collectGroup(ch chan<- prometheus.Metric, l *link.Link) {
 	counter(descGroupMoves, v.Moves)
 }
 
-// refuseWhenShared refuses an operation that changes what every daemon of a shared link must do (promote,
-// failover, delete) while other daemons run the link: they would go on copying their partitions (into a topic just
-// made writable, for a promote). A restart of FAILED partitions is this daemon's own; a pause or resume is stored by
-// the link's state writer and followed by every daemon (controlplane/link/statewriter.go): both are allowed.
+// refuseWhenShared refuses a link delete or a failback operation while other daemons run the link: they would go
+// on running what it removes or reverses. A restart of FAILED partitions is this daemon's own; a pause, resume,
+// promote or failover is stored by the link's state writer and followed by every daemon
+// (controlplane/link/statewriter.go): they are allowed.
 func refuseWhenShared(l *link.Link, op string) error {
 	switch op {
-	case "mirrors:" + adminapi.OpRestart, "mirrors:" + adminapi.OpPause, "mirrors:" + adminapi.OpResume:
+	case "mirrors:" + adminapi.OpRestart, "mirrors:" + adminapi.OpPause, "mirrors:" + adminapi.OpResume,
+		"mirrors:" + adminapi.OpPromote, "mirrors:" + adminapi.OpFailover:
 		return nil
 	}
 	v, ok := l.Group()
@@ -148,7 +149,7 @@ func refuseWhenShared(l *link.Link, op string) error {
 		}
 	}
 	sort.Strings(names)
-	return adminapi.Conflict("%s on link %s: the link is shared by %d daemons (the others: %s), which would not see it and "+
-		"would go on copying their partitions; stop the other daemons first (clusterlink daemon list --link %s shows "+
+	return adminapi.Conflict("%s on link %s: the link is shared by %d daemons (the others: %s), which would go on running "+
+		"it; stop the other daemons first (clusterlink daemon list --link %s shows "+
 		"them), then run it on the one left", op, l.Name(), len(v.Members), strings.Join(names, ", "), l.Name())
 }

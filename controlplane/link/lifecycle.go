@@ -274,6 +274,9 @@ func (l *Link) finishStop(ctx context.Context, m state.Mirror) error {
 				return fmt.Errorf("promote %s: the mirror is not copying: %w", m.Topic, err)
 			}
 		}
+		if err := l.awaitSoleOwner(ctx, m.Topic, true); err != nil {
+			return fmt.Errorf("promote %s: the other daemons of the link do not hand its partitions over: %w", m.Topic, err)
+		}
 		hwm, err := l.rep.WaitForSourceHighWatermark(ctx, m.Topic)
 		if err != nil {
 			return fmt.Errorf("promote %s: %w", m.Topic, err)
@@ -292,6 +295,9 @@ func (l *Link) finishStop(ctx context.Context, m state.Mirror) error {
 		}
 	}
 	srcConfigs := m.SourceConfigs
+	if err := l.awaitSoleOwner(ctx, m.Topic, false); err != nil {
+		return fmt.Errorf("%s %s: the other daemons of the link still copy it: %w", m.PendingOp, m.Topic, err)
+	}
 	if l.rep != nil {
 		l.snapshotPartitions(m.Topic)
 		if ps, ok := l.lastPartitions(m.Topic); ok {

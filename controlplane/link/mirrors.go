@@ -74,6 +74,9 @@ func (l *Link) addStoredMirrors(ctx context.Context) {
 		if m.Status == replicator.StatusStopped {
 			continue
 		}
+		if m.Status == replicator.StatusPendingStopped && !l.holdsStateWriter() {
+			continue // the writer finishes its stop alone (statewriter.go)
+		}
 		l.mu.Lock()
 		added := l.added[m.Topic]
 		l.mu.Unlock()

@@ -171,6 +171,9 @@ func (l *Link) startLeadingLocked() {
 		l.stopSyncLoopsLocked()
 		l.startSyncLoopsLocked()
 	}
+	if l.member != nil {
+		l.resumeStopsLocked()
+	}
 	l.log.Info("the link's loops run on this daemon")
 }
 

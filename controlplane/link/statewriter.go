@@ -2,6 +2,7 @@ package link
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"time"
@@ -147,7 +148,7 @@ func (l *Link) statusLoop(ctx context.Context) error {
 	defer t.Stop()
 	for {
 		moved := l.store.Moved()
-		l.followStatuses()
+		l.followStatuses(ctx)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -159,14 +160,14 @@ func (l *Link) statusLoop(ctx context.Context) error {
 
 // followStatuses pauses or resumes the replicator's mirrors as their records say. opMu keeps it from acting on a
 // record read before a pause or resume of this daemon changed it.
-func (l *Link) followStatuses() {
+func (l *Link) followStatuses(ctx context.Context) {
 	l.opMu.Lock()
 	defer l.opMu.Unlock()
 	for _, m := range l.store.Mirrors(l.name) {
 		l.mu.Lock()
-		added := l.added[m.Topic]
+		added, promoting := l.added[m.Topic], l.promoting[m.Topic]
 		l.mu.Unlock()
-		if !added {
+		if !added || promoting {
 			continue
 		}
 		var err error
@@ -175,9 +176,69 @@ func (l *Link) followStatuses() {
 			err = l.rep.PauseMirror(m.Topic)
 		case replicator.StatusActive:
 			err = l.rep.ResumeMirror(m.Topic)
+		case replicator.StatusPendingStopped, replicator.StatusStopped:
+			// The writer promotes or fails the mirror over: this daemon stops its partitions (nothing in flight
+			// once StopMirror returns) and no longer offers them, so the next generation gives them all to the
+			// writer, which finishes the stop alone (awaitSoleOwner).
+			if l.holdsStateWriter() {
+				continue
+			}
+			if err = l.rep.StopMirror(ctx, m.Topic); err == nil {
+				l.mu.Lock()
+				delete(l.added, m.Topic)
+				l.mu.Unlock()
+				l.log.Info("mirror stopped here: the link's state writer promotes or fails it over", zap.String("mirror_topic", m.Topic))
+			}
 		}
 		if err != nil {
 			l.log.Warn("mirror status not followed", zap.String("mirror_topic", m.Topic), zap.String("status", string(m.Status)), zap.Error(err))
+		}
+	}
+}
+
+// awaitSoleOwner waits, in a group, until no other daemon is given a partition of the mirror in a stable generation
+// (they stopped theirs when they read its PENDING_STOPPED record), and with all it also waits until this daemon
+// owns every partition (a promote waits for them to reach the source's high watermark here).
+func (l *Link) awaitSoleOwner(ctx context.Context, topic string, all bool) error {
+	if l.member == nil {
+		return nil
+	}
+	for {
+		v := l.member.View()
+		elsewhere := ""
+		for _, m := range v.Members {
+			if m.ID == v.MemberID {
+				continue
+			}
+			for _, u := range m.Units {
+				if t, _, ok := u.Partition(); ok && t == topic {
+					elsewhere = m.Name
+				}
+			}
+		}
+		owned := len(l.rep.OwnedPartitions()[topic])
+		if v.Stable && elsewhere == "" && (!all || owned == int(l.rep.Partitions()[topic])) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			if elsewhere != "" {
+				return fmt.Errorf("daemon %s still copies partitions of %s: %w", elsewhere, topic, ctx.Err())
+			}
+			return fmt.Errorf("this daemon owns %d of the partitions of %s: %w", owned, topic, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// resumeStopsLocked finishes the promotes and failovers a previous writer left PENDING_STOPPED. loopMu is held.
+func (l *Link) resumeStopsLocked() {
+	for _, m := range l.store.Mirrors(l.name) {
+		l.mu.Lock()
+		promoting := l.promoting[m.Topic]
+		l.mu.Unlock()
+		if m.Status == replicator.StatusPendingStopped && !promoting {
+			go l.resumeStop(l.runCtx, m)
 		}
 	}
 }
