@@ -358,8 +358,8 @@ func (l *Link) resumeStop(ctx context.Context, m state.Mirror) {
 			return
 		}
 		l.log.Warn("finishing an interrupted mirror stop", zap.String("mirror_topic", m.Topic), zap.Error(err))
-		if sleep(ctx, time.Second) != nil {
-			return
+		if sleep(ctx, time.Second) != nil || !l.holdsStateWriter() {
+			return // in a group, the daemon that holds the state writer now finishes it
 		}
 	}
 }

@@ -305,9 +305,10 @@ func (l *Link) Run(ctx context.Context) error {
 	if l.rev != nil {
 		g.Go(func() error { return l.resumeFailbacks(gctx) })
 	}
-	// Mirrors a promote or failover left half-done finish first.
+	// Mirrors a promote or failover left half-done finish first; in a group the link's state writer finishes them
+	// once it holds the writer (resumeStopsLocked).
 	for _, m := range l.store.Mirrors(l.name) {
-		if m.Status == replicator.StatusPendingStopped {
+		if m.Status == replicator.StatusPendingStopped && l.member == nil {
 			g.Go(func() error {
 				l.resumeStop(gctx, m)
 				return nil

@@ -238,6 +238,9 @@ func (l *Link) resumeStopsLocked() {
 		promoting := l.promoting[m.Topic]
 		l.mu.Unlock()
 		if m.Status == replicator.StatusPendingStopped && !promoting {
+			l.mu.Lock()
+			l.promoting[m.Topic] = true // before the goroutine starts, so a second takeover does not start another
+			l.mu.Unlock()
 			go l.resumeStop(l.runCtx, m)
 		}
 	}
