@@ -65,7 +65,8 @@ const balanceTolerance = 0.10
 
 // assign computes a sticky, balanced plan for the work among the claims. A unit stays with the member that runs it
 // unless that member is above its fair share; units nobody runs (new, or their owner left the group) go to the
-// lightest members at once; units taken off a member are revoked and assigned only in the next generation. The
+// lightest members at once; units taken off a member are revoked and assigned only in the next generation; a loop
+// unit is never taken off a live member (it brings the link's state writer with it). The
 // weight of a unit is 1 plus its load relative to the mean load of all units (so partitions count when
 // nothing is measured, and bytes/s count when something is); members move units while the heaviest and the lightest
 // differ by more than one unit and balanceTolerance of the mean; loads of units no claim measures come from
@@ -107,8 +108,10 @@ func assign(claims []claim, work []Unit, lastLoad map[Unit]float64) plan {
 			if l, ok := c.load[u]; ok {
 				load[u] = l
 			}
-			if !inWork[u] {
-				continue // no longer work (a stopped mirror): the member drops it
+			if !inWork[u] || !canRun(c.member, u) {
+				// No longer work, or no longer this member's (it stopped the mirror, nothing of it in flight, while
+				// another member still has it: a promote finishing on the link's state writer): free.
+				continue
 			}
 			if _, taken := owner[u]; taken {
 				// Two members claim it (one of them came back from a pause with a stale assignment): the first keeps
@@ -199,8 +202,10 @@ func assign(claims []claim, work []Unit, lastLoad map[Unit]float64) plan {
 		best, bestAt := -1, 0.0
 		for i, u := range held[from] {
 			w := weight(u)
-			if w >= gap || owner[u] != from || !canRun(to, u) {
-				continue // would not make the pair closer, was free (a free unit never bounces within a plan), or to cannot run it
+			if w >= gap || owner[u] != from || !canRun(to, u) || u.IsLoop() {
+				// Would not make the pair closer, was free (a free unit never bounces within a plan), to cannot run
+				// it, or it is a loop: a loop moves only when its member leaves (it holds the link's state writer).
+				continue
 			}
 			// The closer the move brings the pair to equal, the better.
 			if at := abs(gap - 2*w); best < 0 || at < bestAt {

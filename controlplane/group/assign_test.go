@@ -87,6 +87,32 @@ func TestAssign(t *testing.T) {
 			},
 		},
 		{
+			// The loops unit carries the link's state writer: moving it costs a takeover of the writer and waits
+			// on whatever the loops were doing (a promote), so a rebalance never moves it off a live member.
+			name:     "the loops unit stays with its live owner when that member gives units up",
+			claims:   []claim{{member: "a", owned: append([]Unit{LoopUnit("link")}, work12...)}, {member: "b"}},
+			work:     append([]Unit{LoopUnit("link")}, work12...),
+			assigned: map[string]int{"a": 7, "b": 0},
+			revoked:  map[string]int{"a": 6},
+			check: func(t *testing.T, p plan) {
+				if !contains(p.assigned["a"], LoopUnit("link")) || contains(p.revoked["a"], LoopUnit("link")) {
+					t.Errorf("the loops unit moved off a: assigned %v, revoked %v", p.assigned["a"], p.revoked["a"])
+				}
+				if len(p.revoked["a"]) != 6 {
+					t.Errorf("a gives up %d partitions, want 6", len(p.revoked["a"]))
+				}
+			},
+		},
+		{
+			// A member that stopped a mirror (for a promote the state writer finishes) no longer knows its units but
+			// still claims them from its last assignment: they go to the member that knows them at once.
+			name: "units their owner no longer knows are free",
+			claims: []claim{{member: "a", owned: work12[:6], knows: []Unit{}},
+				{member: "b", owned: work12[6:], knows: work12}},
+			work:     work12,
+			assigned: map[string]int{"a": 0, "b": 12},
+		},
+		{
 			name:     "balanced ownership is kept as it is",
 			claims:   []claim{{member: "a", owned: work12[:6]}, {member: "b", owned: work12[6:]}},
 			work:     work12,
