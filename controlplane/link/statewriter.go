@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/clusterlink/clusterlink/controlplane/group"
 	"github.com/clusterlink/clusterlink/controlplane/state"
 	"github.com/clusterlink/clusterlink/replicator"
 )
@@ -32,15 +33,7 @@ func (l *Link) acquireStateWriter(ctx context.Context) bool {
 	if w, ok := l.store.LinkWriter(l.name); ok && w.MemberID != v.MemberID && w.Generation > v.Generation {
 		return false
 	}
-	me := state.Writer{MemberID: v.MemberID, Generation: v.Generation}
-	for _, m := range v.Members {
-		if m.ID == v.MemberID {
-			me.Member = m.Name
-		}
-	}
-	if me.Member == "" {
-		me.Member = v.MemberID
-	}
+	me := state.Writer{Member: selfName(v), MemberID: v.MemberID, Generation: v.Generation}
 	cctx, cancel := context.WithTimeout(ctx, l.requestTimeout())
 	defer cancel()
 	start := time.Now()
@@ -78,14 +71,18 @@ func (l *Link) reportFailures(ctx context.Context, topic string, fs map[int32]re
 // sendReport stores one report for the link's writer (failure nil: the partition copies again).
 func (l *Link) sendReport(ctx context.Context, topic string, p int32, f *state.Failure) error {
 	v := l.member.View()
-	r := state.Report{Link: l.name, Topic: topic, Partition: p, MemberID: v.MemberID, Generation: v.Generation,
-		Failure: f, TimeMs: time.Now().UnixMilli()}
+	return l.store.PutReport(ctx, state.Report{Link: l.name, Topic: topic, Partition: p, MemberID: v.MemberID,
+		Member: selfName(v), Generation: v.Generation, Failure: f, TimeMs: time.Now().UnixMilli()})
+}
+
+// selfName is this daemon's name in the group (host and process id), its member id if the view does not list it.
+func selfName(v group.View) string {
 	for _, m := range v.Members {
 		if m.ID == v.MemberID {
-			r.Member = m.Name
+			return m.Name
 		}
 	}
-	return l.store.PutReport(ctx, r)
+	return v.MemberID
 }
 
 // applyReports is the writer's part: every report of a daemon that is a member of the group now changes its

@@ -73,11 +73,12 @@ func (s *Store) awaitPosition(ctx context.Context, end int64) error {
 		if pos >= end {
 			return nil
 		}
+		if ferr != nil {
+			// An error the client does not retry (an authorization failure, for one): say it at once.
+			return fmt.Errorf("read the state topic %s: %w", s.topic, ferr)
+		}
 		select {
 		case <-ctx.Done():
-			if ferr != nil {
-				return fmt.Errorf("read the state topic %s: %w", s.topic, ferr)
-			}
 			return fmt.Errorf("read the state topic %s up to offset %d (read up to %d): %w", s.topic, end, pos, ctx.Err())
 		case <-s.followDone:
 			return fmt.Errorf("read the state topic %s: the store is closed", s.topic)

@@ -162,9 +162,22 @@ func (s *Store) AcquireWriter(ctx context.Context, link string, w Writer) error 
 func (s *Store) ReleaseWriter(link string) {
 	s.mu.Lock()
 	lw := s.writers[link]
-	delete(s.writers, link)
 	s.mu.Unlock()
 	if lw != nil {
+		s.dropWriter(link, lw)
+	}
+}
+
+// dropWriter forgets the link's writer lw and closes its client, unless another call dropped it already: the
+// client is closed exactly once, after the transaction it may be in.
+func (s *Store) dropWriter(link string, lw *linkWriter) {
+	s.mu.Lock()
+	current := s.writers[link] == lw
+	if current {
+		delete(s.writers, link)
+	}
+	s.mu.Unlock()
+	if current {
 		lw.mu.Lock()
 		lw.cl.Close()
 		lw.mu.Unlock()
@@ -229,12 +242,7 @@ func (s *Store) writeChanges(ctx context.Context, changes []change) error {
 		offs, err = s.commit(ctx, lw, link, changes)
 		var fenced *FencedError
 		if errors.As(err, &fenced) {
-			s.mu.Lock()
-			if s.writers[link] == lw {
-				delete(s.writers, link)
-			}
-			s.mu.Unlock()
-			lw.cl.Close()
+			s.dropWriter(link, lw)
 		}
 	case required && !report:
 		holder, _ := s.LinkWriter(link)
