@@ -243,4 +243,7 @@ func TestReplicator_APartitionFailedElsewhereStaysFailedWhenTakenOver(t *testing
 		t.Fatal(err)
 	}
 	waitFor(t, "partition 1 copies after the restart", func() bool { return destinationEnd(t, dst, "orders", 1) == 50 })
+	for p := int32(0); p < 2; p++ {
+		requireSameRecords(t, src, dst, "orders", p, 50)
+	}
 }
