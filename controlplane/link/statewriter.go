@@ -86,8 +86,8 @@ func selfName(v group.View) string {
 }
 
 // applyReports is the writer's part: every report of a daemon that is a member of the group now changes its
-// mirror's record; a report of a daemon that left the group (expelled, or gone) is dropped, as its partitions'
-// new owners check them again. Each report is deleted with the change it makes, in one transaction.
+// mirror's record, and so does a divergence whoever reported it; any other report of a daemon that left the group
+// (expelled, or gone) is dropped, as its partitions' new owners check them again. Each report is deleted with the change it makes, in one transaction.
 func (l *Link) applyReports(ctx context.Context) {
 	reports := l.store.Reports(l.name)
 	if len(reports) == 0 {
@@ -112,7 +112,9 @@ func (l *Link) applyReports(ctx context.Context) {
 			if !copying {
 				continue
 			}
-			if !members[r.MemberID] {
+			if !members[r.MemberID] && (r.Failure == nil || !r.Failure.Diverged) {
+				// A divergence is kept whoever found it (its new owner's tail check may not see a difference deep
+				// in the log); a restart or an operational failure of a departed daemon is not.
 				l.log.Info("a partition report of a daemon no longer in the group is dropped: the partition's new owner checks it again",
 					zap.String("mirror_topic", topic), zap.Int32("partition", r.Partition), zap.String("member", r.Member))
 				continue
